@@ -1,0 +1,3 @@
+//! Entry point: parse the command line, pick the mode, run it.
+#![forbid(unsafe_code)]
+fn main() {}
