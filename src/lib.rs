@@ -1,8 +1,21 @@
 //! llmtop: htop for LLM gateways — the library behind the `llmtop` binary.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod commands;
 pub mod demo;
+pub mod dialect;
 pub mod exposition;
+pub mod format;
+pub mod logging;
+pub mod pricing;
 pub mod probe;
 pub mod promql;
+pub mod report;
 pub mod secret;
+pub mod session;
+pub mod signal;
+pub mod source;
+pub mod stats;
+pub mod store;
+pub mod tui;

@@ -1,16 +1,90 @@
 //! The built-in simulated LLM gateway: OpenAI-compatible chat completions plus seed-dialect `/metrics`.
-// INTERFACE STUB — being implemented. Types and signatures are the contract.
+//!
+//! `llmtop --demo` points the dashboard at it, and tests use it as a real HTTP peer on loopback.
+//! Endpoints: `GET /metrics`, `GET /v1/models`, `POST /v1/chat/completions` (with fault injection
+//! through the [`FAULT_HEADER`] request header, see [`FAULT_KEY_HEADER`] for `fail_first`).
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-#[derive(Debug, Clone, Default)]
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::{get, post};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+mod chat;
+mod fault;
+mod metrics;
+mod models;
+mod traffic;
+
+pub use fault::{FAULT_HEADER, FAULT_KEY_HEADER};
+pub use models::MODEL_IDS;
+
+/// How long [`DemoGateway::shutdown`] lets open connections finish before cutting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone)]
 pub struct DemoConfig {
-    /// Seed for the synthetic traffic; `None` = from entropy.
+    /// Seed for the synthetic traffic and the generated answers; `None` = from entropy.
     pub seed: Option<u64>,
+    /// Generate background traffic; `false` = only real requests move the metrics (exact tests).
+    pub traffic: bool,
+    /// Multiplier for answer timing (TTFT and per-token gaps); `0.0` = no sleeps at all.
+    /// `slow_first_token` faults are not scaled.
+    pub latency_scale: f64,
+    /// Average synthetic request rate outside bursts.
+    pub requests_per_second: f64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            seed: None,
+            traffic: true,
+            latency_scale: 1.0,
+            requests_per_second: 20.0,
+        }
+    }
+}
+
+/// State shared by the HTTP handlers and the traffic task.
+pub(crate) struct Shared {
+    metrics: Arc<metrics::Metrics>,
+    latency_scale: f64,
+    seed: u64,
+    request_seq: AtomicU64,
+    fail_first: fault::FailFirstCounters,
+    /// Flipped to `true` once; everything that waits also watches it.
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// A per-request generator: reproducible for a fixed seed and request order.
+    fn request_rng(&self) -> StdRng {
+        let n = self.request_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        StdRng::seed_from_u64(self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
 }
 
 /// A running demo gateway. Dropping it does not stop it; call [`DemoGateway::shutdown`].
 pub struct DemoGateway {
     addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<std::io::Result<()>>,
+    traffic: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for DemoGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoGateway")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DemoGateway {
@@ -21,10 +95,79 @@ impl DemoGateway {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
-    pub async fn shutdown(self) {}
+    /// Stops accepting, ends open streams and the traffic task, and waits (briefly) for both.
+    pub async fn shutdown(self) {
+        self.shared.shutdown.send_replace(true);
+        let server = self.server;
+        let abort = server.abort_handle();
+        if tokio::time::timeout(SHUTDOWN_GRACE, server).await.is_err() {
+            tracing::warn!(addr = %self.addr, "demo gateway did not drain in time; aborting");
+            abort.abort();
+        }
+        if let Some(traffic) = self.traffic {
+            let abort = traffic.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, traffic).await.is_err() {
+                abort.abort();
+            }
+        }
+        tracing::debug!(addr = %self.addr, "demo gateway stopped");
+    }
 }
 
 /// Binds `addr` (port 0 = a free port), starts the HTTP server and the synthetic traffic, returns at once.
-pub async fn spawn(_addr: SocketAddr, _config: DemoConfig) -> anyhow::Result<DemoGateway> {
-    todo!()
+pub async fn spawn(addr: SocketAddr, config: DemoConfig) -> anyhow::Result<DemoGateway> {
+    anyhow::ensure!(
+        config.latency_scale.is_finite() && config.latency_scale >= 0.0,
+        "latency_scale must be a finite number >= 0, got {}",
+        config.latency_scale
+    );
+    anyhow::ensure!(
+        config.requests_per_second.is_finite() && config.requests_per_second >= 0.0,
+        "requests_per_second must be a finite number >= 0, got {}",
+        config.requests_per_second
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the demo gateway to {addr}"))?;
+    let addr = listener.local_addr()?;
+
+    let seed = config.seed.unwrap_or_else(|| rand::rng().random());
+    const INITIAL_CACHE_RATIO: f64 = 0.45;
+    let metrics = Arc::new(metrics::Metrics::new(INITIAL_CACHE_RATIO));
+    let (shutdown, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        metrics: metrics.clone(),
+        latency_scale: config.latency_scale,
+        seed,
+        request_seq: AtomicU64::new(0),
+        fail_first: fault::FailFirstCounters::default(),
+        shutdown,
+    });
+
+    let app = Router::new()
+        .route("/metrics", get(chat::metrics))
+        .route("/v1/models", get(chat::list_models))
+        .route("/v1/chat/completions", post(chat::completions))
+        .fallback(chat::not_found)
+        .with_state(shared.clone());
+    let mut stop = shared.shutdown.subscribe();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let traffic = config.traffic.then(|| {
+        let sim = traffic::Simulator::new(seed, config.requests_per_second, INITIAL_CACHE_RATIO);
+        tokio::spawn(traffic::run(sim, metrics, shared.shutdown.subscribe()))
+    });
+    tracing::info!(%addr, seed, traffic = config.traffic, "demo gateway listening");
+    Ok(DemoGateway {
+        addr,
+        shared,
+        server,
+        traffic,
+    })
 }

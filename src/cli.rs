@@ -1,0 +1,175 @@
+//! Command-line definitions. Every flag can also be set with an `LLMTOP_*` environment variable.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// htop for LLM gateways: live request rate, latency heatmap, TTFT, tokens, errors and cost burn.
+#[derive(Debug, Parser)]
+#[command(name = "llmtop", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
+#[command(after_help = "Examples:\n  llmtop --demo                         dashboard on the built-in simulated gateway\n  llmtop gateway.internal:4000          dashboard on a gateway's /metrics\n  llmtop snapshot --demo --for 5s       one JSON object for scripts\n  llmtop demo --port 8080               run the simulated gateway alone")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the built-in simulated gateway alone (OpenAI-compatible API + /metrics).
+    Demo(DemoArgs),
+    /// Collect for a while, then print one machine-readable summary and exit.
+    Snapshot(SnapshotArgs),
+}
+
+/// Where to scrape and how to authenticate; shared by the dashboard and `snapshot`.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Metrics endpoint: host:port, http(s)://host:port (then /metrics is assumed) or a full URL.
+    #[arg(env = "LLMTOP_URL", required_unless_present = "demo")]
+    pub url: Option<String>,
+
+    /// Start the built-in simulated gateway on 127.0.0.1 and attach to it.
+    #[arg(long, env = "LLMTOP_DEMO", conflicts_with = "url")]
+    pub demo: bool,
+
+    /// Time between scrapes.
+    #[arg(long, env = "LLMTOP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// Give up on a scrape or probe after this long.
+    #[arg(long, env = "LLMTOP_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Extra header for the scrape, 'Name: value' (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", env = "LLMTOP_HEADER", value_delimiter = '\n')]
+    pub headers: Vec<String>,
+
+    /// Read the scrape's bearer token from this environment variable.
+    #[arg(long, value_name = "VAR", env = "LLMTOP_BEARER_TOKEN_ENV", conflicts_with = "bearer_token_file")]
+    pub bearer_token_env: Option<String>,
+
+    /// Read the scrape's bearer token from this file.
+    #[arg(long, value_name = "PATH", env = "LLMTOP_BEARER_TOKEN_FILE")]
+    pub bearer_token_file: Option<PathBuf>,
+
+    /// Use this dialect instead of detecting it (seed, vllm, litellm, tgi, llamacpp).
+    #[arg(long, env = "LLMTOP_DIALECT")]
+    pub dialect: Option<String>,
+
+    /// Base URL of the OpenAI-compatible API for probes (default: the target's origin).
+    #[arg(long, env = "LLMTOP_API_BASE")]
+    pub api_base: Option<String>,
+
+    /// Read the probe's API key from this file (default: $LLMTOP_API_KEY, then $OPENAI_API_KEY).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Model the probe asks for (default: the busiest model the gateway reports).
+    #[arg(long, env = "LLMTOP_MODEL")]
+    pub model: Option<String>,
+
+    /// Prompt the `p` key sends.
+    #[arg(long, env = "LLMTOP_PROBE_PROMPT", default_value = "Reply with one short sentence about monitoring.")]
+    pub probe_prompt: String,
+
+    /// How much history to keep in memory.
+    #[arg(long, env = "LLMTOP_HISTORY", default_value = "1h", value_parser = parse_duration)]
+    pub history: Duration,
+
+    /// Most raw series followed per target; beyond it new series are dropped and counted.
+    #[arg(long, env = "LLMTOP_MAX_SERIES", default_value_t = 10_000)]
+    pub max_series: usize,
+
+    /// Largest /metrics body accepted, MiB.
+    #[arg(long, env = "LLMTOP_MAX_BODY_MIB", default_value_t = 32)]
+    pub max_body_mib: usize,
+
+    /// Write logs here (default: the platform's state directory, e.g. ~/.local/state/llmtop/llmtop.log).
+    #[arg(long, env = "LLMTOP_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Dashboard-only settings.
+#[derive(Debug, Clone, Args)]
+pub struct UiArgs {
+    /// Time window shown on screen.
+    #[arg(long, env = "LLMTOP_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, env = "LLMTOP_DEMO_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind; keep the loopback default unless you mean to expose it.
+    #[arg(long, env = "LLMTOP_DEMO_BIND", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Seed for reproducible synthetic traffic.
+    #[arg(long, env = "LLMTOP_DEMO_SEED")]
+    pub seed: Option<u64>,
+    /// Serve only real requests, no synthetic traffic.
+    #[arg(long, env = "LLMTOP_DEMO_NO_TRAFFIC")]
+    pub no_traffic: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotFormat {
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How long to collect before printing.
+    #[arg(long = "for", env = "LLMTOP_FOR", default_value = "10s", value_parser = parse_duration)]
+    pub collect_for: Duration,
+    /// Output format.
+    #[arg(long, env = "LLMTOP_FORMAT", value_enum, default_value_t = SnapshotFormat::Json)]
+    pub format: SnapshotFormat,
+}
+
+/// Parses `500ms`, `1s`, `5m`, `1h` (and combinations such as `1m30s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration like 500ms, 1s, 5m or 1h ({e})"))?;
+    if d.is_zero() {
+        return Err(format!("{text:?}: a duration must be longer than zero"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn target_or_demo_is_required() {
+        assert!(Cli::try_parse_from(["llmtop"]).is_err());
+        assert!(Cli::try_parse_from(["llmtop", "--demo"]).is_ok());
+        assert!(Cli::try_parse_from(["llmtop", "gw:4000", "--header", "X-A: b", "-H", "X-B: c"]).is_ok());
+        let cli = Cli::try_parse_from(["llmtop", "snapshot", "--demo", "--for", "5s"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Snapshot(_))));
+    }
+}

@@ -1,0 +1,86 @@
+//! The headless commands: `llmtop demo` (the simulated gateway alone) and `llmtop snapshot`.
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::cli::{DemoArgs, SnapshotArgs, SnapshotFormat};
+use crate::demo::{self, DemoConfig};
+use crate::report;
+use crate::session::Session;
+use crate::source::Update;
+
+/// Runs the demo gateway in the foreground until Ctrl-C or SIGTERM.
+pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+    let config = DemoConfig {
+        seed: args.seed,
+        traffic: !args.no_traffic,
+        ..DemoConfig::default()
+    };
+    let gateway = demo::spawn(SocketAddr::new(args.bind, args.port), config).await?;
+    let base = gateway.base_url();
+    println!("llmtop demo gateway listening on {base}");
+    println!("  metrics:          {base}/metrics");
+    println!("  chat completions: {base}/v1/chat/completions");
+    println!("  models:           {base}/v1/models");
+    println!("Ctrl-C stops it.");
+    let _ = std::io::stdout().flush();
+    wait_for_shutdown_signal().await;
+    gateway.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Collects for `--for`, then prints one summary.
+pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
+    let mut session = Session::new(&args.target).await?;
+    session.start_sources();
+    let deadline = tokio::time::Instant::now() + args.collect_for;
+    // The first scrape happens at once; the last one lands at or just before the deadline.
+    loop {
+        match tokio::time::timeout_at(deadline + Duration::from_millis(50), session.updates.recv()).await {
+            Ok(Some(Update::Scrape { outcome, .. })) => session.apply_scrape(outcome),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+    }
+    let target = session.target.url.to_string();
+    let snap = report::snapshot(
+        &session.store,
+        &session.prices,
+        &target,
+        args.collect_for.as_secs_f64(),
+        session.notices.clone(),
+    );
+    match args.format {
+        SnapshotFormat::Json => {
+            let text = serde_json::to_string_pretty(&snap)?;
+            println!("{text}");
+        }
+    }
+    session.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Human formatting of numbers for the screen: seconds, rates, percentages, dollars, counts.
+//! Unknown values are an en dash, never 0.
+
+/// Shown wherever a value cannot be computed.
+pub const UNKNOWN: &str = "–";
+
+/// `412 ms`, `1.21 s`, `2m05s`.
+pub fn seconds(v: Option<f64>) -> String {
+    match v {
+        None => UNKNOWN.to_string(),
+        Some(v) if !v.is_finite() => UNKNOWN.to_string(),
+        Some(v) if v < 0.001 => format!("{:.0} µs", v * 1e6),
+        Some(v) if v < 1.0 => format!("{:.0} ms", v * 1e3),
+        Some(v) if v < 10.0 => format!("{v:.2} s"),
+        Some(v) if v < 120.0 => format!("{v:.1} s"),
+        Some(v) => format!("{}m{:02}s", (v / 60.0) as u64, (v % 60.0) as u64),
+    }
+}
+
+/// `19.6/s`, `0.05/s`, `1.2k/s`.
+pub fn rate(v: Option<f64>) -> String {
+    match v {
+        None => UNKNOWN.to_string(),
+        Some(v) => format!("{}/s", compact(v)),
+    }
+}
+
+/// A number in at most about five characters: `0.05`, `19.6`, `842`, `1.2k`, `5.7M`.
+pub fn compact(v: f64) -> String {
+    if !v.is_finite() {
+        return UNKNOWN.to_string();
+    }
+    let a = v.abs();
+    if a == 0.0 {
+        "0".to_string()
+    } else if a < 0.1 {
+        format!("{v:.3}")
+    } else if a < 10.0 {
+        format!("{v:.2}")
+    } else if a < 1000.0 {
+        format!("{v:.1}")
+    } else if a < 1e6 {
+        format!("{:.1}k", v / 1e3)
+    } else if a < 1e9 {
+        format!("{:.1}M", v / 1e6)
+    } else {
+        format!("{:.1}G", v / 1e9)
+    }
+}
+
+/// `2.14 %`.
+pub fn percent(ratio: Option<f64>) -> String {
+    match ratio {
+        None => UNKNOWN.to_string(),
+        Some(r) if !r.is_finite() => UNKNOWN.to_string(),
+        Some(r) if r * 100.0 < 10.0 => format!("{:.2} %", r * 100.0),
+        Some(r) => format!("{:.1} %", r * 100.0),
+    }
+}
+
+/// `$4.12`, `$0.0021`, `$3,007`.
+pub fn usd(v: Option<f64>) -> String {
+    let Some(v) = v.filter(|v| v.is_finite()) else {
+        return UNKNOWN.to_string();
+    };
+    let a = v.abs();
+    if a == 0.0 {
+        "$0.00".to_string()
+    } else if a < 0.01 {
+        format!("${v:.6}")
+    } else if a < 1000.0 {
+        format!("${v:.2}")
+    } else {
+        let whole = v.round() as i64;
+        let digits = whole.abs().to_string();
+        let mut grouped = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(ch);
+        }
+        format!("{}${grouped}", if whole < 0 { "-" } else { "" })
+    }
+}
+
+/// A window length: `5m`, `1h`, `90s`.
+pub fn window(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 && s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s >= 60 && s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// A histogram bound for an axis: `≤250ms`, `≤2.5s`, `+Inf`.
+pub fn bound(le: f64) -> String {
+    if le.is_infinite() {
+        "+Inf".to_string()
+    } else if le < 1.0 {
+        format!("{}ms", trim(le * 1000.0))
+    } else {
+        format!("{}s", trim(le))
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(seconds(Some(0.4123)), "412 ms");
+        assert_eq!(seconds(Some(1.214)), "1.21 s");
+        assert_eq!(seconds(Some(125.0)), "2m05s");
+        assert_eq!(seconds(None), "–");
+        assert_eq!(rate(Some(19.63)), "19.6/s");
+        assert_eq!(rate(Some(0.05)), "0.050/s");
+        assert_eq!(rate(Some(1234.0)), "1.2k/s");
+        assert_eq!(percent(Some(0.02141)), "2.14 %");
+        assert_eq!(percent(Some(0.5)), "50.0 %");
+        assert_eq!(percent(None), "–");
+        assert_eq!(usd(Some(4.123)), "$4.12");
+        assert_eq!(usd(Some(0.0021)), "$0.002100");
+        assert_eq!(usd(Some(3007.4)), "$3,007");
+        assert_eq!(usd(Some(1234567.0)), "$1,234,567");
+        assert_eq!(window(300.0), "5m");
+        assert_eq!(window(3600.0), "1h");
+        assert_eq!(window(90.0), "90s");
+        assert_eq!(bound(0.25), "250ms");
+        assert_eq!(bound(2.5), "2.5s");
+        assert_eq!(bound(f64::INFINITY), "+Inf");
+    }
+}

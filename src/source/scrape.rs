@@ -1,0 +1,272 @@
+//! The `/metrics` scraper: fetch with a timeout and a body cap, parse, detect the dialect, map to canonical samples.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, HeaderMap};
+use tokio::sync::mpsc;
+
+use super::{Update, unix_now};
+use crate::dialect::{self, Dialect};
+use crate::exposition;
+use crate::signal::CanonicalSample;
+
+/// How to scrape one target.
+#[derive(Debug, Clone)]
+pub struct ScrapeTarget {
+    /// Full URL of the metrics endpoint.
+    pub url: url::Url,
+    /// Short name shown on screen and used for model-less dialects.
+    pub name: String,
+    /// Extra headers, auth included. Their values never reach a log or the screen.
+    pub headers: HeaderMap,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub max_body_bytes: usize,
+    /// `--dialect`: use this one instead of detecting.
+    pub dialect_override: Option<String>,
+    /// How to say which credential to set when the gateway answers 401/403.
+    pub auth_hint: String,
+}
+
+/// A successful scrape, already mapped to canonical samples.
+#[derive(Debug, Clone)]
+pub struct ScrapeData {
+    pub time: f64,
+    pub dialect: Option<String>,
+    pub samples: Vec<CanonicalSample>,
+    pub families: usize,
+    pub skipped_lines: usize,
+    pub first_skipped: Option<String>,
+    pub rejected_histograms: usize,
+    pub bytes: usize,
+    pub duration: Duration,
+}
+
+/// What one scrape attempt produced.
+#[derive(Debug, Clone)]
+pub enum ScrapeOutcome {
+    Ok(Box<ScrapeData>),
+    Failed { time: f64, error: String },
+}
+
+/// Normalises what a user types into a metrics URL: `host:port`, `http(s)://host:port`
+/// (then `/metrics` is assumed) or a full URL.
+pub fn metrics_url(input: &str) -> anyhow::Result<url::Url> {
+    let input = input.trim();
+    anyhow::ensure!(!input.is_empty(), "the target URL is empty");
+    let with_scheme = if input.contains("://") {
+        input.to_string()
+    } else {
+        format!("http://{input}")
+    };
+    let mut url = url::Url::parse(&with_scheme)
+        .map_err(|e| anyhow::anyhow!("{input:?} is not a URL or host:port ({e})"))?;
+    anyhow::ensure!(
+        matches!(url.scheme(), "http" | "https"),
+        "{input:?}: only http and https targets can be scraped"
+    );
+    anyhow::ensure!(url.host_str().is_some(), "{input:?} has no host");
+    if url.path().is_empty() || url.path() == "/" {
+        url.set_path("/metrics");
+    }
+    Ok(url)
+}
+
+/// The origin (`scheme://host:port`) of a URL: the default base of the OpenAI-compatible API.
+pub fn origin(url: &url::Url) -> url::Url {
+    let mut base = url.clone();
+    base.set_path("");
+    base.set_query(None);
+    base.set_fragment(None);
+    base
+}
+
+/// Fetches and maps one scrape. Every failure is a plain sentence for the status line.
+pub async fn scrape_once(
+    client: &reqwest::Client,
+    target: &ScrapeTarget,
+    dialects: &[Dialect],
+    sticky_dialect: &mut Option<String>,
+) -> ScrapeOutcome {
+    let time = unix_now();
+    let started = Instant::now();
+    let fail = |error: String| ScrapeOutcome::Failed { time, error };
+    let response = client
+        .get(target.url.clone())
+        .headers(target.headers.clone())
+        .header(ACCEPT, "text/plain;version=0.0.4")
+        .timeout(target.timeout)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => return fail(describe_request_error(&e, target)),
+    };
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return fail(format!(
+            "HTTP {} from {}: {}",
+            status.as_u16(),
+            target.url,
+            target.auth_hint
+        ));
+    }
+    if !status.is_success() {
+        return fail(format!("HTTP {} from {}", status, target.url));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("text/html") {
+        return fail(format!(
+            "{} answered with an HTML page, not Prometheus metrics: is this the /metrics URL?",
+            target.url
+        ));
+    }
+    let body = match read_capped(response, target.max_body_bytes, target.timeout).await {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let text = exposition::decode_body(&body);
+    let parsed = exposition::parse(&text);
+    let dialect = match &target.dialect_override {
+        Some(name) => dialects.iter().find(|d| &d.name == name),
+        None => match sticky_dialect {
+            Some(name) => dialects.iter().find(|d| &d.name == name),
+            None => dialect::detect(dialects, &parsed),
+        },
+    };
+    if let Some(d) = dialect {
+        *sticky_dialect = Some(d.name.clone());
+    }
+    let mapped = dialect.map(|d| d.map(&parsed, &target.name)).unwrap_or_default();
+    let mut families: Vec<&str> = parsed.samples.iter().map(|s| s.name).collect();
+    families.sort_unstable();
+    families.dedup();
+    ScrapeOutcome::Ok(Box::new(ScrapeData {
+        time,
+        dialect: dialect.map(|d| d.name.clone()),
+        samples: mapped.samples,
+        families: families.len(),
+        skipped_lines: parsed.skipped_count,
+        first_skipped: parsed
+            .skipped
+            .first()
+            .map(|s| format!("line {}: {}", s.line_number, s.reason)),
+        rejected_histograms: mapped.rejected_histograms,
+        bytes: body.len(),
+        duration: started.elapsed(),
+    }))
+}
+
+/// Reads a body without ever holding more than `cap` bytes of it.
+async fn read_capped(
+    response: reqwest::Response,
+    cap: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        match next {
+            Err(_) => return Err(format!("body not complete after {timeout:?}")),
+            Ok(None) => return Ok(body),
+            Ok(Some(Err(e))) => {
+                return Err(format!("connection broke while reading the body: {}", short_error(&e)));
+            }
+            Ok(Some(Ok(chunk))) => {
+                if body.len() + chunk.len() > cap {
+                    return Err(format!(
+                        "body larger than the {} MiB limit (raise --max-body-mib)",
+                        cap / (1024 * 1024)
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+fn describe_request_error(e: &reqwest::Error, target: &ScrapeTarget) -> String {
+    if e.is_timeout() {
+        format!("no answer from {} within {:?}", target.url, target.timeout)
+    } else if e.is_redirect() {
+        format!("too many redirects from {}", target.url)
+    } else if e.is_connect() {
+        format!("cannot connect to {}: {}", target.url, short_error(e))
+    } else {
+        format!("request to {} failed: {}", target.url, short_error(e))
+    }
+}
+
+/// The innermost cause of an error, which is the part a person can act on.
+fn short_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Scrapes `target` every interval until the receiver goes away.
+pub async fn run(
+    client: reqwest::Client,
+    index: usize,
+    target: ScrapeTarget,
+    dialects: Arc<Vec<Dialect>>,
+    updates: mpsc::Sender<Update>,
+) {
+    let mut ticker = tokio::time::interval(target.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sticky = target.dialect_override.clone();
+    loop {
+        ticker.tick().await;
+        let outcome = scrape_once(&client, &target, &dialects, &mut sticky).await;
+        if let ScrapeOutcome::Failed { error, .. } = &outcome {
+            tracing::warn!(target = %target.name, "scrape failed: {error}");
+        }
+        if updates
+            .send(Update::Scrape {
+                target: index,
+                outcome,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_input_becomes_a_metrics_url() {
+        let cases = [
+            ("localhost:4000", "http://localhost:4000/metrics"),
+            ("http://gw:4000", "http://gw:4000/metrics"),
+            ("https://gw.internal:4000/", "https://gw.internal:4000/metrics"),
+            ("https://gw/custom/prom?x=1", "https://gw/custom/prom?x=1"),
+            ("http://10.0.0.1:8000/metrics/", "http://10.0.0.1:8000/metrics/"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(metrics_url(input).unwrap().as_str(), want, "{input}");
+        }
+        assert!(metrics_url("").is_err());
+        assert!(metrics_url("ftp://x/metrics").is_err());
+    }
+
+    #[test]
+    fn origin_drops_path_and_query() {
+        let url = metrics_url("https://gw:4000/metrics?x=1").unwrap();
+        assert_eq!(origin(&url).as_str(), "https://gw:4000/");
+    }
+}

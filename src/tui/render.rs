@@ -1,0 +1,659 @@
+//! Drawing: a pure function of (app state, view model, current time) → frame.
+use std::f64::consts::TAU;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Points};
+use ratatui::widgets::{
+    Axis, Block, Chart, Clear, Dataset, GraphType, Paragraph, Row, Sparkline, Table, Wrap,
+};
+use tui_big_text::{BigText, PixelSize};
+
+use crate::dialect::ALL_MODELS;
+use crate::format::{self, UNKNOWN};
+use crate::signal::Signal;
+use crate::stats::CostSource;
+use crate::tui::app::{App, ProbeState, ProbeSummary};
+use crate::tui::keys;
+use crate::tui::theme::Theme;
+use crate::tui::view::DashboardView;
+
+/// Smallest terminal the dashboard draws into; below it a message says what is needed.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 20;
+/// Width of the latency figures beside the heatmap, and of its bound labels.
+const LATENCY_FIGURES_WIDTH: u16 = 20;
+const HEATMAP_LABEL_WIDTH: u16 = 7;
+
+/// The panel titles, also what end-to-end tests look for.
+pub const TITLE_REQUESTS: &str = "Request rate";
+pub const TITLE_LATENCY: &str = "Latency";
+pub const TITLE_TOKENS: &str = "Tokens by model";
+pub const TITLE_ERRORS: &str = "Error rate";
+pub const TITLE_COST: &str = "Cost burn";
+pub const TITLE_PROBE: &str = "Probe";
+
+/// How many time columns the charts and heatmap get for a terminal this wide.
+pub fn chart_columns(width: u16) -> usize {
+    let latency_inner = (width / 2).saturating_sub(2);
+    latency_inner
+        .saturating_sub(LATENCY_FIGURES_WIDTH + HEATMAP_LABEL_WIDTH)
+        .max(10) as usize
+}
+
+/// Whether the data is too old to be called live.
+pub fn is_stale(view: &DashboardView, now: f64) -> bool {
+    match view.status.last_ok {
+        None => view.status.last_error.is_some(),
+        Some(t) => view.status.last_error.is_some() || now - t > 3.0 * view.interval.max(1.0),
+    }
+}
+
+pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
+    let area = frame.area();
+    let theme = &app.theme;
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "terminal too small: {}×{}\nneed at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(text).style(theme.text()).alignment(Alignment::Center).wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    let probe_height = match area.height {
+        h if h >= 40 => 9,
+        h if h >= 30 => 7,
+        _ => 5,
+    };
+    let [status, top, middle, probe, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(probe_height),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let view = &app.view;
+    let stale = is_stale(view, now);
+    render_status(frame, status, app, stale, now);
+    let [requests, latency] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [tokens, errors, cost] = Layout::horizontal([
+        Constraint::Percentage(36),
+        Constraint::Percentage(30),
+        Constraint::Percentage(34),
+    ])
+    .areas(middle);
+    render_requests(frame, requests, view, theme, stale);
+    render_latency(frame, latency, view, theme, stale);
+    render_tokens(frame, tokens, view, theme, stale);
+    render_errors(frame, errors, view, theme, stale);
+    render_cost(frame, cost, view, theme, stale);
+    render_probe(frame, probe, app, now);
+    render_footer(frame, footer, app, now);
+    if app.show_help {
+        render_help(frame, area, theme);
+    }
+}
+
+fn panel<'a>(title: &'a str, extra: Vec<Span<'a>>, theme: &Theme, stale: bool) -> Block<'a> {
+    let mut spans = vec![Span::styled(format!(" {title} "), theme.title())];
+    spans.extend(extra);
+    if stale {
+        spans.push(Span::styled(" STALE ", Style::new().fg(theme.badge_fg).bg(theme.stale)));
+    }
+    Block::bordered()
+        .border_style(if stale { Style::new().fg(theme.stale) } else { theme.border() })
+        .title(Line::from(spans))
+}
+
+fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now: f64) {
+    let theme = &app.theme;
+    let s = &app.view.status;
+    let base = Style::new().fg(theme.status_fg).bg(theme.status_bg);
+    let badge = |text: String, bg: Color| {
+        Span::styled(text, Style::new().fg(theme.badge_fg).bg(bg).add_modifier(Modifier::BOLD))
+    };
+    let mut spans = vec![Span::styled(" llmtop ", base.add_modifier(Modifier::BOLD).fg(theme.accent))];
+    spans.push(Span::styled(format!("{} ", s.url), base));
+    spans.push(Span::styled("│ ", base.fg(theme.dim)));
+    spans.push(Span::styled(
+        format!("dialect {} ", s.dialect.as_deref().unwrap_or("?")),
+        base,
+    ));
+    spans.push(Span::styled("│ ", base.fg(theme.dim)));
+    let age = s.last_ok.map(|t| (now - t).max(0.0));
+    match (stale, age) {
+        (false, Some(a)) => {
+            spans.push(badge(" LIVE ".into(), theme.ok));
+            spans.push(Span::styled(format!(" {} ago ", format::seconds(Some(a))), base));
+        }
+        (true, Some(a)) => {
+            spans.push(badge(" STALE ".into(), theme.stale));
+            spans.push(Span::styled(format!(" data {} old ", format::seconds(Some(a))), base));
+        }
+        (_, None) if s.last_error.is_some() => spans.push(badge(" NO DATA ".into(), theme.stale)),
+        (_, None) => spans.push(badge(" WAITING FOR FIRST SCRAPE ".into(), theme.warn)),
+    }
+    if s.restarted_at.is_some() {
+        spans.push(Span::raw(" "));
+        spans.push(badge(" RESTARTED ".into(), theme.warn));
+    }
+    spans.push(Span::styled(" │ ", base.fg(theme.dim)));
+    spans.push(Span::styled(format!("scrapes {} ", s.scrapes_ok), base));
+    let err_style = if s.scrapes_failed > 0 { base.fg(theme.error) } else { base };
+    spans.push(Span::styled(format!("errors {} ", s.scrapes_failed), err_style));
+    let skip_style = if s.skipped_lines > 0 { base.fg(theme.warn) } else { base };
+    spans.push(Span::styled(format!("skipped {} ", s.skipped_lines), skip_style));
+    if s.dropped_series > 0 {
+        spans.push(Span::styled(format!("dropped series {} ", s.dropped_series), base.fg(theme.warn)));
+    }
+    spans.push(Span::styled(format!("│ window {}", format::window(app.window)), base));
+    if let Some(error) = &s.last_error {
+        spans.push(Span::styled(format!(" │ {error}"), base.fg(theme.error)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+}
+
+fn axis_labels(window: f64) -> Vec<Line<'static>> {
+    vec![
+        Line::from(format!("-{}", format::window(window))),
+        Line::from(format!("-{}", format::window(window / 2.0))),
+        Line::from("now"),
+    ]
+}
+
+fn render_requests(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
+    let ok_now = view.now.requests_per_second.map(|r| r - view.now.errors_per_second.unwrap_or(0.0));
+    let extra = vec![
+        Span::styled(format!("ok {} ", format::rate(ok_now)), Style::new().fg(theme.ok)),
+        Span::styled(format!("err {} ", format::rate(view.now.errors_per_second)), Style::new().fg(theme.error)),
+    ];
+    let block = panel(TITLE_REQUESTS, extra, theme, stale);
+    if view.missing.contains(&Signal::Requests) {
+        return no_source(frame, area, block, "requests", view, theme);
+    }
+    if view.rate_ok.is_empty() {
+        return waiting(frame, area, block, view, theme);
+    }
+    let max = view
+        .rate_ok
+        .iter()
+        .zip(&view.rate_error)
+        .map(|((_, a), (_, b))| a.max(*b))
+        .fold(0.0_f64, f64::max)
+        .max(0.1)
+        * 1.15;
+    let datasets = vec![
+        Dataset::default()
+            .name("ok")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(theme.ok))
+            .data(&view.rate_ok),
+        Dataset::default()
+            .name("error")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(theme.error))
+            .data(&view.rate_error),
+    ];
+    let chart = Chart::new(datasets)
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .bounds([-view.window, 0.0])
+                .labels(axis_labels(view.window))
+                .style(theme.dim()),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, max])
+                .labels(vec![Line::from("0"), Line::from(format!("{}/s", format::compact(max)))])
+                .style(theme.dim()),
+        )
+        .legend_position(None);
+    frame.render_widget(chart, area);
+}
+
+fn no_source(frame: &mut Frame<'_>, area: Rect, block: Block<'_>, what: &str, view: &DashboardView, theme: &Theme) {
+    let dialect = view.status.dialect.as_deref().unwrap_or("this gateway");
+    let text = format!("{what}: not exported by {dialect}");
+    frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block).wrap(Wrap { trim: true }), area);
+}
+
+fn waiting(frame: &mut Frame<'_>, area: Rect, block: Block<'_>, view: &DashboardView, theme: &Theme) {
+    let text = if view.status.last_ok.is_none() {
+        "waiting for the first scrape…"
+    } else {
+        "collecting: rates need two scrapes…"
+    };
+    frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+}
+
+fn render_latency(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
+    let block = panel(TITLE_LATENCY, vec![Span::styled("heatmap · quantiles ", theme.dim())], theme, stale);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [heat_area, figures_area] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(LATENCY_FIGURES_WIDTH)]).areas(inner);
+    // Figures: p50/p95/p99 of latency and TTFT over the "now" range.
+    let q = &view.now.latency_seconds;
+    let t = &view.now.ttft_seconds;
+    let label = |s: &'static str| Span::styled(s, theme.dim());
+    let value = |v: Option<f64>, c: Color| Span::styled(format!("{:>9}", format::seconds(v)), Style::new().fg(c).add_modifier(Modifier::BOLD));
+    let mut lines = vec![Line::from(label(" latency"))];
+    if view.missing.contains(&Signal::LatencySeconds) {
+        lines.push(Line::from(label("  not exported")));
+    } else {
+        lines.push(Line::from(vec![label("  p50 "), value(q.p50, theme.p50)]));
+        lines.push(Line::from(vec![label("  p95 "), value(q.p95, theme.p95)]));
+        lines.push(Line::from(vec![label("  p99 "), value(q.p99, theme.p99)]));
+    }
+    lines.push(Line::from(label(" time to first token")));
+    if view.missing.contains(&Signal::TtftSeconds) {
+        let dialect = view.status.dialect.as_deref().unwrap_or("gateway");
+        lines.push(Line::from(label("  not exported by")));
+        lines.push(Line::from(Span::styled(format!("  {dialect}"), theme.dim())));
+    } else {
+        lines.push(Line::from(vec![label("  p50 "), value(t.p50, theme.p50)]));
+        lines.push(Line::from(vec![label("  p95 "), value(t.p95, theme.p95)]));
+        lines.push(Line::from(vec![label("  p99 "), value(t.p99, theme.p99)]));
+    }
+    let mut gauges = Vec::new();
+    if let Some(v) = view.in_flight {
+        gauges.push(format!("in flight {}", format::compact(v)));
+    }
+    if let Some(v) = view.queued {
+        gauges.push(format!("queued {}", format::compact(v)));
+    }
+    for g in gauges {
+        lines.push(Line::from(Span::styled(format!(" {g}"), theme.text())));
+    }
+    frame.render_widget(Paragraph::new(lines), figures_area);
+    match &view.heatmap {
+        Some(h) if !h.bounds.is_empty() => render_heatmap(frame, heat_area, h, theme),
+        _ if view.missing.contains(&Signal::LatencySeconds) => {
+            let dialect = view.status.dialect.as_deref().unwrap_or("this gateway");
+            frame.render_widget(
+                Paragraph::new(format!("latency histogram: not exported by {dialect}")).style(theme.dim()).wrap(Wrap { trim: true }),
+                heat_area,
+            );
+        }
+        _ => frame.render_widget(Paragraph::new("no latency data yet").style(theme.dim()), heat_area),
+    }
+}
+
+fn render_heatmap(frame: &mut Frame<'_>, area: Rect, heatmap: &crate::store::Heatmap, theme: &Theme) {
+    if area.height < 2 || area.width <= HEATMAP_LABEL_WIDTH {
+        return;
+    }
+    let rows_available = (area.height - 1) as usize;
+    // Drop buckets that stay empty at the low and high end so the rows go where the data is.
+    let used = |b: usize| heatmap.cells.iter().any(|col| col.get(b).is_some_and(|v| *v > 0.0));
+    let n = heatmap.bounds.len();
+    let lo = (0..n).find(|&b| used(b)).unwrap_or(0);
+    let hi = (0..n).rev().find(|&b| used(b)).unwrap_or(n.saturating_sub(1));
+    let buckets: Vec<usize> = (lo.saturating_sub(1)..=hi.min(n - 1)).collect();
+    let group = buckets.len().div_ceil(rows_available).max(1);
+    let groups: Vec<&[usize]> = buckets.chunks(group).collect();
+    let max = heatmap
+        .cells
+        .iter()
+        .flat_map(|col| col.iter())
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let columns = heatmap.cells.len();
+    let width = (area.width - HEATMAP_LABEL_WIDTH) as usize;
+    let shades = ['░', '▒', '▓', '▓', '█', '█'];
+    let mut lines = Vec::with_capacity(groups.len() + 1);
+    for g in groups.iter().rev() {
+        let top = g.last().map(|&b| heatmap.bounds[b]).unwrap_or(f64::INFINITY);
+        let mut spans = vec![Span::styled(format!("{:>6} ", format::bound(top)), theme.dim())];
+        for x in 0..width {
+            // Columns map onto the width (equal when the view was computed for this width).
+            let c = x * columns / width.max(1);
+            let v: f64 = g
+                .iter()
+                .filter_map(|&b| heatmap.cells.get(c).and_then(|col| col.get(b)))
+                .filter(|v| v.is_finite())
+                .sum();
+            if v <= 0.0 || max <= 0.0 {
+                spans.push(Span::raw(" "));
+            } else {
+                let level = (((v / max).sqrt() * 6.0).ceil() as usize).clamp(1, 6) - 1;
+                spans.push(Span::styled(shades[level].to_string(), Style::new().fg(theme.heat[level])));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:>6} ", ""), theme.dim()),
+        Span::styled("older ← counts per bucket per step → now", theme.dim()),
+    ]));
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn render_tokens(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
+    let total: f64 = view.tokens_by_model.iter().map(|m| m.tokens).sum();
+    let extra = vec![Span::styled(format!("{} tok in {} ", format::compact(total), format::window(view.window)), theme.dim())];
+    let block = panel(TITLE_TOKENS, extra, theme, stale);
+    let no_tokens = [Signal::TokensTotal, Signal::TokensInput, Signal::TokensOutput]
+        .iter()
+        .all(|s| view.missing.contains(s));
+    if no_tokens {
+        return no_source(frame, area, block, "token counts", view, theme);
+    }
+    if view.tokens_by_model.is_empty() || total <= 0.0 {
+        return waiting(frame, area, block, view, theme);
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let pie_width = (inner.height * 2 + 1).min(inner.width / 2);
+    let [pie_area, legend_area] =
+        Layout::horizontal([Constraint::Length(pie_width), Constraint::Fill(1)]).areas(inner);
+    let slices = pie_slices(view, theme);
+    render_pie(frame, pie_area, &slices);
+    let mut rows: Vec<Line<'_>> = Vec::new();
+    for (name, tokens, color) in &slices {
+        let share = tokens / total;
+        rows.push(Line::from(vec![
+            Span::styled("■ ", Style::new().fg(*color)),
+            Span::styled(format!("{:>5.1}% ", share * 100.0), theme.text().add_modifier(Modifier::BOLD)),
+            Span::styled(format!("{:>6} ", format::compact(*tokens)), theme.dim()),
+            Span::styled(name.clone(), theme.text()),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(rows), legend_area);
+}
+
+/// The largest models get their own slice; the rest share one.
+fn pie_slices(view: &DashboardView, theme: &Theme) -> Vec<(String, f64, Color)> {
+    const MAX_SLICES: usize = 7;
+    let mut out = Vec::new();
+    for (i, m) in view.tokens_by_model.iter().enumerate() {
+        let name = if m.model == ALL_MODELS { "all models".to_string() } else { m.model.clone() };
+        if i < MAX_SLICES {
+            out.push((name, m.tokens, theme.slice(i)));
+        } else if let Some(last) = out.get_mut(MAX_SLICES) {
+            last.1 += m.tokens;
+        } else {
+            out.push(("other".to_string(), m.tokens, theme.dim));
+        }
+    }
+    out
+}
+
+fn render_pie(frame: &mut Frame<'_>, area: Rect, slices: &[(String, f64, Color)]) {
+    if area.width < 2 || area.height < 2 {
+        return;
+    }
+    let total: f64 = slices.iter().map(|s| s.1).sum();
+    // Braille gives 2×4 dots per cell; a cell is about twice as tall as wide.
+    let dots_x = area.width as usize * 2;
+    let dots_y = area.height as usize * 4;
+    let mut points: Vec<Vec<(f64, f64)>> = vec![Vec::new(); slices.len()];
+    let bounds: Vec<f64> = slices
+        .iter()
+        .scan(0.0, |acc, s| {
+            *acc += s.1 / total;
+            Some(*acc)
+        })
+        .collect();
+    for j in 0..dots_y {
+        for i in 0..dots_x {
+            let x = -1.0 + (i as f64 + 0.5) * 2.0 / dots_x as f64;
+            let y = -1.0 + (j as f64 + 0.5) * 2.0 / dots_y as f64;
+            if x * x + y * y > 1.0 {
+                continue;
+            }
+            // Clockwise from twelve o'clock, like every pie a person has seen.
+            let turn = x.atan2(y).rem_euclid(TAU) / TAU;
+            let slice = bounds.iter().position(|b| turn <= *b).unwrap_or(slices.len() - 1);
+            points[slice].push((x, y));
+        }
+    }
+    let canvas = Canvas::default()
+        .marker(Marker::Braille)
+        .x_bounds([-1.0, 1.0])
+        .y_bounds([-1.0, 1.0])
+        .paint(move |ctx| {
+            for (coords, slice) in points.iter().zip(slices) {
+                ctx.draw(&Points { coords, color: slice.2 });
+            }
+        });
+    frame.render_widget(canvas, area);
+}
+
+fn render_errors(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
+    let block = panel(TITLE_ERRORS, vec![Span::styled("% of requests ", theme.dim())], theme, stale);
+    if view.missing.contains(&Signal::Requests) {
+        return no_source(frame, area, block, "requests", view, theme);
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let ratio = view.now.error_ratio;
+    let color = match ratio {
+        None => theme.dim,
+        Some(r) if r < 0.01 => theme.ok,
+        Some(r) if r < 0.05 => theme.warn,
+        Some(_) => theme.error,
+    };
+    let big = match ratio {
+        None => UNKNOWN.to_string(),
+        Some(r) if r * 100.0 < 10.0 => format!("{:.1}%", r * 100.0),
+        Some(r) => format!("{:.0}%", r * 100.0),
+    };
+    let [big_area, detail_area, spark_area] = Layout::vertical([
+        Constraint::Length(if inner.height >= 9 { 4 } else { 1 }),
+        Constraint::Length(2),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
+    if big_area.height >= 4 && inner.width >= 20 {
+        let text = BigText::builder()
+            .pixel_size(PixelSize::Quadrant)
+            .style(Style::new().fg(color))
+            .lines(vec![Line::from(big)])
+            .centered()
+            .build();
+        frame.render_widget(text, big_area);
+    } else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(big, Style::new().fg(color).add_modifier(Modifier::BOLD))).alignment(Alignment::Center),
+            big_area,
+        );
+    }
+    let detail = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", format::rate(view.now.errors_per_second)), Style::new().fg(theme.error)),
+            Span::styled(format!("of {}", format::rate(view.now.requests_per_second)), theme.dim()),
+        ]),
+        Line::from(Span::styled(
+            format!("{} over {}", format::percent(view.over_window.error_ratio), format::window(view.window)),
+            theme.dim(),
+        )),
+    ];
+    frame.render_widget(Paragraph::new(detail).alignment(Alignment::Center), detail_area);
+    if spark_area.height > 0 && !view.error_ratio.is_empty() {
+        // Sparkline bars are integers: basis points keep two decimals of a percentage.
+        let width = spark_area.width as usize;
+        let data: Vec<u64> = view
+            .error_ratio
+            .iter()
+            .skip(view.error_ratio.len().saturating_sub(width))
+            .map(|(_, r)| (r * 10_000.0).round() as u64)
+            .collect();
+        frame.render_widget(Sparkline::default().data(&data).style(Style::new().fg(theme.error)), spark_area);
+    }
+}
+
+fn render_cost(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
+    let block = panel(TITLE_COST, vec![], theme, stale);
+    let now = &view.now;
+    let w = &view.over_window;
+    let label = |s: String| Span::styled(format!("{s:<16}"), theme.dim());
+    let big = Style::new().fg(theme.accent).add_modifier(Modifier::BOLD);
+    let per_hour = now.cost_usd_per_hour;
+    let mut lines = vec![
+        Line::from(vec![label("$/hour now".into()), Span::styled(format::usd(per_hour), big)]),
+        Line::from(vec![
+            label(format!("spent ({})", format::window(view.window))),
+            Span::styled(format::usd(w.cost_usd), theme.text()),
+        ]),
+        Line::from(vec![
+            label("month at this pace".into()),
+            Span::styled(format::usd(per_hour.map(|h| h * 730.0)), theme.text()),
+        ]),
+        Line::from(""),
+    ];
+    let source = match now.cost_source {
+        CostSource::GatewaySpend => "source: the gateway's spend counter",
+        CostSource::PriceTable => "source: tokens × price table",
+        CostSource::BlendedEstimate => "estimate: total tokens × output price",
+        CostSource::Unknown => "no cost data: no tokens or no price",
+    };
+    lines.push(Line::from(Span::styled(source, theme.dim())));
+    for warning in &view.cost_warnings {
+        lines.push(Line::from(Span::styled(format!("⚠ {warning}"), Style::new().fg(theme.warn))));
+    }
+    if let Some(ratio) = view.cache_hit_ratio {
+        lines.push(Line::from(vec![label("cache hit ratio".into()), Span::styled(format::percent(Some(ratio)), theme.text())]));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: true }), area);
+}
+
+fn probe_line(p: &ProbeSummary, theme: &Theme) -> Line<'static> {
+    let (mark, color) = if p.ok { ("✓", theme.ok) } else { ("✗", theme.error) };
+    let status = p.status.map(|s| s.to_string()).unwrap_or_else(|| UNKNOWN.to_string());
+    let mut spans = vec![
+        Span::styled(format!("{mark} {status} "), Style::new().fg(color).add_modifier(Modifier::BOLD)),
+        Span::styled(format!("{} ", p.model), theme.text()),
+        Span::styled("TTFT ", theme.dim()),
+        Span::styled(format!("{} ", format::seconds(p.ttft.map(|d| d.as_secs_f64()))), Style::new().fg(theme.p50)),
+        Span::styled("total ", theme.dim()),
+        Span::styled(format!("{} ", format::seconds(Some(p.latency.as_secs_f64()))), theme.text()),
+        Span::styled("tokens ", theme.dim()),
+        Span::styled(
+            format!(
+                "{}→{} ",
+                p.input_tokens.map(|t| t.to_string()).unwrap_or_else(|| UNKNOWN.into()),
+                p.output_tokens.map(|t| t.to_string()).unwrap_or_else(|| UNKNOWN.into())
+            ),
+            theme.text(),
+        ),
+        Span::styled(format!("{} ", format::rate(p.tokens_per_second()).replace("/s", " tok/s")), theme.dim()),
+        Span::styled(format!("{} ", format::usd(p.cost_usd)), Style::new().fg(theme.accent)),
+    ];
+    if let Some(gw) = p.gateway_cost_usd {
+        spans.push(Span::styled(format!("(gateway {}) ", format::usd(Some(gw))), theme.dim()));
+    }
+    if p.retries > 0 {
+        spans.push(Span::styled(format!("retries {} ", p.retries), Style::new().fg(theme.warn)));
+    }
+    if let Some(e) = &p.error {
+        spans.push(Span::styled(e.clone(), Style::new().fg(theme.error)));
+    }
+    Line::from(spans)
+}
+
+fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
+    let theme = &app.theme;
+    let extra = vec![Span::styled(format!("{} ", app.api_base), theme.dim())];
+    let block = panel(TITLE_PROBE, extra, theme, false);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    let answer: Option<&str> = match &app.probe {
+        ProbeState::Idle => {
+            lines.push(Line::from(vec![
+                Span::styled("press ", theme.dim()),
+                Span::styled("p", Style::new().fg(theme.key).add_modifier(Modifier::BOLD)),
+                Span::styled(" to send a probe prompt through the gateway and measure TTFT, tokens and cost", theme.dim()),
+            ]));
+            None
+        }
+        ProbeState::Running { model, started_at, answer, reasoning_chars } => {
+            let mut spans = vec![
+                Span::styled("◌ probing ", Style::new().fg(theme.accent).add_modifier(Modifier::BOLD)),
+                Span::styled(format!("{model} "), theme.text()),
+                Span::styled(format::seconds(Some((now - started_at).max(0.0))), theme.dim()),
+            ];
+            if *reasoning_chars > 0 {
+                spans.push(Span::styled(format!("  reasoning… {reasoning_chars} chars"), theme.dim()));
+            }
+            lines.push(Line::from(spans));
+            Some(answer.as_str())
+        }
+        ProbeState::Done(p) => {
+            lines.push(probe_line(p, theme));
+            Some(p.answer.as_str())
+        }
+    };
+    if let Some(text) = answer.filter(|t| !t.is_empty()) {
+        // Show the end of the answer: that is where a streaming probe is.
+        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let room = (inner.width as usize).saturating_mul(2).max(10);
+        let start = flat.char_indices().rev().nth(room.saturating_sub(1)).map(|(i, _)| i).unwrap_or(0);
+        let tail = if start > 0 { format!("…{}", &flat[start..]) } else { flat };
+        lines.push(Line::from(Span::styled(tail, theme.text())));
+    }
+    for p in app.probe_history.iter().take(inner.height.saturating_sub(lines.len() as u16 + 1) as usize) {
+        let mut line = probe_line(p, theme);
+        line = line.style(theme.dim());
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
+    let theme = &app.theme;
+    let mut spans = Vec::new();
+    for (keys, help) in keys::help_rows().into_iter().filter(|(k, _)| k != "Esc") {
+        let short = help.split([':', ' ']).next().unwrap_or(help);
+        spans.push(Span::styled(format!(" {keys} "), Style::new().fg(theme.key).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(format!("{short} "), theme.dim()));
+    }
+    if let Some((text, until)) = &app.notice
+        && now < *until
+    {
+        spans.push(Span::styled(format!(" │ {text}"), Style::new().fg(theme.warn)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme) {
+    let rows_data = keys::help_rows();
+    let width = 72.min(area.width.saturating_sub(4));
+    let height = (rows_data.len() as u16 + 6).min(area.height.saturating_sub(2));
+    let rect = Rect {
+        x: area.x + (area.width.saturating_sub(width)) / 2,
+        y: area.y + (area.height.saturating_sub(height)) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    let rows: Vec<Row<'_>> = rows_data
+        .into_iter()
+        .map(|(keys, help)| {
+            Row::new(vec![
+                Span::styled(keys, Style::new().fg(theme.key).add_modifier(Modifier::BOLD)),
+                Span::styled(help, theme.text()),
+            ])
+        })
+        .collect();
+    let block = Block::bordered()
+        .title(Line::from(Span::styled(" Help — keys ", theme.title())))
+        .title_bottom(Line::from(Span::styled(" ? or Esc closes ", theme.dim())))
+        .border_style(Style::new().fg(theme.accent))
+        .style(Style::new().bg(theme.help_bg));
+    let table = Table::new(rows, [Constraint::Length(14), Constraint::Fill(1)]).block(block);
+    frame.render_widget(table, rect);
+}

@@ -1,0 +1,205 @@
+//! The dashboard's view model: everything the panels draw, computed from the store once per new
+//! data or view change (never per frame), so rendering is a cheap pure function of it.
+use crate::dialect::ALL_MODELS;
+use crate::pricing::PriceTable;
+use crate::signal::Signal;
+use crate::stats::{self, Figures};
+use crate::store::{Heatmap, TargetStore};
+
+/// One point of a time chart: seconds relative to the newest sample (≤ 0), value.
+pub type ChartPoint = (f64, f64);
+
+/// Token share of one model over the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelTokens {
+    pub model: String,
+    pub tokens: f64,
+}
+
+/// What the status line says about the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusView {
+    pub target: String,
+    pub url: String,
+    pub dialect: Option<String>,
+    pub last_ok: Option<f64>,
+    pub last_error: Option<String>,
+    pub scrapes_ok: u64,
+    pub scrapes_failed: u64,
+    pub skipped_lines: u64,
+    pub dropped_series: usize,
+    /// A counter reset inside the window: the gateway restarted.
+    pub restarted_at: Option<f64>,
+}
+
+/// Everything the dashboard draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DashboardView {
+    pub status: StatusView,
+    pub window: f64,
+    pub interval: f64,
+    /// Time of the newest sample; `None` before the first successful scrape.
+    pub eval_t: Option<f64>,
+    pub rate_ok: Vec<ChartPoint>,
+    pub rate_error: Vec<ChartPoint>,
+    pub error_ratio: Vec<ChartPoint>,
+    /// Figures over the short "now" range.
+    pub now: Figures,
+    /// Figures over the whole window.
+    pub over_window: Figures,
+    pub heatmap: Option<Heatmap>,
+    pub tokens_by_model: Vec<ModelTokens>,
+    pub in_flight: Option<f64>,
+    pub queued: Option<f64>,
+    pub cache_hit_ratio: Option<f64>,
+    /// Signals the current dialect cannot provide (panels say so instead of showing zeros).
+    pub missing: Vec<Signal>,
+    pub cost_warnings: Vec<String>,
+}
+
+/// Inputs that are not in the store.
+#[derive(Debug, Clone)]
+pub struct ViewParams<'a> {
+    pub url: &'a str,
+    pub window: f64,
+    pub interval: f64,
+    /// Columns of the time charts and heatmap.
+    pub columns: usize,
+    /// Signals the active dialect maps (empty before detection).
+    pub dialect_signals: &'a [Signal],
+}
+
+impl DashboardView {
+    pub fn compute(store: &TargetStore, prices: &PriceTable, params: &ViewParams<'_>) -> Self {
+        let health = &store.health;
+        let window = params.window;
+        let eval_t = store.latest_time();
+        let status = StatusView {
+            target: store.name.clone(),
+            url: params.url.to_string(),
+            dialect: health.dialect.clone(),
+            last_ok: health.last_ok,
+            last_error: health.last_error.clone(),
+            scrapes_ok: health.scrapes_ok,
+            scrapes_failed: health.scrapes_failed,
+            skipped_lines: health.skipped_lines_total,
+            dropped_series: health.dropped_series,
+            restarted_at: match (health.last_reset, eval_t) {
+                (Some(r), Some(t)) if t - r <= window => Some(r),
+                _ => None,
+            },
+        };
+        let missing: Vec<Signal> = if params.dialect_signals.is_empty() {
+            Vec::new()
+        } else {
+            Signal::ALL
+                .into_iter()
+                .filter(|s| !params.dialect_signals.contains(s))
+                .collect()
+        };
+        let Some(eval_t) = eval_t else {
+            return Self {
+                status,
+                window,
+                interval: params.interval,
+                eval_t: None,
+                rate_ok: Vec::new(),
+                rate_error: Vec::new(),
+                error_ratio: Vec::new(),
+                now: Figures::default(),
+                over_window: Figures::default(),
+                heatmap: None,
+                tokens_by_model: Vec::new(),
+                in_flight: None,
+                queued: None,
+                cache_hit_ratio: None,
+                missing,
+                cost_warnings: Vec::new(),
+            };
+        };
+        let columns = params.columns.max(2);
+        let step = window / columns as f64;
+        // Each chart point is rate(x[range]) at the column's right edge, as a Grafana panel with
+        // $__rate_interval would draw it: never shorter than a few scrape intervals.
+        let range = step.max(3.0 * params.interval);
+        let mut rate_ok = Vec::with_capacity(columns);
+        let mut rate_error = Vec::with_capacity(columns);
+        let mut error_ratio = Vec::with_capacity(columns);
+        let can_fail = store.has_signal(Signal::Requests);
+        for c in 0..columns {
+            let t = eval_t - window + step * (c + 1) as f64;
+            let x = t - eval_t;
+            let all = store.sum_rate(Signal::Requests, None, t, range);
+            let err = store
+                .sum_rate(Signal::RequestsFailed, None, t, range)
+                .or(if can_fail && all.is_some() { Some(0.0) } else { None });
+            if let Some(all) = all {
+                let err = err.unwrap_or(0.0).min(all);
+                rate_ok.push((x, (all - err).max(0.0)));
+                rate_error.push((x, err));
+                if all > 0.0 {
+                    error_ratio.push((x, err / all));
+                }
+            }
+        }
+        let now_range = stats::now_range(params.interval).min(window);
+        let now = stats::figures(store, prices, None, eval_t, now_range);
+        let window_figures = stats::window_figures(store, prices, eval_t, window);
+        let tokens_by_model = tokens_by_model(store, eval_t, window);
+        let heatmap = store.heatmap(
+            Signal::LatencySeconds,
+            None,
+            eval_t - window,
+            eval_t,
+            columns,
+        );
+        Self {
+            status,
+            window,
+            interval: params.interval,
+            eval_t: Some(eval_t),
+            rate_ok,
+            rate_error,
+            error_ratio,
+            now,
+            over_window: window_figures.totals,
+            heatmap,
+            tokens_by_model,
+            in_flight: store.gauge_latest(Signal::InFlight),
+            queued: store.gauge_latest(Signal::Queued),
+            cache_hit_ratio: store.gauge_latest(Signal::CacheHitRatio),
+            missing,
+            cost_warnings: window_figures.warnings,
+        }
+    }
+}
+
+/// Tokens per model over the window: total tokens where exported, else input + output.
+fn tokens_by_model(store: &TargetStore, eval_t: f64, window: f64) -> Vec<ModelTokens> {
+    let mut models = store.models();
+    if store
+        .keys_of(Signal::TokensTotal)
+        .iter()
+        .chain(store.keys_of(Signal::TokensInput).iter())
+        .any(|k| k.model == ALL_MODELS)
+    {
+        models.push(ALL_MODELS.to_string());
+    }
+    let mut out: Vec<ModelTokens> = models
+        .into_iter()
+        .filter_map(|model| {
+            let one = [model.as_str()];
+            let inc = |s| store.sum_increase(s, Some(&one), eval_t, window);
+            let tokens = inc(Signal::TokensTotal).or(match (
+                inc(Signal::TokensInput),
+                inc(Signal::TokensOutput),
+            ) {
+                (None, None) => None,
+                (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
+            })?;
+            (tokens > 0.0).then_some(ModelTokens { model, tokens })
+        })
+        .collect();
+    out.sort_by(|a, b| b.tokens.total_cmp(&a.tokens).then(a.model.cmp(&b.model)));
+    out
+}
