@@ -268,6 +268,7 @@ pub fn parse(text: &str) -> Exposition<'_> {
         },
         seen_types: HashMap::new(),
         scratch: Vec::new(),
+        prev_name: "",
     };
     for (i, line) in text.split('\n').enumerate() {
         p.line(line, i + 1);
@@ -282,6 +283,7 @@ struct Parser<'a> {
     // Labels are collected here and copied out into an exactly-sized Vec, so a
     // sample costs one allocation instead of several regrowths.
     scratch: Vec<(&'a str, Cow<'a, str>)>,
+    prev_name: &'a str,
 }
 
 impl<'a> Parser<'a> {
@@ -322,7 +324,11 @@ impl<'a> Parser<'a> {
             self.skip(n, "sample limit reached");
             return;
         }
-        match parse_sample(line, start, &mut self.scratch) {
+        let parsed = parse_sample(line, start, self.prev_name, &mut self.scratch);
+        if let Ok((name, _, _)) = parsed {
+            self.prev_name = name;
+        }
+        match parsed {
             Ok((name, _, _)) if name.ends_with("_created") => {
                 self.scratch.clear();
                 self.expo.created_ignored += 1;
@@ -440,35 +446,146 @@ fn token(line: &str, i: usize) -> (&str, usize) {
 /// exponents. Rust's parser accepts all of them case-insensitively.
 #[inline]
 fn parse_float(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    // Most counters are small integers ("2431", "0"); skip the general parser for them.
-    if !b.is_empty() && b.len() <= 15 && b.iter().all(u8::is_ascii_digit) {
-        let mut v: u64 = 0;
-        for &d in b {
-            v = v * 10 + u64::from(d - b'0');
+    fast_decimal(s.as_bytes()).or_else(|| s.parse().ok())
+}
+
+/// Powers of ten that are exact in an f64.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Clinger's fast path for the short decimals that dominate scrapes ("4826.0",
+/// "0.005", "5.713942e+06"): with a mantissa ≤ 2^53 and |exponent| ≤ 22 both
+/// operands are exact, so one multiply/divide is correctly rounded. Anything
+/// else returns `None` and goes to the general parser.
+#[inline]
+fn fast_decimal(b: &[u8]) -> Option<f64> {
+    let (neg, mut i) = match b.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0;
+    let mut exp: i32 = 0;
+    let mut seen_dot = false;
+    while let Some(&c) = b.get(i) {
+        if c.is_ascii_digit() {
+            // 19 digits always fit in a u64; longer ones take the slow path.
+            if digits == 19 {
+                return None;
+            }
+            mantissa = mantissa * 10 + u64::from(c - b'0');
+            digits += 1;
+            exp -= i32::from(seen_dot);
+        } else if c == b'.' && !seen_dot {
+            seen_dot = true;
+        } else {
+            break;
         }
-        // Below 2^53, so the conversion is exact.
-        return Some(v as f64);
+        i += 1;
     }
-    s.parse().ok()
+    if digits == 0 {
+        return None;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let exp_neg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let exp_start = i;
+        let mut e: i32 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() || i - exp_start == 3 {
+                break;
+            }
+            e = e * 10 + i32::from(c - b'0');
+            i += 1;
+        }
+        if i == exp_start {
+            return None;
+        }
+        exp += if exp_neg { -e } else { e };
+    }
+    if i != b.len() || mantissa > 1 << 53 {
+        return None;
+    }
+    let m = mantissa as f64;
+    let v = if exp >= 0 {
+        m * *POW10.get(exp as usize)?
+    } else {
+        m / *POW10.get(exp.unsigned_abs() as usize)?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// Index of the first `"` or `\` at or after `i` (or `b.len()`), eight bytes at a
+/// time: label values such as model names and API-key hashes are long, and
+/// this scan is the parser's hottest loop.
+#[inline]
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = LO * b'"' as u64;
+    const SLASHES: u64 = LO * b'\\' as u64;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let (q, s) = (x ^ QUOTES, x ^ SLASHES);
+        // Classic has-zero-byte test; its lowest set bit is always exact,
+        // which is the only bit used.
+        let hit = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] != b'"' && b[i] != b'\\' {
+        i += 1;
+    }
+    i
 }
 
 /// Parses a sample line from `start` (its first non-blank byte). Labels are left
 /// in `scratch` so the caller can drop `_created` samples without allocating.
+///
+/// `prev_name` is the previous sample's (already validated) name: families put
+/// their lines together, so a prefix compare usually replaces the byte scan.
 fn parse_sample<'a>(
     line: &'a str,
     start: usize,
+    prev_name: &str,
     scratch: &mut Vec<(&'a str, Cow<'a, str>)>,
 ) -> Result<(&'a str, f64, Option<i64>), &'static str> {
     let b = line.as_bytes();
     let len = b.len();
     let mut i = start;
-    if !class(b[i], NAME_START) {
-        return Err("invalid metric name");
-    }
-    i += 1;
-    while i < len && class(b[i], NAME_CHAR) {
+    let rest = b.get(start..).unwrap_or_default();
+    if !prev_name.is_empty()
+        && rest.starts_with(prev_name.as_bytes())
+        && rest
+            .get(prev_name.len())
+            .is_none_or(|&c| !class(c, NAME_CHAR))
+    {
+        i += prev_name.len();
+    } else {
+        if !class(b[i], NAME_START) {
+            return Err("invalid metric name");
+        }
         i += 1;
+        while i < len && class(b[i], NAME_CHAR) {
+            i += 1;
+        }
     }
     let name = line.get(start..i).ok_or("invalid metric name")?;
     let after_name = i;
@@ -537,9 +654,7 @@ fn parse_labels<'a>(
         }
         i += 1;
         let value_start = i;
-        while i < len && b[i] != b'"' && b[i] != b'\\' {
-            i += 1;
-        }
+        i = find_quote_or_backslash(b, i);
         let value = match b.get(i) {
             Some(b'"') => {
                 let v = line.get(value_start..i).ok_or("invalid label value")?;
@@ -1060,6 +1175,102 @@ lat_bucket_total{route="/a",le="1"} 99
             assert_eq!(MetricType::from_keyword(t.as_str()), Some(t));
         }
         assert_eq!(MetricType::from_keyword("Counter"), None);
+    }
+
+    #[test]
+    fn fast_float_path_matches_std_parser() {
+        let cases = [
+            "0",
+            "-0",
+            "+0",
+            "1",
+            "4826.0",
+            "0.005",
+            "0.00015000000000000001",
+            "5.713942e+06",
+            "1.495305e+06",
+            "795.919725",
+            "13.440475000000001",
+            "9007199254740992",
+            "9007199254740993",
+            "1e22",
+            "1e23",
+            "1e-22",
+            "1e-23",
+            "123.456e-5",
+            "1E3",
+            ".5",
+            "5.",
+            "-7.25",
+            "+3e+2",
+            "1e",
+            "1e+",
+            ".",
+            "-",
+            "",
+            "1.2.3",
+            "1e1234",
+            "1e-400",
+            "0.1e1",
+            "1234567890123456789",
+            "12345678901234567890",
+            "00000000000000000001",
+            "3.0e-007",
+            "NaN",
+            "+Inf",
+            "-Inf",
+            "Inf",
+            "infinity",
+            "0x1p3",
+            "1_000",
+        ];
+        for c in cases {
+            let want = c.parse::<f64>().ok();
+            let got = parse_float(c);
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{c:?}");
+            if let Some(fast) = fast_decimal(c.as_bytes()) {
+                assert_eq!(
+                    Some(fast.to_bits()),
+                    want.map(f64::to_bits),
+                    "fast path {c:?}"
+                );
+            }
+        }
+        assert_eq!(fast_decimal(b"4826.0"), Some(4826.0));
+        assert_eq!(fast_decimal(b"1.7672628004182355e+09"), None);
+    }
+
+    #[test]
+    fn swar_scan_matches_byte_scan() {
+        let text = b"abcdefgh\\ijklmnopqrstuvwx\"yz0123456789\xc3\xa9\"\x80\xff\x22\x5c";
+        for start in 0..text.len() {
+            for end in start..=text.len() {
+                let b = &text[..end];
+                let naive = (start..end)
+                    .find(|&i| b[i] == b'"' || b[i] == b'\\')
+                    .unwrap_or(end);
+                assert_eq!(find_quote_or_backslash(b, start), naive, "{start}..{end}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_metric_name_shortcut_is_exact() {
+        let e = parse("ab_c 1\nab_cd 2\nab_c{x=\"1\"} 3\nab_c 4\nab 5\nab_c:x 6\nab_c\t7\n");
+        let got: Vec<_> = e.samples.iter().map(|s| (s.name, s.value)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("ab_c", 1.0),
+                ("ab_cd", 2.0),
+                ("ab_c", 3.0),
+                ("ab_c", 4.0),
+                ("ab", 5.0),
+                ("ab_c:x", 6.0),
+                ("ab_c", 7.0)
+            ]
+        );
+        assert_eq!(parse("ab 1\nab-x 2\n").skipped_count, 1);
     }
 
     /// Deterministic garbage built from the grammar's own characters: the parser

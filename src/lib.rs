@@ -18,4 +18,5 @@ pub mod signal;
 pub mod source;
 pub mod stats;
 pub mod store;
+pub mod testdata;
 pub mod tui;

@@ -400,8 +400,6 @@ impl TargetStore {
                 h.counts[idx * n..(idx + 1) * n].copy_from_slice(&h.current);
                 h.sums[idx] = h.current_sum;
                 h.totals[idx] = h.current_count;
-                // Mark as written this slot; absent histograms get NaN below.
-                h.totals[idx] = h.current_count;
             }
         }
         let written: Vec<SeriesKey> = samples
@@ -664,10 +662,18 @@ impl TargetStore {
                     (!h.totals[i].is_nan()).then(|| &h.counts[i * n..(i + 1) * n])
                 })
             };
+            // Before history begins, a column starts from the oldest sample inside it.
+            let first_inside = |left: f64, right: f64| -> Option<&[f64]> {
+                self.slots_between(left, right).find_map(|s| {
+                    let i = self.index(s);
+                    (!h.totals[i].is_nan()).then(|| &h.counts[i * n..(i + 1) * n])
+                })
+            };
             for (col, column) in cells.iter_mut().enumerate() {
                 let left = start + step * col as f64;
                 let right = left + step;
-                let (Some(a), Some(b)) = (edge_value(left), edge_value(right)) else {
+                let a = edge_value(left).or_else(|| first_inside(left, right));
+                let (Some(a), Some(b)) = (a, edge_value(right)) else {
                     continue;
                 };
                 let increases: Vec<(f64, f64)> = h

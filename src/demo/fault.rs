@@ -52,7 +52,7 @@ impl FaultPlan {
                 }
                 ("retry_after", Some(v)) => {
                     let secs: f64 = parse_num(name, v)?;
-                    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 {
+                    if !(0.0..=86_400.0).contains(&secs) {
                         return Err(format!("retry_after={v}: expected seconds in 0..=86400"));
                     }
                     plan.retry_after = Some(secs);

@@ -287,7 +287,11 @@ pub async fn run_probe(
             && attempt.first_token.is_none()
         {
             let delay = policy.delay(result.retries, hint);
-            let fits = deadline.is_none_or(|d| tokio::time::Instant::now() + delay < d);
+            let fits = deadline.is_none_or(|d| {
+                tokio::time::Instant::now()
+                    .checked_add(delay)
+                    .is_some_and(|wake| wake < d)
+            });
             if fits {
                 tracing::debug!(
                     retry = result.retries + 1,
@@ -311,6 +315,9 @@ pub async fn run_probe(
     if let Some(key) = &request.api_key {
         for text in [&mut result.answer, &mut result.reasoning] {
             *text = scrub(text, key);
+        }
+        if let Some(reason) = &mut result.finish_reason {
+            *reason = scrub(reason, key);
         }
     }
     result
@@ -381,7 +388,7 @@ impl<'a> Attempt<'a> {
                     .filter(|&n| n >= 2)
                     .unwrap_or(u64::from(self.token_events));
                 let steps = u32::try_from(tokens - 1).unwrap_or(u32::MAX);
-                Some((last - first) / steps)
+                Some(last.saturating_sub(first) / steps)
             }
             _ => None,
         };
@@ -434,7 +441,7 @@ impl Failure {
     }
 
     fn from_send(error: reqwest::Error, url: &url::Url) -> Self {
-        let (kind, retry) = if error.is_builder() {
+        let (kind, retry) = if error.is_builder() || error.is_redirect() {
             (ProbeErrorKind::Config, Retry::Never)
         } else if error.is_timeout() {
             (ProbeErrorKind::Timeout, Retry::After(None))
@@ -547,6 +554,7 @@ async fn read_stream(
             break;
         }
     }
+    attempt.chat.malformed += decoder.oversized_lines;
     match attempt.chat.outcome() {
         Ok(()) => Ok(()),
         Err(message) if attempt.chat.error.is_some() => Err(Failure::new(

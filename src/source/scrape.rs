@@ -106,14 +106,13 @@ pub async fn scrape_once(
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return fail(format!(
-            "HTTP {} from {}: {}",
+            "HTTP {}: {}",
             status.as_u16(),
-            target.url,
             target.auth_hint
         ));
     }
     if !status.is_success() {
-        return fail(format!("HTTP {} from {}", status, target.url));
+        return fail(format!("HTTP {status}"));
     }
     let content_type = response
         .headers()
@@ -122,10 +121,9 @@ pub async fn scrape_once(
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("text/html") {
-        return fail(format!(
-            "{} answered with an HTML page, not Prometheus metrics: is this the /metrics URL?",
-            target.url
-        ));
+        return fail(
+            "got an HTML page, not Prometheus metrics: is this the /metrics URL?".to_string(),
+        );
     }
     let body = match read_capped(response, target.max_body_bytes, target.timeout).await {
         Ok(b) => b,
@@ -195,13 +193,13 @@ async fn read_capped(
 
 fn describe_request_error(e: &reqwest::Error, target: &ScrapeTarget) -> String {
     if e.is_timeout() {
-        format!("no answer from {} within {:?}", target.url, target.timeout)
+        format!("no answer within {:?}", target.timeout)
     } else if e.is_redirect() {
-        format!("too many redirects from {}", target.url)
+        "too many redirects".to_string()
     } else if e.is_connect() {
-        format!("cannot connect to {}: {}", target.url, short_error(e))
+        format!("cannot connect: {}", short_error(e))
     } else {
-        format!("request to {} failed: {}", target.url, short_error(e))
+        format!("request failed: {}", short_error(e))
     }
 }
 

@@ -67,6 +67,8 @@ pub struct Binding {
     pub keys: &'static [Key],
     pub action: Action,
     pub help: &'static str,
+    /// One or two words for the footer; empty keeps the binding out of the footer.
+    pub hint: &'static str,
 }
 
 /// The default key bindings, in the order help lists them.
@@ -75,36 +77,43 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::char('q'), Key::ctrl('c')],
         action: Action::Quit,
         help: "quit",
+        hint: "quit",
     },
     Binding {
         keys: &[Key::char('?')],
         action: Action::ToggleHelp,
         help: "show or hide this help",
+        hint: "help",
     },
     Binding {
         keys: &[Key::code(KeyCode::Esc)],
         action: Action::CloseOverlay,
         help: "close the help overlay",
+        hint: "",
     },
     Binding {
         keys: &[Key::char('p')],
         action: Action::Probe,
-        help: "send one probe prompt through the gateway and measure it",
+        help: "send one probe prompt through the gateway, measure it",
+        hint: "probe",
     },
     Binding {
         keys: &[Key::char('+')],
         action: Action::ZoomIn,
         help: "zoom in: shorter time window (down to 1 minute)",
+        hint: "zoom in",
     },
     Binding {
         keys: &[Key::char('-')],
         action: Action::ZoomOut,
         help: "zoom out: longer time window (up to the history kept)",
+        hint: "zoom out",
     },
     Binding {
         keys: &[Key::char('=')],
         action: Action::ZoomReset,
         help: "back to the starting time window",
+        hint: "reset zoom",
     },
 ];
 
@@ -123,6 +132,18 @@ pub fn help_rows() -> Vec<(String, &'static str)> {
         .map(|b| {
             let keys: Vec<String> = b.keys.iter().map(Key::label).collect();
             (keys.join(" / "), b.help)
+        })
+        .collect()
+}
+
+/// `(keys, hint)` pairs for the footer, generated from the table.
+pub fn footer_hints() -> Vec<(String, &'static str)> {
+    BINDINGS
+        .iter()
+        .filter(|b| !b.hint.is_empty())
+        .map(|b| {
+            let keys: Vec<String> = b.keys.iter().map(Key::label).collect();
+            (keys.join("/"), b.hint)
         })
         .collect()
 }

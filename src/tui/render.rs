@@ -145,6 +145,10 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
         spans.push(Span::raw(" "));
         spans.push(badge(" RESTARTED ".into(), theme.warn));
     }
+    // The reason for staleness matters more than the counters after it, which may be cut off.
+    if let Some(error) = &s.last_error {
+        spans.push(Span::styled(format!(" {error}"), base.fg(theme.error)));
+    }
     spans.push(Span::styled(" │ ", base.fg(theme.dim)));
     spans.push(Span::styled(format!("scrapes {} ", s.scrapes_ok), base));
     let err_style = if s.scrapes_failed > 0 { base.fg(theme.error) } else { base };
@@ -155,9 +159,6 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
         spans.push(Span::styled(format!("dropped series {} ", s.dropped_series), base.fg(theme.warn)));
     }
     spans.push(Span::styled(format!("│ window {}", format::window(app.window)), base));
-    if let Some(error) = &s.last_error {
-        spans.push(Span::styled(format!(" │ {error}"), base.fg(theme.error)));
-    }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
 }
 
@@ -336,7 +337,7 @@ fn render_heatmap(frame: &mut Frame<'_>, area: Rect, heatmap: &crate::store::Hea
     }
     lines.push(Line::from(vec![
         Span::styled(format!("{:>6} ", ""), theme.dim()),
-        Span::styled("older ← counts per bucket per step → now", theme.dim()),
+        Span::styled("← older   bucket counts   now →", theme.dim()),
     ]));
     frame.render_widget(Paragraph::new(lines), area);
 }
@@ -356,7 +357,7 @@ fn render_tokens(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme:
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let pie_width = (inner.height * 2 + 1).min(inner.width / 2);
+    let pie_width = (inner.height * 2).min(inner.width * 2 / 5);
     let [pie_area, legend_area] =
         Layout::horizontal([Constraint::Length(pie_width), Constraint::Fill(1)]).areas(inner);
     let slices = pie_slices(view, theme);
@@ -364,12 +365,16 @@ fn render_tokens(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme:
     let mut rows: Vec<Line<'_>> = Vec::new();
     for (name, tokens, color) in &slices {
         let share = tokens / total;
-        rows.push(Line::from(vec![
-            Span::styled("■ ", Style::new().fg(*color)),
+        let mut spans = vec![
+            Span::styled(" ■ ", Style::new().fg(*color)),
             Span::styled(format!("{:>5.1}% ", share * 100.0), theme.text().add_modifier(Modifier::BOLD)),
-            Span::styled(format!("{:>6} ", format::compact(*tokens)), theme.dim()),
-            Span::styled(name.clone(), theme.text()),
-        ]));
+        ];
+        // Token counts only where the model name still fits beside them.
+        if legend_area.width as usize >= 16 + name.chars().count() {
+            spans.push(Span::styled(format!("{:>6} ", format::compact(*tokens)), theme.dim()));
+        }
+        spans.push(Span::styled(name.clone(), theme.text()));
+        rows.push(Line::from(spans));
     }
     frame.render_widget(Paragraph::new(rows), legend_area);
 }
@@ -499,7 +504,7 @@ fn render_cost(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &
     let block = panel(TITLE_COST, vec![], theme, stale);
     let now = &view.now;
     let w = &view.over_window;
-    let label = |s: String| Span::styled(format!("{s:<16}"), theme.dim());
+    let label = |s: String| Span::styled(format!("{s:<19}"), theme.dim());
     let big = Style::new().fg(theme.accent).add_modifier(Modifier::BOLD);
     let per_hour = now.cost_usd_per_hour;
     let mut lines = vec![
@@ -616,8 +621,7 @@ fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
 fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     let theme = &app.theme;
     let mut spans = Vec::new();
-    for (keys, help) in keys::help_rows().into_iter().filter(|(k, _)| k != "Esc") {
-        let short = help.split([':', ' ']).next().unwrap_or(help);
+    for (keys, short) in keys::footer_hints() {
         spans.push(Span::styled(format!(" {keys} "), Style::new().fg(theme.key).add_modifier(Modifier::BOLD)));
         spans.push(Span::styled(format!("{short} "), theme.dim()));
     }
@@ -631,7 +635,7 @@ fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
 
 fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme) {
     let rows_data = keys::help_rows();
-    let width = 72.min(area.width.saturating_sub(4));
+    let width = 76.min(area.width.saturating_sub(4));
     let height = (rows_data.len() as u16 + 6).min(area.height.saturating_sub(2));
     let rect = Rect {
         x: area.x + (area.width.saturating_sub(width)) / 2,
