@@ -1,0 +1,124 @@
+//! The real binary in a real pseudo-terminal: `--demo`, wait for data, `?`, `q`; the screen shows
+//! the panels and the help, the process exits 0 and the terminal is restored.
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+struct Pty {
+    parser: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Pty {
+    fn spawn(args: &[&str], cols: u16, rows: u16, env: &[(&str, &str)]) -> Self {
+        let system = native_pty_system();
+        let pair = system
+            .openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_llmtop"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        let log = std::env::temp_dir().join(format!("llmtop-e2e-{}.log", std::process::id()));
+        cmd.env("LLMTOP_LOG_FILE", log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).expect("spawn llmtop");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let writer = pair.master.take_writer().expect("pty writer");
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+        let sink = parser.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        // Keep the master alive as long as the child runs.
+        std::mem::forget(pair.master);
+        Self { parser, writer, child }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(what) {
+                return screen;
+            }
+            assert!(start.elapsed() < timeout, "timed out waiting for {what:?}; screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> portable_pty::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("llmtop did not exit within {timeout:?}; screen:\n{}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn demo_dashboard_help_and_quit_restore_the_terminal() {
+    let mut pty = Pty::spawn(&["--demo"], 120, 40, &[]);
+    // Rates need two scrapes; by the sixth the panels carry numbers.
+    pty.wait_for("LIVE", Duration::from_secs(20));
+    let screen = pty.wait_for("scrapes 6 ", Duration::from_secs(30));
+    assert!(!screen.contains("ok –"), "request rate still unknown after 6 scrapes:\n{screen}");
+    assert!(screen.contains("source: tokens × price table"), "{screen}");
+    for title in ["Request rate", "Latency", "Tokens by model", "Error rate", "Cost burn", "Probe"] {
+        assert!(screen.contains(title), "missing {title}:\n{screen}");
+    }
+    {
+        let parser = pty.parser.lock().unwrap();
+        assert!(parser.screen().alternate_screen(), "the dashboard draws on the alternate screen");
+    }
+    pty.send(b"?");
+    let screen = pty.wait_for("Help — keys", Duration::from_secs(5));
+    assert!(screen.contains("quit"), "{screen}");
+    pty.send(b"q");
+    let status = pty.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+    // Give the reader thread a moment to take in the last bytes.
+    std::thread::sleep(Duration::from_millis(200));
+    let parser = pty.parser.lock().unwrap();
+    let screen = parser.screen();
+    assert!(!screen.alternate_screen(), "alternate screen left on after exit");
+    assert!(!screen.hide_cursor(), "cursor left hidden after exit");
+}
+
+#[test]
+fn probe_key_measures_a_real_request_through_the_demo() {
+    let mut pty = Pty::spawn(&["--demo", "--model", "gpt-4o-mini"], 120, 40, &[]);
+    pty.wait_for("LIVE", Duration::from_secs(20));
+    pty.send(b"p");
+    // A finished probe prints its status and TTFT in the probe panel.
+    let screen = pty.wait_for("✓ 200 gpt-4o-mini", Duration::from_secs(20));
+    assert!(screen.contains("TTFT"), "{screen}");
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
+}
