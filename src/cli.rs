@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "llmtop", version, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true)]
-#[command(after_help = "Examples:\n  llmtop --demo                         dashboard on the built-in simulated gateway\n  llmtop gateway.internal:4000          dashboard on a gateway's /metrics\n  llmtop snapshot --demo --for 5s       one JSON object for scripts\n  llmtop demo --port 8080               run the simulated gateway alone")]
+#[command(
+    after_help = "Examples:\n  llmtop --demo                         dashboard on the built-in simulated gateway\n  llmtop gateway.internal:4000          dashboard on a gateway's /metrics\n  llmtop snapshot --demo --for 5s       one JSON object for scripts\n  llmtop demo --port 8080               run the simulated gateway alone"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -23,7 +25,7 @@ pub enum Command {
     /// Run the built-in simulated gateway alone (OpenAI-compatible API + /metrics).
     Demo(DemoArgs),
     /// Collect for a while, then print one machine-readable summary and exit.
-    Snapshot(SnapshotArgs),
+    Snapshot(Box<SnapshotArgs>),
 }
 
 /// Where to scrape and how to authenticate; shared by the dashboard and `snapshot`.
@@ -46,11 +48,22 @@ pub struct TargetArgs {
     pub timeout: Duration,
 
     /// Extra header for the scrape, 'Name: value' (repeatable).
-    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", env = "LLMTOP_HEADER", value_delimiter = '\n')]
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        env = "LLMTOP_HEADER",
+        value_delimiter = '\n'
+    )]
     pub headers: Vec<String>,
 
     /// Read the scrape's bearer token from this environment variable.
-    #[arg(long, value_name = "VAR", env = "LLMTOP_BEARER_TOKEN_ENV", conflicts_with = "bearer_token_file")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        env = "LLMTOP_BEARER_TOKEN_ENV",
+        conflicts_with = "bearer_token_file"
+    )]
     pub bearer_token_env: Option<String>,
 
     /// Read the scrape's bearer token from this file.
@@ -74,7 +87,11 @@ pub struct TargetArgs {
     pub model: Option<String>,
 
     /// Prompt the `p` key sends.
-    #[arg(long, env = "LLMTOP_PROBE_PROMPT", default_value = "Reply with one short sentence about monitoring.")]
+    #[arg(
+        long,
+        env = "LLMTOP_PROBE_PROMPT",
+        default_value = "Reply with one short sentence about monitoring."
+    )]
     pub probe_prompt: String,
 
     /// How much history to keep in memory.
@@ -168,7 +185,10 @@ mod tests {
     fn target_or_demo_is_required() {
         assert!(Cli::try_parse_from(["llmtop"]).is_err());
         assert!(Cli::try_parse_from(["llmtop", "--demo"]).is_ok());
-        assert!(Cli::try_parse_from(["llmtop", "gw:4000", "--header", "X-A: b", "-H", "X-B: c"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["llmtop", "gw:4000", "--header", "X-A: b", "-H", "X-B: c"])
+                .is_ok()
+        );
         let cli = Cli::try_parse_from(["llmtop", "snapshot", "--demo", "--for", "5s"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Snapshot(_))));
     }

@@ -58,7 +58,9 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + args.collect_for;
     // The first scrape happens at once; the last one lands at or just before the deadline.
     loop {
-        match tokio::time::timeout_at(deadline + Duration::from_millis(50), session.updates.recv()).await {
+        match tokio::time::timeout_at(deadline + Duration::from_millis(50), session.updates.recv())
+            .await
+        {
             Ok(Some(Update::Scrape { outcome, .. })) => session.apply_scrape(outcome),
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => break,

@@ -75,7 +75,7 @@ pub fn usd(v: Option<f64>) -> String {
         let digits = whole.abs().to_string();
         let mut grouped = String::new();
         for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(ch);
@@ -87,9 +87,9 @@ pub fn usd(v: Option<f64>) -> String {
 /// A window length: `5m`, `1h`, `90s`.
 pub fn window(seconds: f64) -> String {
     let s = seconds.round() as u64;
-    if s >= 3600 && s % 3600 == 0 {
+    if s >= 3600 && s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s >= 60 && s % 60 == 0 {
+    } else if s >= 60 && s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")

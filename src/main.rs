@@ -14,7 +14,10 @@ fn main() -> ExitCode {
         _ => cli.target.log_file.clone(),
     };
     let _log_guard = logging::init(log_file);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("llmtop: cannot start the async runtime: {e}");
@@ -25,7 +28,14 @@ fn main() -> ExitCode {
         match cli.command {
             None => {
                 let session = llmtop::session::Session::new(&cli.target).await?;
-                tui::run(session, &cli.ui, cli.target.model.clone(), cli.target.probe_prompt.clone(), cli.target.timeout).await
+                tui::run(
+                    session,
+                    &cli.ui,
+                    cli.target.model.clone(),
+                    cli.target.probe_prompt.clone(),
+                    cli.target.timeout,
+                )
+                .await
             }
             Some(Command::Demo(args)) => commands::demo(&args).await,
             Some(Command::Snapshot(args)) => commands::snapshot(&args).await,

@@ -1,9 +1,9 @@
 //! Headless output: the `snapshot` JSON object (field names are a contract for users' scripts).
 use serde::Serialize;
 
+use crate::pricing::PriceTable;
 use crate::stats::{self, Figures, ModelFigures};
 use crate::store::TargetStore;
-use crate::pricing::PriceTable;
 
 /// The JSON object `llmtop snapshot --format json` prints.
 #[derive(Debug, Clone, Serialize)]
@@ -42,7 +42,10 @@ pub fn snapshot(
         ));
     }
     if health.skipped_lines_total > 0 {
-        warnings.push(format!("{} malformed metric lines skipped", health.skipped_lines_total));
+        warnings.push(format!(
+            "{} malformed metric lines skipped",
+            health.skipped_lines_total
+        ));
     }
     if health.dropped_series > 0 {
         warnings.push(format!(
@@ -51,7 +54,10 @@ pub fn snapshot(
         ));
     }
     if health.resets > 0 {
-        warnings.push(format!("{} counter reset(s) seen: the gateway restarted", health.resets));
+        warnings.push(format!(
+            "{} counter reset(s) seen: the gateway restarted",
+            health.resets
+        ));
     }
     let (models, totals) = match figures {
         Some(f) => {

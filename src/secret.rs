@@ -17,8 +17,9 @@ impl Secret {
 
     /// Reads a secret from a file, trimming the trailing newline editors add.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read secret file {}: {}", path.display(), e.kind()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read secret file {}: {}", path.display(), e.kind())
+        })?;
         let value = text.trim_end_matches(['\r', '\n']).to_string();
         anyhow::ensure!(!value.is_empty(), "secret file {} is empty", path.display());
         Ok(Self(value))

@@ -42,8 +42,9 @@ pub fn parse_header(text: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
         .with_context(|| "a --header must look like 'Name: value'".to_string())?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .with_context(|| format!("{:?} is not a valid header name", name.trim()))?;
-    let mut value = HeaderValue::from_str(value.trim())
-        .map_err(|_| anyhow::anyhow!("the value of header {name} has characters a header cannot hold"))?;
+    let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        anyhow::anyhow!("the value of header {name} has characters a header cannot hold")
+    })?;
     value.set_sensitive(true);
     Ok((name, value))
 }
@@ -125,7 +126,9 @@ impl Session {
             anyhow::bail!("unknown --dialect {name:?}; known: {}", known.join(", "));
         }
         let api_base = match &args.api_base {
-            Some(b) => url::Url::parse(b).with_context(|| format!("--api-base {b:?} is not a URL"))?,
+            Some(b) => {
+                url::Url::parse(b).with_context(|| format!("--api-base {b:?} is not a URL"))?
+            }
             None => scrape::origin(&url),
         };
         let name = match &demo {
@@ -186,7 +189,10 @@ impl Session {
                 health.skipped_lines_last = data.skipped_lines;
                 health.skipped_lines_total += data.skipped_lines as u64;
                 if let Some(first) = &data.first_skipped {
-                    tracing::warn!("skipped {} malformed lines, first: {first}", data.skipped_lines);
+                    tracing::warn!(
+                        "skipped {} malformed lines, first: {first}",
+                        data.skipped_lines
+                    );
                 }
                 self.store.ingest(data.time, &data.samples);
                 self.store.health.rejected_histograms += data.rejected_histograms;

@@ -115,8 +115,7 @@ pub fn figures(
         (Some(i), Some(o)) => Some(i + o),
         _ => None,
     });
-    let (cost_usd_per_hour, cost_usd, cost_source) =
-        cost(store, prices, models, eval_t, range);
+    let (cost_usd_per_hour, cost_usd, cost_source) = cost(store, prices, models, eval_t, range);
     Figures {
         requests_per_second: requests,
         errors_per_second: errors,
@@ -146,7 +145,11 @@ fn cost(
     if store.has_signal(Signal::SpendUsd) {
         let per_second = store.sum_rate(Signal::SpendUsd, models, eval_t, range);
         let spent = store.sum_increase(Signal::SpendUsd, models, eval_t, range);
-        return (per_second.map(|r| r * 3600.0), spent, CostSource::GatewaySpend);
+        return (
+            per_second.map(|r| r * 3600.0),
+            spent,
+            CostSource::GatewaySpend,
+        );
     }
     let all = store.models();
     let chosen: Vec<&str> = match models {

@@ -238,7 +238,11 @@ impl TargetStore {
                             // A series seen for the first time sets the starting level of a new
                             // canonical series; joining an existing one it only counts from now on,
                             // as PromQL's rate only counts increments between its own samples.
-                            if first_scrape || !known_series { *v } else { 0.0 }
+                            if first_scrape || !known_series {
+                                *v
+                            } else {
+                                0.0
+                            }
                         }
                     };
                     *counter_deltas.entry(key).or_insert(0.0) += delta;
@@ -721,7 +725,11 @@ pub struct Heatmap {
 fn order_key(bound: f64) -> u64 {
     // Total order on f64 as a map key: flip the bits so negative numbers sort first.
     let bits = bound.to_bits();
-    if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
 }
 
 /// First slot in `[lo, hi)` for which `before` is false (slots where it holds come first).
@@ -754,13 +762,27 @@ mod tests {
     fn sum_of_raw_counters_survives_one_series_resetting() {
         let mut t = TargetStore::new("t", StoreLimits::default());
         // Two raw series feed one canonical series; the second resets between t=20 and t=30.
-        let steps = [(0.0, 100.0, 50.0), (10.0, 110.0, 60.0), (20.0, 120.0, 70.0), (30.0, 130.0, 5.0)];
+        let steps = [
+            (0.0, 100.0, 50.0),
+            (10.0, 110.0, 60.0),
+            (20.0, 120.0, 70.0),
+            (30.0, 130.0, 5.0),
+        ];
         for (time, a, b) in steps {
-            t.ingest(time, &[counter(Signal::Requests, "m", 1, a), counter(Signal::Requests, "m", 2, b)]);
+            t.ingest(
+                time,
+                &[
+                    counter(Signal::Requests, "m", 1, a),
+                    counter(Signal::Requests, "m", 2, b),
+                ],
+            );
         }
         let key = SeriesKey::new(Signal::Requests, "m");
         let samples = t.samples(&key, 0.0, 30.0);
-        assert_eq!(samples, vec![(0.0, 150.0), (10.0, 170.0), (20.0, 190.0), (30.0, 205.0)]);
+        assert_eq!(
+            samples,
+            vec![(0.0, 150.0), (10.0, 170.0), (20.0, 190.0), (30.0, 205.0)]
+        );
         assert_eq!(t.health.resets, 1);
         assert_eq!(t.health.last_reset, Some(30.0));
     }
@@ -777,7 +799,10 @@ mod tests {
 
     #[test]
     fn ring_keeps_exactly_its_capacity() {
-        let limits = StoreLimits { slots: 4, max_series: 10 };
+        let limits = StoreLimits {
+            slots: 4,
+            max_series: 10,
+        };
         let mut t = TargetStore::new("t", limits);
         for i in 0..10 {
             t.ingest(i as f64, &[counter(Signal::Requests, "m", 1, i as f64)]);
@@ -785,15 +810,22 @@ mod tests {
         let key = SeriesKey::new(Signal::Requests, "m");
         assert_eq!(t.len(), 4);
         assert_eq!(t.oldest_time(), Some(6.0));
-        assert_eq!(t.samples(&key, 0.0, 100.0), vec![(6.0, 6.0), (7.0, 7.0), (8.0, 8.0), (9.0, 9.0)]);
+        assert_eq!(
+            t.samples(&key, 0.0, 100.0),
+            vec![(6.0, 6.0), (7.0, 7.0), (8.0, 8.0), (9.0, 9.0)]
+        );
     }
 
     #[test]
     fn series_cap_drops_and_counts_new_series() {
-        let limits = StoreLimits { slots: 8, max_series: 2 };
+        let limits = StoreLimits {
+            slots: 8,
+            max_series: 2,
+        };
         let mut t = TargetStore::new("t", limits);
-        let samples: Vec<CanonicalSample> =
-            (0..5).map(|i| counter(Signal::Requests, &format!("m{i}"), i, 1.0)).collect();
+        let samples: Vec<CanonicalSample> = (0..5)
+            .map(|i| counter(Signal::Requests, &format!("m{i}"), i, 1.0))
+            .collect();
         t.ingest(0.0, &samples);
         assert_eq!(t.series_counts(), (2, 2));
         assert_eq!(t.health.dropped_series, 3);
@@ -807,7 +839,12 @@ mod tests {
             model: model.into(),
             series_id: id,
             value: CanonicalValue::Histogram {
-                buckets: vec![(0.1, 1.0 * k), (0.5, 3.0 * k), (1.0, 4.0 * k), (f64::INFINITY, 4.0 * k)],
+                buckets: vec![
+                    (0.1, 1.0 * k),
+                    (0.5, 3.0 * k),
+                    (1.0, 4.0 * k),
+                    (f64::INFINITY, 4.0 * k),
+                ],
                 sum: k,
                 count: 4.0 * k,
             },
@@ -818,11 +855,17 @@ mod tests {
             let k = step as f64;
             t.ingest(time, &[hist("a", 1, k), hist("b", 2, 2.0 * k)]);
         }
-        let merged = t.quantile(0.5, Signal::LatencySeconds, None, 120.0, 60.0).unwrap();
-        let only_a = t.quantile(0.5, Signal::LatencySeconds, Some(&["a"]), 120.0, 60.0).unwrap();
+        let merged = t
+            .quantile(0.5, Signal::LatencySeconds, None, 120.0, 60.0)
+            .unwrap();
+        let only_a = t
+            .quantile(0.5, Signal::LatencySeconds, Some(&["a"]), 120.0, 60.0)
+            .unwrap();
         assert!((merged - 0.3).abs() < 1e-9, "{merged}");
         assert!((only_a - 0.3).abs() < 1e-9, "{only_a}");
-        let heat = t.heatmap(Signal::LatencySeconds, None, 60.0, 120.0, 4).unwrap();
+        let heat = t
+            .heatmap(Signal::LatencySeconds, None, 60.0, 120.0, 4)
+            .unwrap();
         // Each 15 s column: a adds (1,2,1,0), b adds twice that.
         assert_eq!(heat.cells[3], vec![3.0, 6.0, 3.0, 0.0]);
     }

@@ -26,10 +26,38 @@ struct Model {
 }
 
 const MODELS: [Model; 4] = [
-    Model { name: "deepseek-chat", rps: 9.0, error_ratio: 0.01, median: 0.8, prompt: 420.0, completion: 180.0 },
-    Model { name: "gpt-4o", rps: 3.0, error_ratio: 0.02, median: 1.4, prompt: 900.0, completion: 250.0 },
-    Model { name: "deepseek-reasoner", rps: 1.5, error_ratio: 0.0, median: 4.0, prompt: 300.0, completion: 900.0 },
-    Model { name: "gpt-4o-mini", rps: 4.0, error_ratio: 0.005, median: 0.4, prompt: 250.0, completion: 90.0 },
+    Model {
+        name: "deepseek-chat",
+        rps: 9.0,
+        error_ratio: 0.01,
+        median: 0.8,
+        prompt: 420.0,
+        completion: 180.0,
+    },
+    Model {
+        name: "gpt-4o",
+        rps: 3.0,
+        error_ratio: 0.02,
+        median: 1.4,
+        prompt: 900.0,
+        completion: 250.0,
+    },
+    Model {
+        name: "deepseek-reasoner",
+        rps: 1.5,
+        error_ratio: 0.0,
+        median: 4.0,
+        prompt: 300.0,
+        completion: 900.0,
+    },
+    Model {
+        name: "gpt-4o-mini",
+        rps: 4.0,
+        error_ratio: 0.005,
+        median: 0.4,
+        prompt: 250.0,
+        completion: 90.0,
+    },
 ];
 
 /// Cumulative share of requests at or under `le` for a log-logistic latency around `median`.
@@ -57,7 +85,11 @@ fn advance(totals: &mut [Totals], t: f64) {
     let spell = (300.0..360.0).contains(&t);
     for (m, tot) in MODELS.iter().zip(totals.iter_mut()) {
         let requests = (m.rps * wave * 4.0).round() / 4.0;
-        let error_ratio = if spell { m.error_ratio * 8.0 + 0.02 } else { m.error_ratio };
+        let error_ratio = if spell {
+            m.error_ratio * 8.0 + 0.02
+        } else {
+            m.error_ratio
+        };
         let errors = (requests * error_ratio * 4.0).round() / 4.0;
         tot.ok += requests - errors;
         tot.errors += errors;
@@ -79,10 +111,15 @@ fn render_histogram(out: &mut String, name: &str, help: &str, rows: &[(&str, &[f
     out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
     for (model, buckets, sum) in rows {
         for (i, le) in BOUNDS.iter().enumerate() {
-            out.push_str(&format!("{name}_bucket{{le=\"{le}\",model=\"{model}\"}} {:.1}\n", buckets[i]));
+            out.push_str(&format!(
+                "{name}_bucket{{le=\"{le}\",model=\"{model}\"}} {:.1}\n",
+                buckets[i]
+            ));
         }
         let count = buckets[BOUNDS.len()];
-        out.push_str(&format!("{name}_bucket{{le=\"+Inf\",model=\"{model}\"}} {count:.1}\n"));
+        out.push_str(&format!(
+            "{name}_bucket{{le=\"+Inf\",model=\"{model}\"}} {count:.1}\n"
+        ));
         out.push_str(&format!("{name}_count{{model=\"{model}\"}} {count:.1}\n"));
         out.push_str(&format!("{name}_sum{{model=\"{model}\"}} {sum:.3}\n"));
     }
@@ -90,11 +127,19 @@ fn render_histogram(out: &mut String, name: &str, help: &str, rows: &[(&str, &[f
 
 fn render(totals: &[Totals], t: f64) -> String {
     let mut out = String::new();
-    out.push_str("# HELP deepseek_requests_total Total requests\n# TYPE deepseek_requests_total counter\n");
+    out.push_str(
+        "# HELP deepseek_requests_total Total requests\n# TYPE deepseek_requests_total counter\n",
+    );
     for (m, tot) in MODELS.iter().zip(totals) {
-        out.push_str(&format!("deepseek_requests_total{{model=\"{}\",status=\"success\"}} {:.1}\n", m.name, tot.ok));
+        out.push_str(&format!(
+            "deepseek_requests_total{{model=\"{}\",status=\"success\"}} {:.1}\n",
+            m.name, tot.ok
+        ));
         if tot.errors > 0.0 {
-            out.push_str(&format!("deepseek_requests_total{{model=\"{}\",status=\"error\"}} {:.1}\n", m.name, tot.errors));
+            out.push_str(&format!(
+                "deepseek_requests_total{{model=\"{}\",status=\"error\"}} {:.1}\n",
+                m.name, tot.errors
+            ));
         }
     }
     let latency: Vec<(&str, &[f64], f64)> = MODELS
@@ -102,22 +147,48 @@ fn render(totals: &[Totals], t: f64) -> String {
         .zip(totals)
         .map(|(m, tot)| (m.name, &tot.buckets[..], tot.latency_sum))
         .collect();
-    render_histogram(&mut out, "deepseek_request_latency_seconds", "Request latency", &latency);
+    render_histogram(
+        &mut out,
+        "deepseek_request_latency_seconds",
+        "Request latency",
+        &latency,
+    );
     let ttft: Vec<(&str, &[f64], f64)> = MODELS
         .iter()
         .zip(totals)
         .map(|(m, tot)| (m.name, &tot.ttft_buckets[..], tot.ttft_sum))
         .collect();
-    render_histogram(&mut out, "deepseek_time_to_first_token_seconds", "Time to first token", &ttft);
-    out.push_str("# HELP deepseek_tokens_total Tokens used\n# TYPE deepseek_tokens_total counter\n");
+    render_histogram(
+        &mut out,
+        "deepseek_time_to_first_token_seconds",
+        "Time to first token",
+        &ttft,
+    );
+    out.push_str(
+        "# HELP deepseek_tokens_total Tokens used\n# TYPE deepseek_tokens_total counter\n",
+    );
     for (m, tot) in MODELS.iter().zip(totals) {
-        for (kind, v) in [("prompt", tot.prompt), ("completion", tot.completion), ("total", tot.prompt + tot.completion)] {
-            out.push_str(&format!("deepseek_tokens_total{{model=\"{}\",type=\"{kind}\"}} {v:.1}\n", m.name));
+        for (kind, v) in [
+            ("prompt", tot.prompt),
+            ("completion", tot.completion),
+            ("total", tot.prompt + tot.completion),
+        ] {
+            out.push_str(&format!(
+                "deepseek_tokens_total{{model=\"{}\",type=\"{kind}\"}} {v:.1}\n",
+                m.name
+            ));
         }
     }
-    out.push_str("# HELP deepseek_active_requests Active requests\n# TYPE deepseek_active_requests gauge\n");
-    out.push_str(&format!("deepseek_active_requests {:.1}\n", (12.0 + (t / 30.0).sin() * 5.0).round()));
-    out.push_str("# HELP deepseek_cache_hit_ratio Cache hit ratio\n# TYPE deepseek_cache_hit_ratio gauge\n");
+    out.push_str(
+        "# HELP deepseek_active_requests Active requests\n# TYPE deepseek_active_requests gauge\n",
+    );
+    out.push_str(&format!(
+        "deepseek_active_requests {:.1}\n",
+        (12.0 + (t / 30.0).sin() * 5.0).round()
+    ));
+    out.push_str(
+        "# HELP deepseek_cache_hit_ratio Cache hit ratio\n# TYPE deepseek_cache_hit_ratio gauge\n",
+    );
     out.push_str("deepseek_cache_hit_ratio 0.42\n");
     out
 }

@@ -32,7 +32,13 @@ fn app_for(width: u16) -> (App, f64) {
             dialect_signals: &signals,
         },
     );
-    let mut app = App::new(view, Theme::builtin_default(), 300.0, 3600.0, "http://127.0.0.1:9100/".into());
+    let mut app = App::new(
+        view,
+        Theme::builtin_default(),
+        300.0,
+        3600.0,
+        "http://127.0.0.1:9100/".into(),
+    );
     let now = store.latest_time().unwrap() + 0.4;
     // One finished probe so the probe panel shows its measurements.
     app.probe_started("deepseek-chat".into(), now - 2.0);
@@ -42,7 +48,12 @@ fn app_for(width: u16) -> (App, f64) {
         status: Some(200),
         ttft: Some(Duration::from_millis(212)),
         latency: Duration::from_millis(1430),
-        usage: Some(Usage { input: 24, cached_input: 0, output: 87, reasoning: 0 }),
+        usage: Some(Usage {
+            input: 24,
+            cached_input: 0,
+            output: 87,
+            reasoning: 0,
+        }),
         answer: "Monitoring turns guesses into numbers you can act on.".into(),
         finish_reason: Some("stop".into()),
         ..ProbeResult::default()

@@ -16,7 +16,12 @@ impl Pty {
     fn spawn(args: &[&str], cols: u16, rows: u16, env: &[(&str, &str)]) -> Self {
         let system = native_pty_system();
         let pair = system
-            .openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
             .expect("open a pty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_llmtop"));
         cmd.args(args);
@@ -43,7 +48,11 @@ impl Pty {
         });
         // Keep the master alive as long as the child runs.
         std::mem::forget(pair.master);
-        Self { parser, writer, child }
+        Self {
+            parser,
+            writer,
+            child,
+        }
     }
 
     fn screen(&self) -> String {
@@ -57,7 +66,10 @@ impl Pty {
             if screen.contains(what) {
                 return screen;
             }
-            assert!(start.elapsed() < timeout, "timed out waiting for {what:?}; screen:\n{screen}");
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {what:?}; screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -75,7 +87,10 @@ impl Pty {
             }
             if start.elapsed() > timeout {
                 let _ = self.child.kill();
-                panic!("llmtop did not exit within {timeout:?}; screen:\n{}", self.screen());
+                panic!(
+                    "llmtop did not exit within {timeout:?}; screen:\n{}",
+                    self.screen()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -88,14 +103,27 @@ fn demo_dashboard_help_and_quit_restore_the_terminal() {
     // Rates need two scrapes; by the sixth the panels carry numbers.
     pty.wait_for("LIVE", Duration::from_secs(20));
     let screen = pty.wait_for("scrapes 6 ", Duration::from_secs(30));
-    assert!(!screen.contains("ok –"), "request rate still unknown after 6 scrapes:\n{screen}");
+    assert!(
+        !screen.contains("ok –"),
+        "request rate still unknown after 6 scrapes:\n{screen}"
+    );
     assert!(screen.contains("source: tokens × price table"), "{screen}");
-    for title in ["Request rate", "Latency", "Tokens by model", "Error rate", "Cost burn", "Probe"] {
+    for title in [
+        "Request rate",
+        "Latency",
+        "Tokens by model",
+        "Error rate",
+        "Cost burn",
+        "Probe",
+    ] {
         assert!(screen.contains(title), "missing {title}:\n{screen}");
     }
     {
         let parser = pty.parser.lock().unwrap();
-        assert!(parser.screen().alternate_screen(), "the dashboard draws on the alternate screen");
+        assert!(
+            parser.screen().alternate_screen(),
+            "the dashboard draws on the alternate screen"
+        );
     }
     pty.send(b"?");
     let screen = pty.wait_for("Help — keys", Duration::from_secs(5));
@@ -107,7 +135,10 @@ fn demo_dashboard_help_and_quit_restore_the_terminal() {
     std::thread::sleep(Duration::from_millis(200));
     let parser = pty.parser.lock().unwrap();
     let screen = parser.screen();
-    assert!(!screen.alternate_screen(), "alternate screen left on after exit");
+    assert!(
+        !screen.alternate_screen(),
+        "alternate screen left on after exit"
+    );
     assert!(!screen.hide_cursor(), "cursor left hidden after exit");
 }
 

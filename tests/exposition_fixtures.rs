@@ -277,7 +277,7 @@ fn litellm_none_labels_and_interleaved_histograms() {
                 None,
                 36,
                 Some((inf, 1523.0)),
-                Some(7658.120_585),
+                Some(7_658.120_585),
                 Some(1523.0)
             ),
             (
@@ -285,7 +285,7 @@ fn litellm_none_labels_and_interleaved_histograms() {
                 None,
                 36,
                 Some((inf, 842.0)),
-                Some(9305.136_261),
+                Some(9_305.136_261),
                 Some(842.0)
             ),
         ]

@@ -13,7 +13,10 @@ fn snapshot(args: &[&str]) -> (serde_json::Value, std::process::Output) {
         .expect("run llmtop");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "not JSON ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
     });
     (value, output)
 }
@@ -28,21 +31,36 @@ fn demo_snapshot_has_models_rates_and_latency() {
     assert!(output.status.success());
     assert_eq!(json["dialect"], "seed");
     assert_eq!(json["window_seconds"], 4.0);
-    assert!(json["target"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        json["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     let models = json["models"].as_array().unwrap();
     let busy: Vec<&serde_json::Value> = models
         .iter()
         .filter(|m| m["requests_per_second"].as_f64().is_some_and(|r| r > 0.0))
         .collect();
-    assert!(busy.len() >= 3, "fewer than 3 models with traffic: {json:#}");
+    assert!(
+        busy.len() >= 3,
+        "fewer than 3 models with traffic: {json:#}"
+    );
     let totals = &json["totals"];
     assert!(totals.get("model").is_none());
     assert!(totals["requests_per_second"].as_f64().unwrap() > 0.0);
-    let p95 = totals["latency_seconds"]["p95"].as_f64().expect("finite p95");
+    let p95 = totals["latency_seconds"]["p95"]
+        .as_f64()
+        .expect("finite p95");
     assert!(p95.is_finite() && p95 > 0.0 && p95 <= 10.0, "{p95}");
     // Every field the contract names is there, as a number or null.
     for m in models.iter().chain(std::iter::once(totals)) {
-        for field in ["requests_per_second", "errors_per_second", "error_ratio", "cost_usd_per_hour"] {
+        for field in [
+            "requests_per_second",
+            "errors_per_second",
+            "error_ratio",
+            "cost_usd_per_hour",
+        ] {
             assert!(is_number_or_null(&m[field]), "{field} in {m}");
         }
         for q in ["p50", "p95", "p99"] {
@@ -58,7 +76,11 @@ fn demo_snapshot_has_models_rates_and_latency() {
 #[test]
 fn unreachable_target_gives_nulls_and_a_warning_not_zeros() {
     // Bind then drop a listener: the port is free and nothing answers there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("127.0.0.1:{port}");
     let started = std::time::Instant::now();
     let (json, output) = snapshot(&[&url, "--for", "2s", "--timeout", "1s"]);

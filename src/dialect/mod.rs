@@ -233,7 +233,11 @@ impl Dialect {
             };
             if is_histogram {
                 for hist in exposition.histograms(&rule.metric) {
-                    if rule.only_when.as_ref().is_some_and(|m| !m.matches(&hist.labels)) {
+                    if rule
+                        .only_when
+                        .as_ref()
+                        .is_some_and(|m| !m.matches(&hist.labels))
+                    {
                         continue;
                     }
                     let Some(signal) = rule_signal(rule, &hist.labels) else {
@@ -266,7 +270,11 @@ impl Dialect {
                 }
             } else {
                 for sample in exposition.samples_named(&rule.metric) {
-                    if rule.only_when.as_ref().is_some_and(|m| !m.matches(&sample.labels)) {
+                    if rule
+                        .only_when
+                        .as_ref()
+                        .is_some_and(|m| !m.matches(&sample.labels))
+                    {
                         continue;
                     }
                     let Some(signal) = rule_signal(rule, &sample.labels) else {
@@ -275,7 +283,11 @@ impl Dialect {
                     let model = model_of(&sample.labels);
                     let id = series_id(sample.name, &sample.labels);
                     let value = sample.value * rule.scale;
-                    if rule.failed_when.as_ref().is_some_and(|m| m.matches(&sample.labels)) {
+                    if rule
+                        .failed_when
+                        .as_ref()
+                        .is_some_and(|m| m.matches(&sample.labels))
+                    {
                         mapped.samples.push(CanonicalSample {
                             signal: Signal::RequestsFailed,
                             model: model.clone(),
@@ -299,7 +311,10 @@ impl Dialect {
 fn rule_signal(rule: &MapRule, labels: &Labels<'_>) -> Option<Signal> {
     match (&rule.signal, &rule.by_label) {
         (Some(s), _) => Some(*s),
-        (_, Some(by)) => labels.get(&by.label).and_then(|v| by.signals.get(v)).copied(),
+        (_, Some(by)) => labels
+            .get(&by.label)
+            .and_then(|v| by.signals.get(v))
+            .copied(),
         _ => None,
     }
 }
@@ -372,7 +387,8 @@ by_label = { label = "t", signals = { a = "tokens_input" } }
 
     #[test]
     fn an_unknown_signal_name_is_refused() {
-        let text = "name = \"bad\"\ndetect = [\"x\"]\n[[map]]\nmetric = \"x\"\nsignal = \"requestz\"\n";
+        let text =
+            "name = \"bad\"\ndetect = [\"x\"]\n[[map]]\nmetric = \"x\"\nsignal = \"requestz\"\n";
         assert!(Dialect::from_toml_str(text).is_err());
     }
 }

@@ -105,11 +105,7 @@ pub async fn scrape_once(
     };
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        return fail(format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            target.auth_hint
-        ));
+        return fail(format!("HTTP {}: {}", status.as_u16(), target.auth_hint));
     }
     if !status.is_success() {
         return fail(format!("HTTP {status}"));
@@ -141,7 +137,9 @@ pub async fn scrape_once(
     if let Some(d) = dialect {
         *sticky_dialect = Some(d.name.clone());
     }
-    let mapped = dialect.map(|d| d.map(&parsed, &target.name)).unwrap_or_default();
+    let mapped = dialect
+        .map(|d| d.map(&parsed, &target.name))
+        .unwrap_or_default();
     let mut families: Vec<&str> = parsed.samples.iter().map(|s| s.name).collect();
     families.sort_unstable();
     families.dedup();
@@ -176,7 +174,10 @@ async fn read_capped(
             Err(_) => return Err(format!("body not complete after {timeout:?}")),
             Ok(None) => return Ok(body),
             Ok(Some(Err(e))) => {
-                return Err(format!("connection broke while reading the body: {}", short_error(&e)));
+                return Err(format!(
+                    "connection broke while reading the body: {}",
+                    short_error(&e)
+                ));
             }
             Ok(Some(Ok(chunk))) => {
                 if body.len() + chunk.len() > cap {
@@ -251,9 +252,15 @@ mod tests {
         let cases = [
             ("localhost:4000", "http://localhost:4000/metrics"),
             ("http://gw:4000", "http://gw:4000/metrics"),
-            ("https://gw.internal:4000/", "https://gw.internal:4000/metrics"),
+            (
+                "https://gw.internal:4000/",
+                "https://gw.internal:4000/metrics",
+            ),
             ("https://gw/custom/prom?x=1", "https://gw/custom/prom?x=1"),
-            ("http://10.0.0.1:8000/metrics/", "http://10.0.0.1:8000/metrics/"),
+            (
+                "http://10.0.0.1:8000/metrics/",
+                "http://10.0.0.1:8000/metrics/",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(metrics_url(input).unwrap().as_str(), want, "{input}");

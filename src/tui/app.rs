@@ -111,7 +111,13 @@ pub enum Effect {
 }
 
 impl App {
-    pub fn new(view: DashboardView, theme: Theme, window: f64, max_window: f64, api_base: String) -> Self {
+    pub fn new(
+        view: DashboardView,
+        theme: Theme,
+        window: f64,
+        max_window: f64,
+        api_base: String,
+    ) -> Self {
         let max_window = max_window.max(MIN_WINDOW);
         let window = window.clamp(MIN_WINDOW.min(window), max_window);
         Self {
@@ -167,7 +173,11 @@ impl App {
 
     fn zoom(&mut self, window: f64, now: f64) -> Effect {
         if (window - self.window).abs() < f64::EPSILON {
-            let limit = if window >= self.max_window { "history kept" } else { "1 minute" };
+            let limit = if window >= self.max_window {
+                "history kept"
+            } else {
+                "1 minute"
+            };
             self.set_notice(format!("window is already at its limit ({limit})"), now);
             return Effect::None;
         }
@@ -192,14 +202,11 @@ impl App {
         } = &mut self.probe
         {
             match event {
-                ProbeEvent::Content(text) => {
-                    if answer.len() + text.len() <= MAX_PROBE_TEXT {
-                        answer.push_str(&text);
-                    }
+                ProbeEvent::Content(text) if answer.len() + text.len() <= MAX_PROBE_TEXT => {
+                    answer.push_str(&text);
                 }
+                ProbeEvent::Content(_) => {}
                 ProbeEvent::Reasoning(text) => *reasoning_chars += text.chars().count(),
-                #[allow(unreachable_patterns)]
-                _ => {}
             }
         }
     }

@@ -48,7 +48,11 @@ impl Key {
             KeyCode::Tab => "Tab".to_string(),
             other => format!("{other:?}"),
         };
-        if self.ctrl { format!("Ctrl-{base}") } else { base }
+        if self.ctrl {
+            format!("Ctrl-{base}")
+        } else {
+            base
+        }
     }
 
     fn matches(&self, event: &KeyEvent) -> bool {
@@ -172,7 +176,10 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice() {
-        let all: Vec<Key> = BINDINGS.iter().flat_map(|b| b.keys.iter().copied()).collect();
+        let all: Vec<Key> = BINDINGS
+            .iter()
+            .flat_map(|b| b.keys.iter().copied())
+            .collect();
         for (i, k) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(k), "{} bound twice", k.label());
         }

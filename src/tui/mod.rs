@@ -57,7 +57,9 @@ fn probe_model(session: &Session, configured: Option<&str>, window: f64) -> Opti
         .models()
         .into_iter()
         .filter_map(|m| {
-            let r = session.store.sum_rate(Signal::Requests, Some(&[m.as_str()]), t, window)?;
+            let r = session
+                .store
+                .sum_rate(Signal::Requests, Some(&[m.as_str()]), t, window)?;
             Some((m, r))
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
@@ -66,7 +68,13 @@ fn probe_model(session: &Session, configured: Option<&str>, window: f64) -> Opti
 
 /// Runs the dashboard until the user quits. The terminal is restored on every exit path
 /// (ratatui's init installs a panic hook that restores it too).
-pub async fn run(mut session: Session, ui: &UiArgs, model: Option<String>, prompt: String, timeout: Duration) -> anyhow::Result<()> {
+pub async fn run(
+    mut session: Session,
+    ui: &UiArgs,
+    model: Option<String>,
+    prompt: String,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
     let result = event_loop(&mut terminal, &mut session, ui, model, prompt, timeout).await;
     ratatui::try_restore()?;
@@ -159,13 +167,20 @@ async fn event_loop(
     Ok(())
 }
 
-fn start_probe(session: &Session, app: &mut App, model: Option<&str>, prompt: &str, timeout: Duration) {
+fn start_probe(
+    session: &Session,
+    app: &mut App,
+    model: Option<&str>,
+    prompt: &str,
+    timeout: Duration,
+) {
     let now = unix_now();
     let Some(model) = probe_model(session, model, app.window) else {
         app.set_notice("no model known yet: pass --model NAME", now);
         return;
     };
-    let mut request = ProbeRequest::new(session.api_base.clone(), model.clone(), prompt.to_string());
+    let mut request =
+        ProbeRequest::new(session.api_base.clone(), model.clone(), prompt.to_string());
     request.stream = true;
     request.max_tokens = Some(128);
     request.api_key = session.api_key.clone();
@@ -178,7 +193,11 @@ fn start_probe(session: &Session, app: &mut App, model: Option<&str>, prompt: &s
         let forward_updates = updates.clone();
         let forward = tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
-                if forward_updates.send(Update::ProbeProgress(event)).await.is_err() {
+                if forward_updates
+                    .send(Update::ProbeProgress(event))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }

@@ -61,7 +61,10 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
             area.width, area.height
         );
         frame.render_widget(
-            Paragraph::new(text).style(theme.text()).alignment(Alignment::Center).wrap(Wrap { trim: true }),
+            Paragraph::new(text)
+                .style(theme.text())
+                .alignment(Alignment::Center)
+                .wrap(Wrap { trim: true }),
             area,
         );
         return;
@@ -106,10 +109,17 @@ fn panel<'a>(title: &'a str, extra: Vec<Span<'a>>, theme: &Theme, stale: bool) -
     let mut spans = vec![Span::styled(format!(" {title} "), theme.title())];
     spans.extend(extra);
     if stale {
-        spans.push(Span::styled(" STALE ", Style::new().fg(theme.badge_fg).bg(theme.stale)));
+        spans.push(Span::styled(
+            " STALE ",
+            Style::new().fg(theme.badge_fg).bg(theme.stale),
+        ));
     }
     Block::bordered()
-        .border_style(if stale { Style::new().fg(theme.stale) } else { theme.border() })
+        .border_style(if stale {
+            Style::new().fg(theme.stale)
+        } else {
+            theme.border()
+        })
         .title(Line::from(spans))
 }
 
@@ -118,9 +128,18 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
     let s = &app.view.status;
     let base = Style::new().fg(theme.status_fg).bg(theme.status_bg);
     let badge = |text: String, bg: Color| {
-        Span::styled(text, Style::new().fg(theme.badge_fg).bg(bg).add_modifier(Modifier::BOLD))
+        Span::styled(
+            text,
+            Style::new()
+                .fg(theme.badge_fg)
+                .bg(bg)
+                .add_modifier(Modifier::BOLD),
+        )
     };
-    let mut spans = vec![Span::styled(" llmtop ", base.add_modifier(Modifier::BOLD).fg(theme.accent))];
+    let mut spans = vec![Span::styled(
+        " llmtop ",
+        base.add_modifier(Modifier::BOLD).fg(theme.accent),
+    )];
     spans.push(Span::styled(format!("{} ", s.url), base));
     spans.push(Span::styled("│ ", base.fg(theme.dim)));
     spans.push(Span::styled(
@@ -132,11 +151,17 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
     match (stale, age) {
         (false, Some(a)) => {
             spans.push(badge(" LIVE ".into(), theme.ok));
-            spans.push(Span::styled(format!(" {} ago ", format::seconds(Some(a))), base));
+            spans.push(Span::styled(
+                format!(" {} ago ", format::seconds(Some(a))),
+                base,
+            ));
         }
         (true, Some(a)) => {
             spans.push(badge(" STALE ".into(), theme.stale));
-            spans.push(Span::styled(format!(" data {} old ", format::seconds(Some(a))), base));
+            spans.push(Span::styled(
+                format!(" data {} old ", format::seconds(Some(a))),
+                base,
+            ));
         }
         (_, None) if s.last_error.is_some() => spans.push(badge(" NO DATA ".into(), theme.stale)),
         (_, None) => spans.push(badge(" WAITING FOR FIRST SCRAPE ".into(), theme.warn)),
@@ -151,14 +176,34 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
     }
     spans.push(Span::styled(" │ ", base.fg(theme.dim)));
     spans.push(Span::styled(format!("scrapes {} ", s.scrapes_ok), base));
-    let err_style = if s.scrapes_failed > 0 { base.fg(theme.error) } else { base };
-    spans.push(Span::styled(format!("errors {} ", s.scrapes_failed), err_style));
-    let skip_style = if s.skipped_lines > 0 { base.fg(theme.warn) } else { base };
-    spans.push(Span::styled(format!("skipped {} ", s.skipped_lines), skip_style));
+    let err_style = if s.scrapes_failed > 0 {
+        base.fg(theme.error)
+    } else {
+        base
+    };
+    spans.push(Span::styled(
+        format!("errors {} ", s.scrapes_failed),
+        err_style,
+    ));
+    let skip_style = if s.skipped_lines > 0 {
+        base.fg(theme.warn)
+    } else {
+        base
+    };
+    spans.push(Span::styled(
+        format!("skipped {} ", s.skipped_lines),
+        skip_style,
+    ));
     if s.dropped_series > 0 {
-        spans.push(Span::styled(format!("dropped series {} ", s.dropped_series), base.fg(theme.warn)));
+        spans.push(Span::styled(
+            format!("dropped series {} ", s.dropped_series),
+            base.fg(theme.warn),
+        ));
     }
-    spans.push(Span::styled(format!("│ window {}", format::window(app.window)), base));
+    spans.push(Span::styled(
+        format!("│ window {}", format::window(app.window)),
+        base,
+    ));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
 }
 
@@ -170,11 +215,26 @@ fn axis_labels(window: f64) -> Vec<Line<'static>> {
     ]
 }
 
-fn render_requests(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
-    let ok_now = view.now.requests_per_second.map(|r| r - view.now.errors_per_second.unwrap_or(0.0));
+fn render_requests(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    view: &DashboardView,
+    theme: &Theme,
+    stale: bool,
+) {
+    let ok_now = view
+        .now
+        .requests_per_second
+        .map(|r| r - view.now.errors_per_second.unwrap_or(0.0));
     let extra = vec![
-        Span::styled(format!("ok {} ", format::rate(ok_now)), Style::new().fg(theme.ok)),
-        Span::styled(format!("err {} ", format::rate(view.now.errors_per_second)), Style::new().fg(theme.error)),
+        Span::styled(
+            format!("ok {} ", format::rate(ok_now)),
+            Style::new().fg(theme.ok),
+        ),
+        Span::styled(
+            format!("err {} ", format::rate(view.now.errors_per_second)),
+            Style::new().fg(theme.error),
+        ),
     ];
     let block = panel(TITLE_REQUESTS, extra, theme, stale);
     if view.missing.contains(&Signal::Requests) {
@@ -216,20 +276,42 @@ fn render_requests(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, them
         .y_axis(
             Axis::default()
                 .bounds([0.0, max])
-                .labels(vec![Line::from("0"), Line::from(format!("{}/s", format::compact(max)))])
+                .labels(vec![
+                    Line::from("0"),
+                    Line::from(format!("{}/s", format::compact(max))),
+                ])
                 .style(theme.dim()),
         )
         .legend_position(None);
     frame.render_widget(chart, area);
 }
 
-fn no_source(frame: &mut Frame<'_>, area: Rect, block: Block<'_>, what: &str, view: &DashboardView, theme: &Theme) {
+fn no_source(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    block: Block<'_>,
+    what: &str,
+    view: &DashboardView,
+    theme: &Theme,
+) {
     let dialect = view.status.dialect.as_deref().unwrap_or("this gateway");
     let text = format!("{what}: not exported by {dialect}");
-    frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block).wrap(Wrap { trim: true }), area);
+    frame.render_widget(
+        Paragraph::new(text)
+            .style(theme.dim())
+            .block(block)
+            .wrap(Wrap { trim: true }),
+        area,
+    );
 }
 
-fn waiting(frame: &mut Frame<'_>, area: Rect, block: Block<'_>, view: &DashboardView, theme: &Theme) {
+fn waiting(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    block: Block<'_>,
+    view: &DashboardView,
+    theme: &Theme,
+) {
     let text = if view.status.last_ok.is_none() {
         "waiting for the first scrape…"
     } else {
@@ -238,17 +320,36 @@ fn waiting(frame: &mut Frame<'_>, area: Rect, block: Block<'_>, view: &Dashboard
     frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
 }
 
-fn render_latency(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
-    let block = panel(TITLE_LATENCY, vec![Span::styled("heatmap · quantiles ", theme.dim())], theme, stale);
+fn render_latency(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    view: &DashboardView,
+    theme: &Theme,
+    stale: bool,
+) {
+    let block = panel(
+        TITLE_LATENCY,
+        vec![Span::styled("heatmap · quantiles ", theme.dim())],
+        theme,
+        stale,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [heat_area, figures_area] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(LATENCY_FIGURES_WIDTH)]).areas(inner);
+    let [heat_area, figures_area] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(LATENCY_FIGURES_WIDTH),
+    ])
+    .areas(inner);
     // Figures: p50/p95/p99 of latency and TTFT over the "now" range.
     let q = &view.now.latency_seconds;
     let t = &view.now.ttft_seconds;
     let label = |s: &'static str| Span::styled(s, theme.dim());
-    let value = |v: Option<f64>, c: Color| Span::styled(format!("{:>9}", format::seconds(v)), Style::new().fg(c).add_modifier(Modifier::BOLD));
+    let value = |v: Option<f64>, c: Color| {
+        Span::styled(
+            format!("{:>9}", format::seconds(v)),
+            Style::new().fg(c).add_modifier(Modifier::BOLD),
+        )
+    };
     let mut lines = vec![Line::from(label(" latency"))];
     if view.missing.contains(&Signal::LatencySeconds) {
         lines.push(Line::from(label("  not exported")));
@@ -261,7 +362,10 @@ fn render_latency(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme
     if view.missing.contains(&Signal::TtftSeconds) {
         let dialect = view.status.dialect.as_deref().unwrap_or("gateway");
         lines.push(Line::from(label("  not exported by")));
-        lines.push(Line::from(Span::styled(format!("  {dialect}"), theme.dim())));
+        lines.push(Line::from(Span::styled(
+            format!("  {dialect}"),
+            theme.dim(),
+        )));
     } else {
         lines.push(Line::from(vec![label("  p50 "), value(t.p50, theme.p50)]));
         lines.push(Line::from(vec![label("  p95 "), value(t.p95, theme.p95)]));
@@ -283,24 +387,42 @@ fn render_latency(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme
         _ if view.missing.contains(&Signal::LatencySeconds) => {
             let dialect = view.status.dialect.as_deref().unwrap_or("this gateway");
             frame.render_widget(
-                Paragraph::new(format!("latency histogram: not exported by {dialect}")).style(theme.dim()).wrap(Wrap { trim: true }),
+                Paragraph::new(format!("latency histogram: not exported by {dialect}"))
+                    .style(theme.dim())
+                    .wrap(Wrap { trim: true }),
                 heat_area,
             );
         }
-        _ => frame.render_widget(Paragraph::new("no latency data yet").style(theme.dim()), heat_area),
+        _ => frame.render_widget(
+            Paragraph::new("no latency data yet").style(theme.dim()),
+            heat_area,
+        ),
     }
 }
 
-fn render_heatmap(frame: &mut Frame<'_>, area: Rect, heatmap: &crate::store::Heatmap, theme: &Theme) {
+fn render_heatmap(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    heatmap: &crate::store::Heatmap,
+    theme: &Theme,
+) {
     if area.height < 2 || area.width <= HEATMAP_LABEL_WIDTH {
         return;
     }
     let rows_available = (area.height - 1) as usize;
     // Drop buckets that stay empty at the low and high end so the rows go where the data is.
-    let used = |b: usize| heatmap.cells.iter().any(|col| col.get(b).is_some_and(|v| *v > 0.0));
+    let used = |b: usize| {
+        heatmap
+            .cells
+            .iter()
+            .any(|col| col.get(b).is_some_and(|v| *v > 0.0))
+    };
     let n = heatmap.bounds.len();
     let lo = (0..n).find(|&b| used(b)).unwrap_or(0);
-    let hi = (0..n).rev().find(|&b| used(b)).unwrap_or(n.saturating_sub(1));
+    let hi = (0..n)
+        .rev()
+        .find(|&b| used(b))
+        .unwrap_or(n.saturating_sub(1));
     let buckets: Vec<usize> = (lo.saturating_sub(1)..=hi.min(n - 1)).collect();
     let group = buckets.len().div_ceil(rows_available).max(1);
     let groups: Vec<&[usize]> = buckets.chunks(group).collect();
@@ -316,8 +438,14 @@ fn render_heatmap(frame: &mut Frame<'_>, area: Rect, heatmap: &crate::store::Hea
     let shades = ['░', '▒', '▓', '▓', '█', '█'];
     let mut lines = Vec::with_capacity(groups.len() + 1);
     for g in groups.iter().rev() {
-        let top = g.last().map(|&b| heatmap.bounds[b]).unwrap_or(f64::INFINITY);
-        let mut spans = vec![Span::styled(format!("{:>6} ", format::bound(top)), theme.dim())];
+        let top = g
+            .last()
+            .map(|&b| heatmap.bounds[b])
+            .unwrap_or(f64::INFINITY);
+        let mut spans = vec![Span::styled(
+            format!("{:>6} ", format::bound(top)),
+            theme.dim(),
+        )];
         for x in 0..width {
             // Columns map onto the width (equal when the view was computed for this width).
             let c = x * columns / width.max(1);
@@ -330,7 +458,10 @@ fn render_heatmap(frame: &mut Frame<'_>, area: Rect, heatmap: &crate::store::Hea
                 spans.push(Span::raw(" "));
             } else {
                 let level = (((v / max).sqrt() * 6.0).ceil() as usize).clamp(1, 6) - 1;
-                spans.push(Span::styled(shades[level].to_string(), Style::new().fg(theme.heat[level])));
+                spans.push(Span::styled(
+                    shades[level].to_string(),
+                    Style::new().fg(theme.heat[level]),
+                ));
             }
         }
         lines.push(Line::from(spans));
@@ -342,13 +473,30 @@ fn render_heatmap(frame: &mut Frame<'_>, area: Rect, heatmap: &crate::store::Hea
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn render_tokens(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
+fn render_tokens(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    view: &DashboardView,
+    theme: &Theme,
+    stale: bool,
+) {
     let total: f64 = view.tokens_by_model.iter().map(|m| m.tokens).sum();
-    let extra = vec![Span::styled(format!("{} tok in {} ", format::compact(total), format::window(view.window)), theme.dim())];
+    let extra = vec![Span::styled(
+        format!(
+            "{} tok in {} ",
+            format::compact(total),
+            format::window(view.window)
+        ),
+        theme.dim(),
+    )];
     let block = panel(TITLE_TOKENS, extra, theme, stale);
-    let no_tokens = [Signal::TokensTotal, Signal::TokensInput, Signal::TokensOutput]
-        .iter()
-        .all(|s| view.missing.contains(s));
+    let no_tokens = [
+        Signal::TokensTotal,
+        Signal::TokensInput,
+        Signal::TokensOutput,
+    ]
+    .iter()
+    .all(|s| view.missing.contains(s));
     if no_tokens {
         return no_source(frame, area, block, "token counts", view, theme);
     }
@@ -367,11 +515,17 @@ fn render_tokens(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme:
         let share = tokens / total;
         let mut spans = vec![
             Span::styled(" ■ ", Style::new().fg(*color)),
-            Span::styled(format!("{:>5.1}% ", share * 100.0), theme.text().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("{:>5.1}% ", share * 100.0),
+                theme.text().add_modifier(Modifier::BOLD),
+            ),
         ];
         // Token counts only where the model name still fits beside them.
         if legend_area.width as usize >= 16 + name.chars().count() {
-            spans.push(Span::styled(format!("{:>6} ", format::compact(*tokens)), theme.dim()));
+            spans.push(Span::styled(
+                format!("{:>6} ", format::compact(*tokens)),
+                theme.dim(),
+            ));
         }
         spans.push(Span::styled(name.clone(), theme.text()));
         rows.push(Line::from(spans));
@@ -384,7 +538,11 @@ fn pie_slices(view: &DashboardView, theme: &Theme) -> Vec<(String, f64, Color)> 
     const MAX_SLICES: usize = 7;
     let mut out = Vec::new();
     for (i, m) in view.tokens_by_model.iter().enumerate() {
-        let name = if m.model == ALL_MODELS { "all models".to_string() } else { m.model.clone() };
+        let name = if m.model == ALL_MODELS {
+            "all models".to_string()
+        } else {
+            m.model.clone()
+        };
         if i < MAX_SLICES {
             out.push((name, m.tokens, theme.slice(i)));
         } else if let Some(last) = out.get_mut(MAX_SLICES) {
@@ -421,7 +579,10 @@ fn render_pie(frame: &mut Frame<'_>, area: Rect, slices: &[(String, f64, Color)]
             }
             // Clockwise from twelve o'clock, like every pie a person has seen.
             let turn = x.atan2(y).rem_euclid(TAU) / TAU;
-            let slice = bounds.iter().position(|b| turn <= *b).unwrap_or(slices.len() - 1);
+            let slice = bounds
+                .iter()
+                .position(|b| turn <= *b)
+                .unwrap_or(slices.len() - 1);
             points[slice].push((x, y));
         }
     }
@@ -431,14 +592,28 @@ fn render_pie(frame: &mut Frame<'_>, area: Rect, slices: &[(String, f64, Color)]
         .y_bounds([-1.0, 1.0])
         .paint(move |ctx| {
             for (coords, slice) in points.iter().zip(slices) {
-                ctx.draw(&Points { coords, color: slice.2 });
+                ctx.draw(&Points {
+                    coords,
+                    color: slice.2,
+                });
             }
         });
     frame.render_widget(canvas, area);
 }
 
-fn render_errors(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
-    let block = panel(TITLE_ERRORS, vec![Span::styled("% of requests ", theme.dim())], theme, stale);
+fn render_errors(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    view: &DashboardView,
+    theme: &Theme,
+    stale: bool,
+) {
+    let block = panel(
+        TITLE_ERRORS,
+        vec![Span::styled("% of requests ", theme.dim())],
+        theme,
+        stale,
+    );
     if view.missing.contains(&Signal::Requests) {
         return no_source(frame, area, block, "requests", view, theme);
     }
@@ -472,21 +647,38 @@ fn render_errors(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme:
         frame.render_widget(text, big_area);
     } else {
         frame.render_widget(
-            Paragraph::new(Span::styled(big, Style::new().fg(color).add_modifier(Modifier::BOLD))).alignment(Alignment::Center),
+            Paragraph::new(Span::styled(
+                big,
+                Style::new().fg(color).add_modifier(Modifier::BOLD),
+            ))
+            .alignment(Alignment::Center),
             big_area,
         );
     }
     let detail = vec![
         Line::from(vec![
-            Span::styled(format!("{} ", format::rate(view.now.errors_per_second)), Style::new().fg(theme.error)),
-            Span::styled(format!("of {}", format::rate(view.now.requests_per_second)), theme.dim()),
+            Span::styled(
+                format!("{} ", format::rate(view.now.errors_per_second)),
+                Style::new().fg(theme.error),
+            ),
+            Span::styled(
+                format!("of {}", format::rate(view.now.requests_per_second)),
+                theme.dim(),
+            ),
         ]),
         Line::from(Span::styled(
-            format!("{} over {}", format::percent(view.over_window.error_ratio), format::window(view.window)),
+            format!(
+                "{} over {}",
+                format::percent(view.over_window.error_ratio),
+                format::window(view.window)
+            ),
             theme.dim(),
         )),
     ];
-    frame.render_widget(Paragraph::new(detail).alignment(Alignment::Center), detail_area);
+    frame.render_widget(
+        Paragraph::new(detail).alignment(Alignment::Center),
+        detail_area,
+    );
     if spark_area.height > 0 && !view.error_ratio.is_empty() {
         // Sparkline bars are integers: basis points keep two decimals of a percentage.
         let width = spark_area.width as usize;
@@ -496,11 +688,22 @@ fn render_errors(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme:
             .skip(view.error_ratio.len().saturating_sub(width))
             .map(|(_, r)| (r * 10_000.0).round() as u64)
             .collect();
-        frame.render_widget(Sparkline::default().data(&data).style(Style::new().fg(theme.error)), spark_area);
+        frame.render_widget(
+            Sparkline::default()
+                .data(&data)
+                .style(Style::new().fg(theme.error)),
+            spark_area,
+        );
     }
 }
 
-fn render_cost(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &Theme, stale: bool) {
+fn render_cost(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    view: &DashboardView,
+    theme: &Theme,
+    stale: bool,
+) {
     let block = panel(TITLE_COST, vec![], theme, stale);
     let now = &view.now;
     let w = &view.over_window;
@@ -508,7 +711,10 @@ fn render_cost(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &
     let big = Style::new().fg(theme.accent).add_modifier(Modifier::BOLD);
     let per_hour = now.cost_usd_per_hour;
     let mut lines = vec![
-        Line::from(vec![label("$/hour now".into()), Span::styled(format::usd(per_hour), big)]),
+        Line::from(vec![
+            label("$/hour now".into()),
+            Span::styled(format::usd(per_hour), big),
+        ]),
         Line::from(vec![
             label(format!("spent ({})", format::window(view.window))),
             Span::styled(format::usd(w.cost_usd), theme.text()),
@@ -527,41 +733,85 @@ fn render_cost(frame: &mut Frame<'_>, area: Rect, view: &DashboardView, theme: &
     };
     lines.push(Line::from(Span::styled(source, theme.dim())));
     for warning in &view.cost_warnings {
-        lines.push(Line::from(Span::styled(format!("⚠ {warning}"), Style::new().fg(theme.warn))));
+        lines.push(Line::from(Span::styled(
+            format!("⚠ {warning}"),
+            Style::new().fg(theme.warn),
+        )));
     }
     if let Some(ratio) = view.cache_hit_ratio {
-        lines.push(Line::from(vec![label("cache hit ratio".into()), Span::styled(format::percent(Some(ratio)), theme.text())]));
+        lines.push(Line::from(vec![
+            label("cache hit ratio".into()),
+            Span::styled(format::percent(Some(ratio)), theme.text()),
+        ]));
     }
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: true }), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
+        area,
+    );
 }
 
 fn probe_line(p: &ProbeSummary, theme: &Theme) -> Line<'static> {
-    let (mark, color) = if p.ok { ("✓", theme.ok) } else { ("✗", theme.error) };
-    let status = p.status.map(|s| s.to_string()).unwrap_or_else(|| UNKNOWN.to_string());
+    let (mark, color) = if p.ok {
+        ("✓", theme.ok)
+    } else {
+        ("✗", theme.error)
+    };
+    let status = p
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| UNKNOWN.to_string());
     let mut spans = vec![
-        Span::styled(format!("{mark} {status} "), Style::new().fg(color).add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!("{mark} {status} "),
+            Style::new().fg(color).add_modifier(Modifier::BOLD),
+        ),
         Span::styled(format!("{} ", p.model), theme.text()),
         Span::styled("TTFT ", theme.dim()),
-        Span::styled(format!("{} ", format::seconds(p.ttft.map(|d| d.as_secs_f64()))), Style::new().fg(theme.p50)),
+        Span::styled(
+            format!("{} ", format::seconds(p.ttft.map(|d| d.as_secs_f64()))),
+            Style::new().fg(theme.p50),
+        ),
         Span::styled("total ", theme.dim()),
-        Span::styled(format!("{} ", format::seconds(Some(p.latency.as_secs_f64()))), theme.text()),
+        Span::styled(
+            format!("{} ", format::seconds(Some(p.latency.as_secs_f64()))),
+            theme.text(),
+        ),
         Span::styled("tokens ", theme.dim()),
         Span::styled(
             format!(
                 "{}→{} ",
-                p.input_tokens.map(|t| t.to_string()).unwrap_or_else(|| UNKNOWN.into()),
-                p.output_tokens.map(|t| t.to_string()).unwrap_or_else(|| UNKNOWN.into())
+                p.input_tokens
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| UNKNOWN.into()),
+                p.output_tokens
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| UNKNOWN.into())
             ),
             theme.text(),
         ),
-        Span::styled(format!("{} ", format::rate(p.tokens_per_second()).replace("/s", " tok/s")), theme.dim()),
-        Span::styled(format!("{} ", format::usd(p.cost_usd)), Style::new().fg(theme.accent)),
+        Span::styled(
+            format!(
+                "{} ",
+                format::rate(p.tokens_per_second()).replace("/s", " tok/s")
+            ),
+            theme.dim(),
+        ),
+        Span::styled(
+            format!("{} ", format::usd(p.cost_usd)),
+            Style::new().fg(theme.accent),
+        ),
     ];
     if let Some(gw) = p.gateway_cost_usd {
-        spans.push(Span::styled(format!("(gateway {}) ", format::usd(Some(gw))), theme.dim()));
+        spans.push(Span::styled(
+            format!("(gateway {}) ", format::usd(Some(gw))),
+            theme.dim(),
+        ));
     }
     if p.retries > 0 {
-        spans.push(Span::styled(format!("retries {} ", p.retries), Style::new().fg(theme.warn)));
+        spans.push(Span::styled(
+            format!("retries {} ", p.retries),
+            Style::new().fg(theme.warn),
+        ));
     }
     if let Some(e) = &p.error {
         spans.push(Span::styled(e.clone(), Style::new().fg(theme.error)));
@@ -581,18 +831,35 @@ fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
             lines.push(Line::from(vec![
                 Span::styled("press ", theme.dim()),
                 Span::styled("p", Style::new().fg(theme.key).add_modifier(Modifier::BOLD)),
-                Span::styled(" to send a probe prompt through the gateway and measure TTFT, tokens and cost", theme.dim()),
+                Span::styled(
+                    " to send a probe prompt through the gateway and measure TTFT, tokens and cost",
+                    theme.dim(),
+                ),
             ]));
             None
         }
-        ProbeState::Running { model, started_at, answer, reasoning_chars } => {
+        ProbeState::Running {
+            model,
+            started_at,
+            answer,
+            reasoning_chars,
+        } => {
             let mut spans = vec![
-                Span::styled("◌ probing ", Style::new().fg(theme.accent).add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    "◌ probing ",
+                    Style::new().fg(theme.accent).add_modifier(Modifier::BOLD),
+                ),
                 Span::styled(format!("{model} "), theme.text()),
-                Span::styled(format::seconds(Some((now - started_at).max(0.0))), theme.dim()),
+                Span::styled(
+                    format::seconds(Some((now - started_at).max(0.0))),
+                    theme.dim(),
+                ),
             ];
             if *reasoning_chars > 0 {
-                spans.push(Span::styled(format!("  reasoning… {reasoning_chars} chars"), theme.dim()));
+                spans.push(Span::styled(
+                    format!("  reasoning… {reasoning_chars} chars"),
+                    theme.dim(),
+                ));
             }
             lines.push(Line::from(spans));
             Some(answer.as_str())
@@ -606,11 +873,24 @@ fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
         // Show the end of the answer: that is where a streaming probe is.
         let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let room = (inner.width as usize).saturating_mul(2).max(10);
-        let start = flat.char_indices().rev().nth(room.saturating_sub(1)).map(|(i, _)| i).unwrap_or(0);
-        let tail = if start > 0 { format!("…{}", &flat[start..]) } else { flat };
+        let start = flat
+            .char_indices()
+            .rev()
+            .nth(room.saturating_sub(1))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        let tail = if start > 0 {
+            format!("…{}", &flat[start..])
+        } else {
+            flat
+        };
         lines.push(Line::from(Span::styled(tail, theme.text())));
     }
-    for p in app.probe_history.iter().take(inner.height.saturating_sub(lines.len() as u16 + 1) as usize) {
+    for p in app
+        .probe_history
+        .iter()
+        .take(inner.height.saturating_sub(lines.len() as u16 + 1) as usize)
+    {
         let mut line = probe_line(p, theme);
         line = line.style(theme.dim());
         lines.push(line);
@@ -622,13 +902,19 @@ fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     let theme = &app.theme;
     let mut spans = Vec::new();
     for (keys, short) in keys::footer_hints() {
-        spans.push(Span::styled(format!(" {keys} "), Style::new().fg(theme.key).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            format!(" {keys} "),
+            Style::new().fg(theme.key).add_modifier(Modifier::BOLD),
+        ));
         spans.push(Span::styled(format!("{short} "), theme.dim()));
     }
     if let Some((text, until)) = &app.notice
         && now < *until
     {
-        spans.push(Span::styled(format!(" │ {text}"), Style::new().fg(theme.warn)));
+        spans.push(Span::styled(
+            format!(" │ {text}"),
+            Style::new().fg(theme.warn),
+        ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -648,7 +934,10 @@ fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme) {
         .into_iter()
         .map(|(keys, help)| {
             Row::new(vec![
-                Span::styled(keys, Style::new().fg(theme.key).add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    keys,
+                    Style::new().fg(theme.key).add_modifier(Modifier::BOLD),
+                ),
                 Span::styled(help, theme.text()),
             ])
         })

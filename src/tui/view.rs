@@ -130,9 +130,13 @@ impl DashboardView {
             let t = eval_t - window + step * (c + 1) as f64;
             let x = t - eval_t;
             let all = store.sum_rate(Signal::Requests, None, t, range);
-            let err = store
-                .sum_rate(Signal::RequestsFailed, None, t, range)
-                .or(if can_fail && all.is_some() { Some(0.0) } else { None });
+            let err = store.sum_rate(Signal::RequestsFailed, None, t, range).or(
+                if can_fail && all.is_some() {
+                    Some(0.0)
+                } else {
+                    None
+                },
+            );
             if let Some(all) = all {
                 let err = err.unwrap_or(0.0).min(all);
                 rate_ok.push((x, (all - err).max(0.0)));
@@ -190,13 +194,12 @@ fn tokens_by_model(store: &TargetStore, eval_t: f64, window: f64) -> Vec<ModelTo
         .filter_map(|model| {
             let one = [model.as_str()];
             let inc = |s| store.sum_increase(s, Some(&one), eval_t, window);
-            let tokens = inc(Signal::TokensTotal).or(match (
-                inc(Signal::TokensInput),
-                inc(Signal::TokensOutput),
-            ) {
-                (None, None) => None,
-                (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
-            })?;
+            let tokens = inc(Signal::TokensTotal).or(
+                match (inc(Signal::TokensInput), inc(Signal::TokensOutput)) {
+                    (None, None) => None,
+                    (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
+                },
+            )?;
             (tokens > 0.0).then_some(ModelTokens { model, tokens })
         })
         .collect();
