@@ -25,6 +25,7 @@ fn bench_render(c: &mut Criterion) {
         interval: testdata::INTERVAL,
         columns: render::chart_columns(width),
         dialect_signals: &signals,
+        model_filter: None,
     };
     c.bench_function("view_model_5m_window_200_cols", |b| {
         b.iter(|| DashboardView::compute(&store, &prices, &params))

@@ -279,17 +279,8 @@ pub fn parse(text: &str) -> Exposition<'_> {
         scratch: Vec::new(),
         prev_name: "",
     };
-    let b = text.as_bytes();
-    let (mut start, mut line_number) = (0, 1);
-    loop {
-        let end = find_either(b, start, b'\n', b'\n');
-        // '\n' is ASCII, so both ends are char boundaries.
-        p.line(text.get(start..end).unwrap_or_default(), line_number);
-        if end >= b.len() {
-            break;
-        }
-        start = end + 1;
-        line_number += 1;
+    for (i, line) in text.split('\n').enumerate() {
+        p.line(line, i + 1);
     }
     p.expo
 }
@@ -547,16 +538,14 @@ fn fast_decimal(b: &[u8]) -> Option<f64> {
 }
 
 /// Index of the first `x` or `y` byte at or after `i` (or `b.len()`), eight
-/// bytes at a time. Used to split lines and to find the end of label values
-/// (model names, API-key hashes), the two longest scans in a scrape.
+/// bytes at a time: label values (model names, API-key hashes) are the longest
+/// runs the parser has to scan byte by byte otherwise.
 #[inline]
 fn find_either(b: &[u8], mut i: usize, x: u8, y: u8) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let (xs, ys) = (LO * u64::from(x), LO * u64::from(y));
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
+    while let Some(Ok(word)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
         let w = u64::from_le_bytes(word);
         let (p, q) = (w ^ xs, w ^ ys);
         // Classic has-zero-byte test; its lowest set bit is always exact,

@@ -4,6 +4,11 @@
 /// Shown wherever a value cannot be computed.
 pub const UNKNOWN: &str = "–";
 
+/// [`compact`] for a value that may be unknown.
+pub fn compact_or_unknown(v: Option<f64>) -> String {
+    v.map(compact).unwrap_or_else(|| UNKNOWN.to_string())
+}
+
 /// `412 ms`, `1.21 s`, `2m05s`.
 pub fn seconds(v: Option<f64>) -> String {
     match v {

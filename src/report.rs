@@ -31,7 +31,7 @@ pub fn snapshot(
 ) -> Snapshot {
     let health = &store.health;
     let eval_t = store.latest_time();
-    let figures = eval_t.map(|t| stats::window_figures(store, prices, t, window_seconds));
+    let figures = eval_t.map(|t| stats::window_figures(store, prices, None, t, window_seconds));
     if let Some(error) = &health.last_error {
         warnings.push(format!("last scrape failed: {error}"));
     }

@@ -213,21 +213,24 @@ fn model_cost(
 }
 
 /// Figures for each model and the whole gateway, with warnings for what is missing.
+/// `only` restricts both the rows and the totals to those models (`None` = every model).
 pub fn window_figures(
     store: &TargetStore,
     prices: &PriceTable,
+    only: Option<&[&str]>,
     eval_t: f64,
     range: f64,
 ) -> WindowFigures {
     let models: Vec<ModelFigures> = store
         .models()
         .into_iter()
+        .filter(|m| only.is_none_or(|o| o.contains(&m.as_str())))
         .map(|model| ModelFigures {
             figures: figures(store, prices, Some(&[model.as_str()]), eval_t, range),
             model,
         })
         .collect();
-    let totals = figures(store, prices, None, eval_t, range);
+    let totals = figures(store, prices, only, eval_t, range);
     let mut warnings = Vec::new();
     if !store.has_signal(Signal::SpendUsd) {
         let unpriced: Vec<&str> = models

@@ -30,6 +30,7 @@ fn app_for(width: u16) -> (App, f64) {
             interval: testdata::INTERVAL,
             columns: render::chart_columns(width),
             dialect_signals: &signals,
+            model_filter: None,
         },
     );
     let mut app = App::new(
@@ -137,4 +138,128 @@ fn tiny_terminal_says_what_it_needs() {
     let text = screen_text(&draw(&app, now, 40, 10));
     assert!(text.contains("terminal too small"), "{text}");
     assert!(text.contains("need at least 60×20"), "{text}");
+}
+
+fn view_with_filter(filter: Option<&str>) -> DashboardView {
+    let store = testdata::store();
+    let prices = PriceTable::builtin();
+    DashboardView::compute(
+        &store,
+        &prices,
+        &ViewParams {
+            url: "http://127.0.0.1:9100/metrics",
+            window: 300.0,
+            interval: testdata::INTERVAL,
+            columns: 40,
+            dialect_signals: &[],
+            model_filter: filter,
+        },
+    )
+}
+
+#[test]
+fn model_filter_narrows_every_panel() {
+    let all = view_with_filter(None);
+    let gpt = view_with_filter(Some("GPT"));
+    assert_eq!(gpt.filter_matches, 2);
+    let names: Vec<&str> = gpt.models.iter().map(|m| m.model.as_str()).collect();
+    assert_eq!(names, ["gpt-4o", "gpt-4o-mini"]);
+    let pie: Vec<&str> = gpt
+        .tokens_by_model
+        .iter()
+        .map(|m| m.model.as_str())
+        .collect();
+    assert_eq!(pie, ["gpt-4o", "gpt-4o-mini"]);
+    // Totals are the sum of the filtered models, not of the whole gateway.
+    let sum: f64 = gpt
+        .models
+        .iter()
+        .filter_map(|m| m.figures.requests_per_second)
+        .sum();
+    let total = gpt.now.requests_per_second.unwrap();
+    assert!((total - sum).abs() < 1e-9, "{total} vs {sum}");
+    assert!(total < all.now.requests_per_second.unwrap());
+    let none = view_with_filter(Some("no-such-model"));
+    assert_eq!(none.filter_matches, 0);
+    assert!(none.models.is_empty());
+    assert_eq!(none.now.requests_per_second, None);
+}
+
+#[test]
+fn sort_keys_cycle_and_reverse_the_model_table() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use llmtop::tui::app::SortColumn;
+    use llmtop::tui::keys::action_for;
+    let (mut app, now) = app_for(120);
+    let order = |app: &App, now: f64| -> Vec<String> {
+        let text = screen_text(&draw(app, now, 120, 40));
+        let mut seen: Vec<(usize, String)> = app
+            .view
+            .models
+            .iter()
+            .filter_map(|m| {
+                text.find(&format!("│{:<20}", m.model))
+                    .map(|i| (i, m.model.clone()))
+            })
+            .collect();
+        seen.sort();
+        seen.into_iter().map(|(_, m)| m).collect()
+    };
+    assert_eq!(
+        order(&app, now),
+        [
+            "deepseek-chat",
+            "gpt-4o-mini",
+            "gpt-4o",
+            "deepseek-reasoner"
+        ]
+    );
+    let s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE);
+    // req/s → error % → p50
+    for _ in 0..2 {
+        app.apply(action_for(&s).unwrap(), now);
+    }
+    assert_eq!(app.sort, SortColumn::P50);
+    assert_eq!(
+        order(&app, now),
+        [
+            "deepseek-reasoner",
+            "gpt-4o",
+            "deepseek-chat",
+            "gpt-4o-mini"
+        ]
+    );
+    let shift_s = KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT);
+    app.apply(action_for(&shift_s).unwrap(), now);
+    assert_eq!(
+        order(&app, now),
+        [
+            "gpt-4o-mini",
+            "deepseek-chat",
+            "gpt-4o",
+            "deepseek-reasoner"
+        ]
+    );
+}
+
+#[test]
+fn filter_prompt_takes_every_key_until_enter() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use llmtop::tui::app::Effect;
+    use llmtop::tui::keys::{Action, action_for};
+    let (mut app, now) = app_for(120);
+    let slash = KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE);
+    assert_eq!(action_for(&slash), Some(Action::Filter));
+    app.apply(Action::Filter, now);
+    for c in "mini".chars().chain(std::iter::once('q')) {
+        app.filter_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    assert!(!app.quit, "q typed into the prompt must not quit");
+    let text = screen_text(&draw(&app, now, 120, 40));
+    assert!(text.contains("filter models: /miniq"), "{text}");
+    app.filter_key(&KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+    let effect = app.filter_key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(effect, Effect::Recompute);
+    assert_eq!(app.filter.as_deref(), Some("mini"));
+    assert!(app.filter_input.is_none());
 }

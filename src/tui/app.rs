@@ -83,6 +83,57 @@ pub enum ProbeState {
     Done(Box<ProbeSummary>),
 }
 
+/// The model table's sort column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    Model,
+    Requests,
+    ErrorRatio,
+    P50,
+    P95,
+    P99,
+    TtftP95,
+    TokensIn,
+    TokensOut,
+    Cost,
+}
+
+impl SortColumn {
+    pub const ALL: [SortColumn; 10] = [
+        SortColumn::Model,
+        SortColumn::Requests,
+        SortColumn::ErrorRatio,
+        SortColumn::P50,
+        SortColumn::P95,
+        SortColumn::P99,
+        SortColumn::TtftP95,
+        SortColumn::TokensIn,
+        SortColumn::TokensOut,
+        SortColumn::Cost,
+    ];
+
+    fn next(self) -> Self {
+        let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+
+    /// The value a row sorts by; `None` (unknown) always sorts last.
+    pub fn key(self, f: &crate::stats::Figures) -> Option<f64> {
+        match self {
+            SortColumn::Model => None,
+            SortColumn::Requests => f.requests_per_second,
+            SortColumn::ErrorRatio => f.error_ratio,
+            SortColumn::P50 => f.latency_seconds.p50,
+            SortColumn::P95 => f.latency_seconds.p95,
+            SortColumn::P99 => f.latency_seconds.p99,
+            SortColumn::TtftP95 => f.ttft_seconds.p95,
+            SortColumn::TokensIn => f.tokens_per_second.input,
+            SortColumn::TokensOut => f.tokens_per_second.output,
+            SortColumn::Cost => f.cost_usd_per_hour,
+        }
+    }
+}
+
 /// Everything the dashboard shows besides the store.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -98,6 +149,13 @@ pub struct App {
     /// A short message for the footer, shown until the given time.
     pub notice: Option<(String, f64)>,
     pub quit: bool,
+    /// The model filter in force.
+    pub filter: Option<String>,
+    /// The filter being typed, while the filter prompt is open.
+    pub filter_input: Option<String>,
+    pub sort: SortColumn,
+    /// Largest first (numbers) / Z first (names).
+    pub sort_descending: bool,
 }
 
 /// What the event loop must do after an action.
@@ -132,6 +190,10 @@ impl App {
             api_base,
             notice: None,
             quit: false,
+            filter: None,
+            filter_input: None,
+            sort: SortColumn::Requests,
+            sort_descending: true,
         }
     }
 
@@ -168,6 +230,57 @@ impl App {
             Action::ZoomIn => self.zoom((self.window / 2.0).max(MIN_WINDOW), now),
             Action::ZoomOut => self.zoom((self.window * 2.0).min(self.max_window), now),
             Action::ZoomReset => self.zoom(self.initial_window, now),
+            Action::Filter => {
+                self.filter_input = Some(self.filter.clone().unwrap_or_default());
+                Effect::None
+            }
+            Action::SortNext => {
+                self.sort = self.sort.next();
+                // Names read best A→Z, numbers largest first.
+                self.sort_descending = self.sort != SortColumn::Model;
+                Effect::None
+            }
+            Action::SortReverse => {
+                self.sort_descending = !self.sort_descending;
+                Effect::None
+            }
+        }
+    }
+
+    /// Handles a key while the filter prompt is open; every key belongs to the prompt then.
+    pub fn filter_key(&mut self, key: &crossterm::event::KeyEvent) -> Effect {
+        use crossterm::event::KeyCode;
+        let Some(input) = self.filter_input.as_mut() else {
+            return Effect::None;
+        };
+        match key.code {
+            KeyCode::Enter => {
+                let text = input.trim().to_string();
+                self.filter = (!text.is_empty()).then_some(text);
+                self.filter_input = None;
+                Effect::Recompute
+            }
+            KeyCode::Esc => {
+                self.filter_input = None;
+                self.filter = None;
+                Effect::Recompute
+            }
+            KeyCode::Backspace => {
+                input.pop();
+                Effect::None
+            }
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL) =>
+            {
+                // Model names are short; a cap keeps a stuck key from growing the prompt forever.
+                if input.chars().count() < 64 {
+                    input.push(c);
+                }
+                Effect::None
+            }
+            _ => Effect::None,
         }
     }
 

@@ -11,6 +11,12 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     ZoomReset,
+    /// Start typing a model filter.
+    Filter,
+    /// Sort the model table by the next column.
+    SortNext,
+    /// Flip the model table's sort order.
+    SortReverse,
 }
 
 /// One key as written in the table and the help overlay.
@@ -118,6 +124,24 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ZoomReset,
         help: "back to the starting time window",
         hint: "reset zoom",
+    },
+    Binding {
+        keys: &[Key::char('/')],
+        action: Action::Filter,
+        help: "filter models by name (Enter applies, Esc clears)",
+        hint: "filter",
+    },
+    Binding {
+        keys: &[Key::char('s')],
+        action: Action::SortNext,
+        help: "sort the model table by the next column",
+        hint: "sort",
+    },
+    Binding {
+        keys: &[Key::char('S')],
+        action: Action::SortReverse,
+        help: "reverse the model table's sort order",
+        hint: "",
     },
 ];
 

@@ -23,7 +23,12 @@ use view::{DashboardView, ViewParams};
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Computes the view model for the current session and window.
-pub fn compute_view(session: &Session, window: f64, columns: usize) -> DashboardView {
+pub fn compute_view(
+    session: &Session,
+    window: f64,
+    columns: usize,
+    model_filter: Option<&str>,
+) -> DashboardView {
     let signals: Vec<Signal> = session
         .store
         .health
@@ -42,6 +47,7 @@ pub fn compute_view(session: &Session, window: f64, columns: usize) -> Dashboard
             interval: session.target.interval.as_secs_f64(),
             columns,
             dialect_signals: &signals,
+            model_filter,
         },
     )
 }
@@ -95,7 +101,7 @@ async fn event_loop(
     let window = ui.window.as_secs_f64();
     let history = session.store.limits().slots as f64 * session.target.interval.as_secs_f64();
     let mut app = App::new(
-        compute_view(session, window, columns),
+        compute_view(session, window, columns, None),
         Theme::builtin_default(),
         window,
         history,
@@ -118,6 +124,12 @@ async fn event_loop(
             event = events.next() => {
                 let Some(event) = event else { break };
                 match event? {
+                    Event::Key(key) if key.kind != KeyEventKind::Release && app.filter_input.is_some() => {
+                        if app.filter_key(&key) == Effect::Recompute {
+                            stale_view = true;
+                        }
+                        dirty = true;
+                    }
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
                         if let Some(action) = keys::action_for(&key) {
                             match app.apply(action, unix_now()) {
@@ -151,7 +163,7 @@ async fn event_loop(
             _ = clock.tick() => dirty = true,
             _ = frame_tick.tick() => {
                 if stale_view {
-                    app.view = compute_view(session, app.window, columns);
+                    app.view = compute_view(session, app.window, columns, app.filter.as_deref());
                     stale_view = false;
                 }
                 if dirty {

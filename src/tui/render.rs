@@ -16,7 +16,7 @@ use crate::dialect::ALL_MODELS;
 use crate::format::{self, UNKNOWN};
 use crate::signal::Signal;
 use crate::stats::CostSource;
-use crate::tui::app::{App, ProbeState, ProbeSummary};
+use crate::tui::app::{App, ProbeState, ProbeSummary, SortColumn};
 use crate::tui::keys;
 use crate::tui::theme::Theme;
 use crate::tui::view::DashboardView;
@@ -35,6 +35,7 @@ pub const TITLE_TOKENS: &str = "Tokens by model";
 pub const TITLE_ERRORS: &str = "Error rate";
 pub const TITLE_COST: &str = "Cost burn";
 pub const TITLE_PROBE: &str = "Probe";
+pub const TITLE_MODELS: &str = "Models";
 
 /// How many time columns the charts and heatmap get for a terminal this wide.
 pub fn chart_columns(width: u16) -> usize {
@@ -70,14 +71,19 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
         return;
     }
     let probe_height = match area.height {
-        h if h >= 40 => 9,
-        h if h >= 30 => 7,
-        _ => 5,
+        h if h >= 50 => 8,
+        h if h >= 30 => 6,
+        _ => 4,
     };
-    let [status, top, middle, probe, footer] = Layout::vertical([
+    // The model table grows with the models, within a share of the screen that keeps the charts.
+    let table_height = (app.view.models.len().max(1) as u16 + 3)
+        .min(area.height / 4)
+        .max(4);
+    let [status, top, middle, table, probe, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Fill(1),
+        Constraint::Length(table_height),
         Constraint::Length(probe_height),
         Constraint::Length(1),
     ])
@@ -98,6 +104,7 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
     render_tokens(frame, tokens, view, theme, stale);
     render_errors(frame, errors, view, theme, stale);
     render_cost(frame, cost, view, theme, stale);
+    render_models(frame, table, app, stale);
     render_probe(frame, probe, app, now);
     render_footer(frame, footer, app, now);
     if app.show_help {
@@ -750,6 +757,142 @@ fn render_cost(
     );
 }
 
+fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
+    let theme = &app.theme;
+    let view = &app.view;
+    let order = if app.sort_descending { "↓" } else { "↑" };
+    let mut extra = vec![Span::styled(
+        format!("sorted by {} {order} ", sort_label(app.sort)),
+        theme.dim(),
+    )];
+    if let Some(f) = &view.filter {
+        extra.push(Span::styled(
+            format!("filter /{f} ({} match) ", view.filter_matches),
+            Style::new().fg(theme.warn),
+        ));
+    }
+    let block = panel(TITLE_MODELS, extra, theme, stale);
+    let mut rows_data: Vec<&crate::stats::ModelFigures> = view.models.iter().collect();
+    rows_data.sort_by(|a, b| {
+        let ord = match app.sort {
+            SortColumn::Model => a.model.cmp(&b.model),
+            col => match (col.key(&a.figures), col.key(&b.figures)) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Greater,
+                (None, Some(_)) => std::cmp::Ordering::Less,
+                (None, None) => std::cmp::Ordering::Equal,
+            },
+        };
+        let ord = if app.sort_descending {
+            ord.reverse()
+        } else {
+            ord
+        };
+        ord.then_with(|| a.model.cmp(&b.model))
+    });
+    let header_style = theme.dim().add_modifier(Modifier::BOLD);
+    let headers = [
+        "model",
+        "req/s",
+        "err %",
+        "p50",
+        "p95",
+        "p99",
+        "TTFT p95",
+        "tok/s in",
+        "tok/s out",
+        "$/h",
+    ];
+    let header = Row::new(headers.iter().enumerate().map(|(i, h)| {
+        let style = if SortColumn::ALL[i] == app.sort {
+            header_style.fg(theme.accent)
+        } else {
+            header_style
+        };
+        Span::styled(*h, style)
+    }));
+    let rows: Vec<Row<'_>> = rows_data
+        .iter()
+        .map(|m| {
+            let f = &m.figures;
+            let err_style = match f.error_ratio {
+                Some(r) if r >= 0.05 => Style::new().fg(theme.error),
+                Some(r) if r >= 0.01 => Style::new().fg(theme.warn),
+                _ => theme.text(),
+            };
+            Row::new(vec![
+                Span::styled(m.model.clone(), theme.text()),
+                Span::styled(
+                    format::compact_or_unknown(f.requests_per_second),
+                    theme.text(),
+                ),
+                Span::styled(format::percent(f.error_ratio), err_style),
+                Span::styled(
+                    format::seconds(f.latency_seconds.p50),
+                    Style::new().fg(theme.p50),
+                ),
+                Span::styled(
+                    format::seconds(f.latency_seconds.p95),
+                    Style::new().fg(theme.p95),
+                ),
+                Span::styled(
+                    format::seconds(f.latency_seconds.p99),
+                    Style::new().fg(theme.p99),
+                ),
+                Span::styled(format::seconds(f.ttft_seconds.p95), theme.text()),
+                Span::styled(
+                    format::compact_or_unknown(f.tokens_per_second.input),
+                    theme.text(),
+                ),
+                Span::styled(
+                    format::compact_or_unknown(f.tokens_per_second.output),
+                    theme.text(),
+                ),
+                Span::styled(
+                    format::usd(f.cost_usd_per_hour),
+                    Style::new().fg(theme.accent),
+                ),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        let text = match &view.filter {
+            Some(f) => format!("no model matches /{f} — press / then Esc to clear"),
+            None => "no per-model data yet".to_string(),
+        };
+        frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+        return;
+    }
+    let widths = [
+        Constraint::Fill(3),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+    ];
+    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+fn sort_label(column: SortColumn) -> &'static str {
+    match column {
+        SortColumn::Model => "model",
+        SortColumn::Requests => "req/s",
+        SortColumn::ErrorRatio => "error %",
+        SortColumn::P50 => "p50",
+        SortColumn::P95 => "p95",
+        SortColumn::P99 => "p99",
+        SortColumn::TtftP95 => "TTFT p95",
+        SortColumn::TokensIn => "tokens in",
+        SortColumn::TokensOut => "tokens out",
+        SortColumn::Cost => "$/h",
+    }
+}
+
 fn probe_line(p: &ProbeSummary, theme: &Theme) -> Line<'static> {
     let (mark, color) = if p.ok {
         ("✓", theme.ok)
@@ -901,6 +1044,16 @@ fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
 fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     let theme = &app.theme;
     let mut spans = Vec::new();
+    if let Some(input) = &app.filter_input {
+        spans.push(Span::styled(
+            " filter models: /",
+            Style::new().fg(theme.key).add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(format!("{input}▏"), theme.text()));
+        spans.push(Span::styled("  Enter apply · Esc clear", theme.dim()));
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    }
     for (keys, short) in keys::footer_hints() {
         spans.push(Span::styled(
             format!(" {keys} "),

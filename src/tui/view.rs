@@ -3,7 +3,7 @@
 use crate::dialect::ALL_MODELS;
 use crate::pricing::PriceTable;
 use crate::signal::Signal;
-use crate::stats::{self, Figures};
+use crate::stats::{self, Figures, ModelFigures};
 use crate::store::{Heatmap, TargetStore};
 
 /// One point of a time chart: seconds relative to the newest sample (≤ 0), value.
@@ -55,6 +55,11 @@ pub struct DashboardView {
     /// Signals the current dialect cannot provide (panels say so instead of showing zeros).
     pub missing: Vec<Signal>,
     pub cost_warnings: Vec<String>,
+    /// Per-model figures over the "now" range (the model table), filtered.
+    pub models: Vec<ModelFigures>,
+    /// The model filter in force and how many models it matched.
+    pub filter: Option<String>,
+    pub filter_matches: usize,
 }
 
 /// Inputs that are not in the store.
@@ -67,6 +72,8 @@ pub struct ViewParams<'a> {
     pub columns: usize,
     /// Signals the active dialect maps (empty before detection).
     pub dialect_signals: &'a [Signal],
+    /// Only models whose name contains this (case-insensitive) are counted.
+    pub model_filter: Option<&'a str>,
 }
 
 impl DashboardView {
@@ -97,6 +104,20 @@ impl DashboardView {
                 .filter(|s| !params.dialect_signals.contains(s))
                 .collect()
         };
+        let filtered: Option<Vec<String>> = params.model_filter.map(|f| {
+            let needle = f.to_lowercase();
+            store
+                .models()
+                .into_iter()
+                .filter(|m| m.to_lowercase().contains(&needle))
+                .collect()
+        });
+        let filter_refs: Option<Vec<&str>> = filtered
+            .as_ref()
+            .map(|v| v.iter().map(String::as_str).collect());
+        let only = filter_refs.as_deref();
+        let filter = params.model_filter.map(str::to_string);
+        let filter_matches = filtered.as_ref().map_or(0, Vec::len);
         let Some(eval_t) = eval_t else {
             return Self {
                 status,
@@ -115,6 +136,9 @@ impl DashboardView {
                 cache_hit_ratio: None,
                 missing,
                 cost_warnings: Vec::new(),
+                models: Vec::new(),
+                filter,
+                filter_matches,
             };
         };
         let columns = params.columns.max(2);
@@ -147,12 +171,12 @@ impl DashboardView {
             }
         }
         let now_range = stats::now_range(params.interval).min(window);
-        let now = stats::figures(store, prices, None, eval_t, now_range);
-        let window_figures = stats::window_figures(store, prices, eval_t, window);
-        let tokens_by_model = tokens_by_model(store, eval_t, window);
+        let now_figures = stats::window_figures(store, prices, only, eval_t, now_range);
+        let over_window = stats::figures(store, prices, only, eval_t, window);
+        let tokens_by_model = tokens_by_model(store, only, eval_t, window);
         let heatmap = store.heatmap(
             Signal::LatencySeconds,
-            None,
+            only,
             eval_t - window,
             eval_t,
             columns,
@@ -165,27 +189,40 @@ impl DashboardView {
             rate_ok,
             rate_error,
             error_ratio,
-            now,
-            over_window: window_figures.totals,
+            now: now_figures.totals,
+            over_window,
             heatmap,
             tokens_by_model,
             in_flight: store.gauge_latest(Signal::InFlight),
             queued: store.gauge_latest(Signal::Queued),
             cache_hit_ratio: store.gauge_latest(Signal::CacheHitRatio),
             missing,
-            cost_warnings: window_figures.warnings,
+            cost_warnings: now_figures.warnings,
+            models: now_figures.models,
+            filter,
+            filter_matches,
         }
     }
 }
 
 /// Tokens per model over the window: total tokens where exported, else input + output.
-fn tokens_by_model(store: &TargetStore, eval_t: f64, window: f64) -> Vec<ModelTokens> {
-    let mut models = store.models();
-    if store
-        .keys_of(Signal::TokensTotal)
-        .iter()
-        .chain(store.keys_of(Signal::TokensInput).iter())
-        .any(|k| k.model == ALL_MODELS)
+fn tokens_by_model(
+    store: &TargetStore,
+    only: Option<&[&str]>,
+    eval_t: f64,
+    window: f64,
+) -> Vec<ModelTokens> {
+    let mut models: Vec<String> = store
+        .models()
+        .into_iter()
+        .filter(|m| only.is_none_or(|o| o.contains(&m.as_str())))
+        .collect();
+    if only.is_none()
+        && store
+            .keys_of(Signal::TokensTotal)
+            .iter()
+            .chain(store.keys_of(Signal::TokensInput).iter())
+            .any(|k| k.model == ALL_MODELS)
     {
         models.push(ALL_MODELS.to_string());
     }
