@@ -102,9 +102,17 @@ pub struct TargetArgs {
     #[arg(long, env = "LLMTOP_MAX_SERIES", default_value_t = 10_000)]
     pub max_series: usize,
 
+    /// Most distinct models kept; further models are counted together as "(other models)".
+    #[arg(long, env = "LLMTOP_MAX_MODELS", default_value_t = 50)]
+    pub max_models: usize,
+
     /// Largest /metrics body accepted, MiB.
     #[arg(long, env = "LLMTOP_MAX_BODY_MIB", default_value_t = 32)]
     pub max_body_mib: usize,
+
+    /// Config file with user dialects and price rows (default: ~/.config/llmtop/config.toml).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
+    pub config: Option<PathBuf>,
 
     /// Write logs here (default: the platform's state directory, e.g. ~/.local/state/llmtop/llmtop.log).
     #[arg(long, env = "LLMTOP_LOG_FILE")]

@@ -53,6 +53,12 @@ pub fn snapshot(
             health.dropped_series
         ));
     }
+    if health.folded_models > 0 {
+        warnings.push(format!(
+            "{} models beyond the model cap are counted as \"(other models)\" (raise --max-models)",
+            health.folded_models
+        ));
+    }
     if health.resets > 0 {
         warnings.push(format!(
             "{} counter reset(s) seen: the gateway restarted",

@@ -8,8 +8,9 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 
 use crate::cli::TargetArgs;
+use crate::config::Config;
 use crate::demo::{self, DemoConfig, DemoGateway};
-use crate::dialect::{self, Dialect};
+use crate::dialect::Dialect;
 use crate::pricing::PriceTable;
 use crate::secret::Secret;
 use crate::source::Update;
@@ -118,7 +119,8 @@ impl Session {
         };
         let url = scrape::metrics_url(&raw_url)?;
         let (headers, auth_hint) = scrape_headers(args)?;
-        let dialects = Arc::new(dialect::builtin());
+        let config = Config::load(args.config.as_deref())?;
+        let dialects = Arc::new(config.all_dialects());
         if let Some(name) = &args.dialect
             && !dialects.iter().any(|d| &d.name == name)
         {
@@ -139,6 +141,7 @@ impl Session {
         let limits = StoreLimits {
             slots: slots.clamp(2, 1_000_000),
             max_series: args.max_series,
+            max_models: args.max_models,
         };
         if slots > 1_000_000 {
             notices.push("history capped at 1 000 000 scrapes".to_string());
@@ -159,7 +162,7 @@ impl Session {
             target,
             api_base,
             api_key: api_key(args)?,
-            prices: PriceTable::builtin(),
+            prices: config.price_table(),
             dialects,
             client: http_client()?,
             updates_tx,

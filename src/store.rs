@@ -17,13 +17,20 @@ pub struct StoreLimits {
     pub slots: usize,
     /// Raw series followed per target; beyond it new series are dropped and counted.
     pub max_series: usize,
+    /// Distinct models kept per target; further models are folded into [`OTHER_MODELS`], which
+    /// bounds memory when a gateway's model label explodes.
+    pub max_models: usize,
 }
+
+/// The model name that collects every model beyond [`StoreLimits::max_models`].
+pub const OTHER_MODELS: &str = "(other models)";
 
 impl Default for StoreLimits {
     fn default() -> Self {
         Self {
             slots: 3600,
             max_series: 10_000,
+            max_models: 50,
         }
     }
 }
@@ -66,6 +73,8 @@ pub struct TargetHealth {
     pub dropped_series: usize,
     /// Histogram series refused (no +Inf bucket, bounds changed), latest scrape.
     pub rejected_histograms: usize,
+    /// Distinct models folded into "(other models)" because the model cap was reached.
+    pub folded_models: usize,
 }
 
 /// Per-bucket counts of one canonical histogram at one slot.
@@ -107,6 +116,9 @@ pub struct TargetStore {
     scalars: BTreeMap<SeriesKey, ScalarSeries>,
     histograms: BTreeMap<SeriesKey, HistogramSeries>,
     raw: HashMap<(Signal, u64), RawState>,
+    /// Every model name admitted so far (bounded by `max_models`).
+    admitted_models: std::collections::BTreeSet<String>,
+    folded_models: std::collections::BTreeSet<String>,
 }
 
 /// Raw series unseen for this many scrapes are forgotten (their next value starts afresh).
@@ -117,6 +129,7 @@ impl TargetStore {
         let limits = StoreLimits {
             slots: limits.slots.max(2),
             max_series: limits.max_series.max(1),
+            max_models: limits.max_models.max(1),
         };
         Self {
             name: name.into(),
@@ -127,7 +140,25 @@ impl TargetStore {
             scalars: BTreeMap::new(),
             histograms: BTreeMap::new(),
             raw: HashMap::new(),
+            admitted_models: Default::default(),
+            folded_models: Default::default(),
         }
+    }
+
+    /// The model name a sample is stored under: itself, or "(other models)" past the cap.
+    fn admit_model(&mut self, model: &str) -> String {
+        if self.admitted_models.contains(model) {
+            return model.to_string();
+        }
+        if self.admitted_models.len() < self.limits.max_models {
+            self.admitted_models.insert(model.to_string());
+            return model.to_string();
+        }
+        // The fold list is only for the count on screen; cap it too.
+        if self.folded_models.len() < 10_000 {
+            self.folded_models.insert(model.to_string());
+        }
+        OTHER_MODELS.to_string()
     }
 
     pub fn limits(&self) -> StoreLimits {
@@ -196,7 +227,8 @@ impl TargetStore {
         let mut resets = 0u64;
 
         for sample in samples {
-            let key = SeriesKey::new(sample.signal, sample.model.clone());
+            let model = self.admit_model(&sample.model);
+            let key = SeriesKey::new(sample.signal, model);
             let raw_key = (sample.signal, sample.series_id);
             match (&sample.value, sample.signal.kind()) {
                 (CanonicalValue::Scalar(v), SignalKind::Gauge) => {
@@ -374,6 +406,8 @@ impl TargetStore {
             series.values[idx] = if present { series.current } else { f64::NAN };
         }
 
+        let written_histograms: std::collections::BTreeSet<SeriesKey> =
+            hist_deltas.keys().cloned().collect();
         for (key, (bounds, deltas, dsum, dcount)) in hist_deltas {
             if !self.histograms.contains_key(&key) {
                 if self.scalars.len() + self.histograms.len() >= self.limits.max_series {
@@ -406,13 +440,8 @@ impl TargetStore {
                 h.totals[idx] = h.current_count;
             }
         }
-        let written: Vec<SeriesKey> = samples
-            .iter()
-            .filter(|s| s.signal.kind() == SignalKind::Histogram)
-            .map(|s| SeriesKey::new(s.signal, s.model.clone()))
-            .collect();
         for (key, h) in self.histograms.iter_mut() {
-            if !written.contains(key) {
+            if !written_histograms.contains(key) {
                 let n = h.bounds.len();
                 h.counts[idx * n..(idx + 1) * n].fill(f64::NAN);
                 h.sums[idx] = f64::NAN;
@@ -430,6 +459,7 @@ impl TargetStore {
         health.scrapes_ok += 1;
         health.dropped_series = dropped;
         health.rejected_histograms = rejected;
+        health.folded_models = self.folded_models.len();
         if resets > 0 && !first_scrape {
             health.resets += resets;
             health.last_reset = Some(time);
@@ -802,6 +832,7 @@ mod tests {
         let limits = StoreLimits {
             slots: 4,
             max_series: 10,
+            max_models: 10,
         };
         let mut t = TargetStore::new("t", limits);
         for i in 0..10 {
@@ -821,6 +852,7 @@ mod tests {
         let limits = StoreLimits {
             slots: 8,
             max_series: 2,
+            max_models: 10,
         };
         let mut t = TargetStore::new("t", limits);
         let samples: Vec<CanonicalSample> = (0..5)
@@ -829,6 +861,58 @@ mod tests {
         t.ingest(0.0, &samples);
         assert_eq!(t.series_counts(), (2, 2));
         assert_eq!(t.health.dropped_series, 3);
+    }
+
+    #[test]
+    fn models_past_the_cap_fold_into_other() {
+        let limits = StoreLimits {
+            slots: 8,
+            max_series: 100,
+            max_models: 2,
+        };
+        let mut t = TargetStore::new("t", limits);
+        let samples: Vec<CanonicalSample> = (0..5)
+            .map(|i| counter(Signal::Requests, &format!("m{i}"), i, 10.0))
+            .collect();
+        t.ingest(0.0, &samples);
+        assert_eq!(
+            t.models(),
+            vec![OTHER_MODELS.to_string(), "m0".into(), "m1".into()]
+        );
+        assert_eq!(t.health.folded_models, 3);
+        let other = SeriesKey::new(Signal::Requests, OTHER_MODELS);
+        assert_eq!(t.samples(&other, 0.0, 0.0), vec![(0.0, 30.0)]);
+    }
+
+    #[test]
+    fn memory_does_not_grow_once_the_ring_is_full() {
+        let limits = StoreLimits {
+            slots: 16,
+            max_series: 100,
+            max_models: 10,
+        };
+        let mut t = TargetStore::new("t", limits);
+        let hist = |k: f64| CanonicalSample {
+            signal: Signal::LatencySeconds,
+            model: "m".into(),
+            series_id: 9,
+            value: CanonicalValue::Histogram {
+                buckets: vec![(0.1, k), (1.0, 2.0 * k), (f64::INFINITY, 3.0 * k)],
+                sum: k,
+                count: 3.0 * k,
+            },
+        };
+        let mut at_full = 0;
+        for i in 0..200 {
+            t.ingest(
+                i as f64,
+                &[counter(Signal::Requests, "m", 1, i as f64), hist(i as f64)],
+            );
+            if i == 15 {
+                at_full = t.memory_bytes();
+            }
+        }
+        assert_eq!(t.memory_bytes(), at_full);
     }
 
     #[test]
