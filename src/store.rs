@@ -66,7 +66,7 @@ pub struct TargetHealth {
     /// Malformed lines skipped in the latest scrape and in all scrapes.
     pub skipped_lines_last: usize,
     pub skipped_lines_total: u64,
-    /// Counter resets seen (gateway restarts), and when the last one was seen.
+    /// Scrapes in which counters went backwards (gateway restarts), and when the last was.
     pub resets: u64,
     pub last_reset: Option<f64>,
     /// Raw series dropped because the series cap was reached (latest scrape).
@@ -460,8 +460,9 @@ impl TargetStore {
         health.dropped_series = dropped;
         health.rejected_histograms = rejected;
         health.folded_models = self.folded_models.len();
+        // One restart resets every counter at once: count scrapes that saw resets, not series.
         if resets > 0 && !first_scrape {
-            health.resets += resets;
+            health.resets += 1;
             health.last_reset = Some(time);
         }
     }

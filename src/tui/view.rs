@@ -28,6 +28,7 @@ pub struct StatusView {
     pub scrapes_failed: u64,
     pub skipped_lines: u64,
     pub dropped_series: usize,
+    pub folded_models: usize,
     /// A counter reset inside the window: the gateway restarted.
     pub restarted_at: Option<f64>,
 }
@@ -91,6 +92,7 @@ impl DashboardView {
             scrapes_failed: health.scrapes_failed,
             skipped_lines: health.skipped_lines_total,
             dropped_series: health.dropped_series,
+            folded_models: health.folded_models,
             restarted_at: match (health.last_reset, eval_t) {
                 (Some(r), Some(t)) if t - r <= window => Some(r),
                 _ => None,
