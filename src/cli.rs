@@ -26,6 +26,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Collect for a while, then print one machine-readable summary and exit.
     Snapshot(Box<SnapshotArgs>),
+    /// Send one chat completion through a gateway and print what it measured (TTFT, tokens, cost).
+    Probe(Box<ProbeArgs>),
 }
 
 /// Where to scrape and how to authenticate; shared by the dashboard and `snapshot`.
@@ -94,6 +96,34 @@ pub struct TargetArgs {
     )]
     pub probe_prompt: String,
 
+    /// Send a probe this often, for synthetic monitoring (works even without /metrics).
+    #[arg(long, value_name = "D", env = "LLMTOP_PROBE_EVERY", value_parser = parse_duration)]
+    pub probe_every: Option<Duration>,
+
+    /// Most completion tokens a probe asks for.
+    #[arg(long, env = "LLMTOP_PROBE_MAX_TOKENS", default_value_t = 128)]
+    pub probe_max_tokens: u32,
+
+    /// Disable every key that sends a request to the gateway (p, i, b, m).
+    #[arg(long, env = "LLMTOP_READ_ONLY")]
+    pub read_only: bool,
+
+    /// Stop probing once this session's probes have cost this many dollars.
+    #[arg(long, value_name = "USD", env = "LLMTOP_MAX_PROBE_SPEND")]
+    pub max_probe_spend: Option<f64>,
+
+    /// Requests one burst (`b`) sends.
+    #[arg(long, env = "LLMTOP_BURST_SIZE", default_value_t = 20)]
+    pub burst_size: usize,
+
+    /// Requests of a burst in flight at once.
+    #[arg(long, env = "LLMTOP_BURST_CONCURRENCY", default_value_t = 4)]
+    pub burst_concurrency: usize,
+
+    /// Ask before sending a burst larger than this.
+    #[arg(long, env = "LLMTOP_BURST_CONFIRM_ABOVE", default_value_t = 50)]
+    pub burst_confirm_above: usize,
+
     /// How much history to keep in memory.
     #[arg(long, env = "LLMTOP_HISTORY", default_value = "1h", value_parser = parse_duration)]
     pub history: Duration,
@@ -158,6 +188,91 @@ pub struct SnapshotArgs {
     /// Output format.
     #[arg(long, env = "LLMTOP_FORMAT", value_enum, default_value_t = SnapshotFormat::Json)]
     pub format: SnapshotFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    /// A short human summary, then the answer.
+    Text,
+    /// One JSON object (field names are a stable contract).
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// Gateway: host:port, http(s)://host:port or a full URL; the API base is its origin unless --api-base.
+    #[arg(env = "LLMTOP_URL", required_unless_present_any = ["demo", "api_base"])]
+    pub url: Option<String>,
+
+    /// Probe a temporary built-in demo gateway on 127.0.0.1.
+    #[arg(long, env = "LLMTOP_DEMO", conflicts_with_all = ["url", "api_base"])]
+    pub demo: bool,
+
+    /// Model to ask for, as the gateway names it.
+    #[arg(long, env = "LLMTOP_MODEL")]
+    pub model: String,
+
+    /// Prompt to send.
+    #[arg(
+        long,
+        env = "LLMTOP_PROBE_PROMPT",
+        default_value = "Reply with one short sentence about monitoring."
+    )]
+    pub prompt: String,
+
+    /// Stream the answer (server-sent events): measures time to first token and per-token time.
+    #[arg(long, env = "LLMTOP_PROBE_STREAM")]
+    pub stream: bool,
+
+    /// Output format.
+    #[arg(long, env = "LLMTOP_PROBE_FORMAT", value_enum, default_value_t = ProbeFormat::Text)]
+    pub format: ProbeFormat,
+
+    /// Most completion tokens to ask for.
+    #[arg(long, env = "LLMTOP_PROBE_MAX_TOKENS", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: u32,
+
+    /// Base URL of the OpenAI-compatible API (default: the URL's origin).
+    #[arg(long, env = "LLMTOP_API_BASE")]
+    pub api_base: Option<String>,
+
+    /// Read the API key from this file (default: $LLMTOP_API_KEY, then $OPENAI_API_KEY).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Give up after this long, retries and their waits included.
+    #[arg(long, env = "LLMTOP_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Extra attempts after a 429, 5xx or connection failure (never after insufficient_quota).
+    #[arg(long, env = "LLMTOP_PROBE_RETRIES", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Backoff before the first retry when the gateway sends no Retry-After; doubles per retry.
+    #[arg(long, value_name = "D", env = "LLMTOP_PROBE_RETRY_DELAY", default_value = "500ms", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+
+    /// Extra request header, 'Name: value' (repeatable).
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        env = "LLMTOP_PROBE_HEADER",
+        value_delimiter = '\n'
+    )]
+    pub headers: Vec<String>,
+
+    /// Most probe requests started per minute (default: no limit).
+    #[arg(long, value_name = "N", env = "LLMTOP_PROBE_RPM", value_parser = clap::value_parser!(u32).range(1..))]
+    pub probe_rpm: Option<u32>,
+
+    /// Most probe requests in flight at once (default: no limit).
+    #[arg(long, value_name = "N", env = "LLMTOP_PROBE_CONCURRENCY", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub probe_concurrency: Option<usize>,
+
+    /// Config file with price rows (default: ~/.config/llmtop/config.toml).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// Parses `500ms`, `1s`, `5m`, `1h` (and combinations such as `1m30s`).

@@ -18,12 +18,14 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     };
     let gateway = demo::spawn(SocketAddr::new(args.bind, args.port), config).await?;
     let base = gateway.base_url();
-    println!("llmtop demo gateway listening on {base}");
-    println!("  metrics:          {base}/metrics");
-    println!("  chat completions: {base}/v1/chat/completions");
-    println!("  models:           {base}/v1/models");
-    println!("Ctrl-C stops it.");
-    let _ = std::io::stdout().flush();
+    // A closed stdout (a script that read the first line and left) must not stop the gateway.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "llmtop demo gateway listening on {base}");
+    let _ = writeln!(out, "  metrics:          {base}/metrics");
+    let _ = writeln!(out, "  chat completions: {base}/v1/chat/completions");
+    let _ = writeln!(out, "  models:           {base}/v1/models");
+    let _ = writeln!(out, "Ctrl-C stops it.");
+    let _ = out.flush();
     wait_for_shutdown_signal().await;
     gateway.shutdown().await;
     Ok(())

@@ -11,6 +11,7 @@ pub mod format;
 pub mod logging;
 pub mod pricing;
 pub mod probe;
+pub mod probe_cmd;
 pub mod promql;
 pub mod report;
 pub mod secret;

@@ -28,17 +28,26 @@ fn main() -> ExitCode {
         match cli.command {
             None => {
                 let session = llmtop::session::Session::new(&cli.target).await?;
-                tui::run(
-                    session,
-                    &cli.ui,
-                    cli.target.model.clone(),
-                    cli.target.probe_prompt.clone(),
-                    cli.target.timeout,
-                )
-                .await
+                let t = &cli.target;
+                let options = tui::TuiOptions {
+                    settings: tui::app::ProbeSettings {
+                        model: t.model.clone(),
+                        prompt: t.probe_prompt.clone(),
+                        read_only: t.read_only,
+                        max_spend_usd: t.max_probe_spend,
+                        burst_size: t.burst_size,
+                        burst_concurrency: t.burst_concurrency,
+                        burst_confirm_above: t.burst_confirm_above,
+                    },
+                    probe_every: t.probe_every,
+                    timeout: t.timeout,
+                    max_tokens: t.probe_max_tokens,
+                };
+                tui::run(session, &cli.ui, options).await
             }
             Some(Command::Demo(args)) => commands::demo(&args).await,
             Some(Command::Snapshot(args)) => commands::snapshot(&args).await,
+            Some(Command::Probe(args)) => llmtop::probe_cmd::run(&args).await,
         }
     });
     match result {

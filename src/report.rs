@@ -77,7 +77,8 @@ pub fn snapshot(
         dialect: health.dialect.clone(),
         window_seconds,
         at: eval_t.and_then(|t| {
-            chrono::DateTime::from_timestamp_millis((t * 1000.0) as i64).map(|d| d.to_rfc3339())
+            chrono::DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
+                .map(|d| d.to_rfc3339())
         }),
         scrapes: health.scrapes_ok,
         scrape_errors: health.scrapes_failed,

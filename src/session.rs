@@ -14,6 +14,7 @@ use crate::dialect::Dialect;
 use crate::pricing::PriceTable;
 use crate::secret::Secret;
 use crate::source::Update;
+use crate::source::probe_feed::ProbeFeed;
 use crate::source::scrape::{self, ScrapeOutcome, ScrapeTarget};
 use crate::store::{StoreLimits, TargetStore};
 
@@ -32,6 +33,8 @@ pub struct Session {
     pub updates_tx: mpsc::Sender<Update>,
     pub updates: mpsc::Receiver<Update>,
     pub demo: Option<DemoGateway>,
+    /// Probe results as a source of their own.
+    pub probe_feed: ProbeFeed,
     /// Problems found at start-up that the user should see (e.g. an unknown --dialect).
     pub notices: Vec<String>,
 }
@@ -159,6 +162,7 @@ impl Session {
         let (updates_tx, updates) = mpsc::channel(256);
         Ok(Self {
             store: TargetStore::new(name, limits),
+            probe_feed: ProbeFeed::new(limits),
             target,
             api_base,
             api_key: api_key(args)?,
@@ -189,6 +193,11 @@ impl Session {
             ScrapeOutcome::Ok(data) => {
                 let health = &mut self.store.health;
                 health.dialect = data.dialect.clone().or(health.dialect.take());
+                health.reports_failures = health
+                    .dialect
+                    .as_ref()
+                    .and_then(|name| self.dialects.iter().find(|d| &d.name == name))
+                    .is_some_and(|d| d.provides(crate::signal::Signal::RequestsFailed));
                 health.skipped_lines_last = data.skipped_lines;
                 health.skipped_lines_total += data.skipped_lines as u64;
                 if let Some(first) = &data.first_skipped {
@@ -211,6 +220,33 @@ impl Session {
             }
             ScrapeOutcome::Failed { time, error } => self.store.record_failure(time, error),
         }
+    }
+
+    /// What a probe cost by the price table (input, cached input and output priced apart).
+    pub fn probe_cost(&self, result: &crate::probe::ProbeResult) -> Option<f64> {
+        let usage = result.usage?;
+        let price = self.prices.lookup(&result.model)?;
+        Some(
+            price
+                .cost_usd(crate::pricing::TokenCounts {
+                    input: usage.input as f64,
+                    cached_input: usage.cached_input as f64,
+                    output: usage.output as f64,
+                })
+                .total,
+        )
+    }
+
+    /// Feeds a finished probe into the probe source.
+    pub fn apply_probe(&mut self, result: &crate::probe::ProbeResult) {
+        let cost = self.probe_cost(result);
+        self.probe_feed
+            .record(crate::source::unix_now(), result, cost);
+    }
+
+    /// Whether the dashboard should show probe results instead of the scrape (no usable /metrics).
+    pub fn showing_probes(&self) -> bool {
+        self.store.is_empty() && !self.probe_feed.store.is_empty()
     }
 
     pub async fn shutdown(self) {

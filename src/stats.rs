@@ -99,7 +99,8 @@ pub fn figures(
     let requests = rate(Signal::Requests);
     // A dialect that can report failures only creates the failure series on the first failure
     // (prometheus_client labels appear on first use): while requests flow, absent means none.
-    let can_fail = store.health.dialect.is_some() && store.has_signal(Signal::Requests);
+    // A dialect with no failure family at all (Kong) leaves errors unknown.
+    let can_fail = store.health.reports_failures && store.has_signal(Signal::Requests);
     let errors = rate(Signal::RequestsFailed).or(if can_fail && requests.is_some() {
         Some(0.0)
     } else {
@@ -112,8 +113,9 @@ pub fn figures(
     let input = rate(Signal::TokensInput);
     let output = rate(Signal::TokensOutput);
     let total = rate(Signal::TokensTotal).or(match (input, output) {
-        (Some(i), Some(o)) => Some(i + o),
-        _ => None,
+        (None, None) => None,
+        // Embedding-only traffic has input and no output: the total is still known.
+        (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
     });
     let (cost_usd_per_hour, cost_usd, cost_source) = cost(store, prices, models, eval_t, range);
     Figures {

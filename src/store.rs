@@ -55,6 +55,9 @@ impl SeriesKey {
 #[derive(Debug, Clone, Default)]
 pub struct TargetHealth {
     pub dialect: Option<String>,
+    /// The dialect can report failed requests, so no failure series while requests flow means
+    /// none failed (prometheus_client creates a labelled series on its first increment).
+    pub reports_failures: bool,
     /// Time of the last successful scrape (unix seconds).
     pub last_ok: Option<f64>,
     /// Time of the last attempt, successful or not.

@@ -217,6 +217,7 @@ pub fn store() -> TargetStore {
             .find(|x| Some(&x.name) == d.as_ref())
             .map(|x| x.map(&parsed, "demo"))
             .unwrap_or_default();
+        store.health.reports_failures = d.is_some();
         store.health.dialect = d;
         store.ingest(START + i as f64 * INTERVAL, &mapped.samples);
     }

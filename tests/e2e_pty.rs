@@ -153,3 +153,64 @@ fn probe_key_measures_a_real_request_through_the_demo() {
     pty.send(b"q");
     assert!(pty.wait_exit(Duration::from_secs(10)).success());
 }
+
+/// A gateway with no /metrics at all: `--probe-every` keeps synthetic probes running and the
+/// panels show their latency, TTFT and cost.
+#[test]
+fn probe_every_fills_the_panels_without_metrics() {
+    use std::io::BufRead;
+    let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_llmtop"))
+        .args(["demo", "--port", "0", "--no-traffic"])
+        .env(
+            "LLMTOP_LOG_FILE",
+            std::env::temp_dir().join("llmtop-e2e-demo.log"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the demo gateway");
+    let mut first = String::new();
+    let mut reader = std::io::BufReader::new(demo.stdout.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    // Keep draining the demo's stdout so it never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let base = first.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+    // /no-metrics answers 404: the scrape fails, the probes carry the dashboard.
+    let url = format!("{base}/no-metrics");
+    let mut pty = Pty::spawn(
+        &[
+            &url,
+            "--api-base",
+            &base,
+            "--probe-every",
+            "300ms",
+            "--model",
+            "gpt-4o-mini",
+            "--interval",
+            "1s",
+        ],
+        120,
+        40,
+        &[],
+    );
+    let screen = pty.wait_for("panels show probe results", Duration::from_secs(20));
+    assert!(screen.contains("HTTP 404"), "{screen}");
+    // After a few probes the latency quantiles and the cost are numbers, not dashes.
+    let start = Instant::now();
+    let screen = loop {
+        let s = pty.screen();
+        if s.contains("source: tokens × price table") && !s.contains("p50         –") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "panels stayed empty:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(screen.contains("dialect probe"), "{screen}");
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
+    let _ = demo.kill();
+    let _ = demo.wait();
+}

@@ -5,12 +5,15 @@
 //! Needs `/usr/bin/prometheus` (Debian's `prometheus` package, 2.42 — the release `src/promql.rs`
 //! mirrors). Without it the test is skipped locally and fails on CI (`CI` set): `.ci/run` installs it.
 //!
-//! Why the figures can differ at all: Prometheus and llmtop each scrape every second, but at
-//! different instants (an unknown phase in [0, 1 s)), so their 20 s windows hold different samples.
-//! Over a steady stretch of traffic both `rate()`s estimate the same average, and what separates
-//! them is the requests that completed in the sub-second edges one window has and the other lacks:
-//! Poisson noise of about `sqrt(rate × 1 s)` requests, divided by the window. The tolerances below
-//! are derived from that (see [`Tolerances`]) rather than picked until green.
+//! Two layers:
+//! 1. Same samples, same math: `llmtop::promql` run on the raw samples Prometheus returns for the
+//!    window must reproduce Prometheus' answers to rounding (1e-9 relative).
+//! 2. llmtop's own scrapes: Prometheus and llmtop each scrape every second, but at different
+//!    instants (an unknown phase in [0, 1 s)), so their 20 s windows hold different samples. Over
+//!    a steady stretch of traffic both `rate()`s estimate the same average, and what separates
+//!    them is the requests completed in the sub-second edges one window has and the other lacks:
+//!    Poisson noise of at most `sqrt(2 × rate × 1 s)` requests over the window. The tolerances are
+//!    derived from that (see [`Tolerances`]) rather than picked until green.
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -19,7 +22,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use llmtop::demo::{self, DemoConfig};
+use llmtop::promql;
 use serde_json::Value;
+
+/// Label name → value.
+type Labels = BTreeMap<String, String>;
+/// One series of a range query: its labels and (unix seconds, value) samples.
+type Series = (Labels, Vec<(f64, f64)>);
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 /// The range of every query and llmtop's `--for`.
@@ -27,47 +36,92 @@ const WINDOW_SECONDS: f64 = 20.0;
 const WINDOW: &str = "20s";
 /// Scrape interval of both scrapers.
 const INTERVAL_SECONDS: f64 = 1.0;
-/// Synthetic request rate of the demo gateway outside bursts.
-const BASE_RPS: f64 = 50.0;
-/// At 50 req/s this seed's first burst (3× traffic) starts 44.8 s after the gateway starts and no
-/// error spell happens in the first 90 s (virtual time, which tracks the wall clock): the whole
-/// comparison (≈ 25–30 s) sees steady traffic, so the tolerances measure scrape-phase noise and
+/// Synthetic request rate of the demo gateway outside bursts: 10 requests per 100 ms tick, the
+/// most the simulator is meant for, because the edge noise relative to a rate shrinks as
+/// `1 / sqrt(rate)` and a higher rate makes the comparison sharper.
+const BASE_RPS: f64 = 100.0;
+/// At 100 req/s this seed's first burst (3× traffic) starts 44.8 s after the gateway starts and
+/// no error spell happens in the first 90 s (virtual time, which tracks the wall clock): the whole
+/// comparison (≈ 30 s) sees steady traffic, so the tolerances measure scrape-phase noise and
 /// not a burst edge that one scraper caught and the other did not. If the simulator changes, the
 /// steadiness check below says so instead of failing on a tolerance.
 const SEED: u64 = 65;
-/// `prometheus_client`'s default buckets, which the demo gateway exports.
-const BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
-
 /// How far llmtop may be from Prometheus.
 ///
-/// A window holds `N = rate × 20 s` requests; the two windows differ by the requests inside
-/// about one scrape interval at each end, which is Poisson with standard deviation
-/// `σ ≈ sqrt(rate × 1 s)`, so the rates differ by about `σ / 20 s`. Every rate is allowed
-/// [`Tolerances::SIGMAS`] of that plus [`Tolerances::RATE_RELATIVE`] for everything that is not
-/// Poisson (the demo completes requests in 100 ms batches, the windows span 19–20 s).
+/// Both scrapers sample every [`INTERVAL_SECONDS`] at phases that differ by an unknown
+/// φ ∈ [0, 1 s), so each window spans 19–20 s of samples, and the two windows differ by the
+/// requests completed in their non-shared edges. With samples spanning 20 s vs 19 s that is one
+/// whole interval on one side; with both spanning 19 s it is φ at each end. Either way at most
+/// `2 × rate × interval` requests are in play, Poisson (completions of a Poisson arrival stream),
+/// so the worst-case standard deviation of the rate difference is
+/// `σ = sqrt(2 × rate × interval) / (window − interval)`.
+///
+/// On top of that, one request per window ([`Tolerances::JOIN_REQUESTS`]): a raw series that
+/// appears inside the window (a model's first error creates its `status="error"` series) has
+/// its first increment extrapolated by Prometheus' zero-point clamp, while llmtop's canonical
+/// per-model counter only counts it from its first sample on.
 struct Tolerances;
 
 impl Tolerances {
-    /// Standard deviations of the edge noise allowed. 5σ: a false alarm about once in 10⁶
-    /// comparisons for Gaussian noise; the observed differences stay under 2σ.
-    const SIGMAS: f64 = 5.0;
-    /// Plus this much relative error on every rate.
-    const RATE_RELATIVE: f64 = 0.01;
-    /// Error ratio, absolute: errors are ~1.5 % of requests, so a relative bound is meaningless;
-    /// the ratio moves by `Δerrors / N`, and the edges hold at most a couple of errors out of
-    /// ~1000 requests.
-    const ERROR_RATIO_ABSOLUTE: f64 = 0.005;
-    /// p95, as a fraction of the width of the bucket Prometheus' p95 falls in: histogram_quantile
-    /// interpolates linearly inside that bucket, so a few requests more or less in it move the
-    /// estimate in proportion to the bucket's width, not to the value.
-    const P95_BUCKET_FRACTION: f64 = 0.2;
+    /// Standard deviations allowed. At 4σ a Gaussian false alarm is ~6e-5 per figure, and σ is
+    /// the worst case over the phase (in 5 runs the largest difference was 1.4σ).
+    const SIGMAS: f64 = 4.0;
+    /// Requests a series joining inside the window may account for differently.
+    const JOIN_REQUESTS: f64 = 1.0;
 
-    /// Allowed |llmtop − Prometheus| for a rate of about `rate` req/s.
+    /// The duration the sampled part of a window surely covers.
+    fn sampled_span() -> f64 {
+        WINDOW_SECONDS - INTERVAL_SECONDS
+    }
+
+    /// Allowed |llmtop − Prometheus| for a rate of `rate` req/s.
     fn rate(rate: f64) -> f64 {
-        let sigma_requests = (rate.max(0.0) * INTERVAL_SECONDS).sqrt();
-        Self::SIGMAS * sigma_requests / WINDOW_SECONDS + Self::RATE_RELATIVE * rate
+        let sigma = (2.0 * rate.max(0.0) * INTERVAL_SECONDS).sqrt() / Self::sampled_span();
+        Self::SIGMAS * sigma + Self::JOIN_REQUESTS / WINDOW_SECONDS
+    }
+
+    /// Allowed |Δ| of `errors / requests`, absolute (errors are ~1.5 % of requests, so a
+    /// relative bound would be meaningless): the edge errors, `sqrt(2 × ratio × rate × interval)`,
+    /// over the window's requests, plus one joining request.
+    fn error_ratio(ratio: f64, rate: f64) -> f64 {
+        let requests = rate * Self::sampled_span();
+        let sigma = (2.0 * ratio.max(0.0) * rate * INTERVAL_SECONDS).sqrt() / requests;
+        Self::SIGMAS * sigma + Self::JOIN_REQUESTS / requests
+    }
+
+    /// Allowed |Δ| of `histogram_quantile(q, …)`, from Prometheus' merged bucket rates
+    /// (bound, cumulative rate), capped at the width of the bucket the quantile falls in (one
+    /// bucket's interpolation error: inside a bucket the true value is unknown anyway).
+    ///
+    /// The estimate is `lower + width × (q × total − below) / in_bucket`. An edge request below
+    /// the bucket's lower bound moves `q × total − below` by `q − 1`, one above it by `q`; with
+    /// a fraction `f` of requests above the lower bound that is a compound Poisson sum of
+    /// variance `2 × total × interval × ((1 − f)(1 − q)² + f q²)` requests², divided by the
+    /// `in_bucket` requests the window holds and scaled by the width.
+    fn quantile(q: f64, value: f64, buckets: &[(f64, f64)]) -> f64 {
+        let Some(&(_, total)) = buckets.last() else {
+            return 0.0;
+        };
+        let upper = buckets
+            .iter()
+            .position(|&(bound, _)| value <= bound)
+            .unwrap_or(buckets.len() - 1)
+            .min(buckets.len().saturating_sub(2));
+        let (upper_bound, upper_rate) = buckets[upper];
+        let (lower_bound, below) = if upper == 0 {
+            (0.0, 0.0)
+        } else {
+            buckets[upper - 1]
+        };
+        let width = upper_bound - lower_bound;
+        let in_bucket = (upper_rate - below) * Self::sampled_span();
+        if total <= 0.0 || in_bucket <= 0.0 {
+            return width;
+        }
+        let f = (total - below) / total;
+        let per_request = (1.0 - f) * (1.0 - q).powi(2) + f * q * q;
+        let sigma = width * (2.0 * total * INTERVAL_SECONDS * per_request).sqrt() / in_bucket;
+        (Self::SIGMAS * sigma).min(width)
     }
 }
 
@@ -205,7 +259,7 @@ impl PrometheusServer {
         http: &reqwest::Client,
         promql: &str,
         time: &str,
-    ) -> Vec<(BTreeMap<String, String>, f64)> {
+    ) -> Vec<(Labels, f64)> {
         let data = self.api(
             rt,
             http,
@@ -218,20 +272,51 @@ impl PrometheusServer {
             .expect("a result array")
             .iter()
             .map(|element| {
-                let labels = element["metric"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let labels = labels_of(&element["metric"]);
                 // Values are strings so that NaN and ±Inf survive JSON.
                 let value = element["value"][1]
                     .as_str()
                     .and_then(|s| s.parse::<f64>().ok())
                     .unwrap_or_else(|| panic!("{promql}: bad value in {element}"));
                 (labels, value)
+            })
+            .collect()
+    }
+
+    /// The raw samples of a range selector at `time`: per series, its labels and (unix s, value).
+    fn matrix(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        http: &reqwest::Client,
+        selector: &str,
+        time: &str,
+    ) -> Vec<Series> {
+        let data = self.api(
+            rt,
+            http,
+            "/api/v1/query",
+            &[("query", selector), ("time", time)],
+        );
+        assert_eq!(data["resultType"], "matrix", "{selector}: {data}");
+        data["result"]
+            .as_array()
+            .expect("a result array")
+            .iter()
+            .map(|series| {
+                let samples = series["values"]
+                    .as_array()
+                    .expect("a values array")
+                    .iter()
+                    .map(|pair| {
+                        let t = pair[0].as_f64().expect("a sample time");
+                        let v = pair[1].as_str().and_then(|s| s.parse::<f64>().ok());
+                        (
+                            t,
+                            v.unwrap_or_else(|| panic!("{selector}: bad sample {pair}")),
+                        )
+                    })
+                    .collect();
+                (labels_of(&series["metric"]), samples)
             })
             .collect()
     }
@@ -308,6 +393,17 @@ impl PrometheusServer {
     }
 }
 
+fn labels_of(metric: &Value) -> Labels {
+    metric
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339()
 }
@@ -358,16 +454,6 @@ fn llmtop_snapshot(metrics_url: &str) -> Value {
 fn number(v: &Value, what: &str, snapshot: &Value) -> f64 {
     v.as_f64()
         .unwrap_or_else(|| panic!("llmtop has no number for {what}: {snapshot:#}"))
-}
-
-/// The width of the bucket `value` falls in (the top finite bucket for +Inf's clamp).
-fn bucket_width(value: f64) -> f64 {
-    let upper = BUCKETS
-        .iter()
-        .position(|&b| value <= b)
-        .unwrap_or(BUCKETS.len() - 1);
-    let lower = if upper == 0 { 0.0 } else { BUCKETS[upper - 1] };
-    BUCKETS[upper] - lower
 }
 
 /// One compared figure: both values, the difference and what was allowed.
@@ -461,109 +547,236 @@ fn llmtop_matches_prometheus_on_the_same_gateway() {
     );
 
     let q = |promql: &str| prometheus.scalar(&rt, &http, promql, &at);
-    let prom_rps = q(&format!("sum(rate(deepseek_requests_total[{WINDOW}]))"))
-        .expect("Prometheus has a request rate");
-    let prom_error_ratio = q(&format!(
-        "sum(rate(deepseek_requests_total{{status=\"error\"}}[{WINDOW}])) \
-         / sum(rate(deepseek_requests_total[{WINDOW}]))"
-    ))
-    // No error series yet in the window: the ratio is 0, as llmtop reports it.
-    .unwrap_or(0.0);
-    let prom_p95 = q(&format!(
-        "histogram_quantile(0.95, sum by (le) (rate(deepseek_request_latency_seconds_bucket[{WINDOW}])))"
-    ))
-    .expect("Prometheus has a p95");
-    let prom_models: BTreeMap<String, f64> = prometheus
-        .query(
-            &rt,
-            &http,
-            &format!("sum by (model) (rate(deepseek_requests_total[{WINDOW}]))"),
-            &at,
-        )
+    let requests = format!("rate(deepseek_requests_total[{WINDOW}])");
+    let errors = format!("rate(deepseek_requests_total{{status=\"error\"}}[{WINDOW}])");
+    let buckets = format!("rate(deepseek_request_latency_seconds_bucket[{WINDOW}])");
+    let prom = Answers {
+        rps: q(&format!("sum({requests})")).expect("Prometheus has a request rate"),
+        // No error series in the window at all: the ratio is 0, as llmtop reports it.
+        error_ratio: q(&format!("sum({errors}) / sum({requests})")).unwrap_or(0.0),
+        p95: q(&format!(
+            "histogram_quantile(0.95, sum by (le) ({buckets}))"
+        ))
+        .expect("Prometheus has a p95"),
+        models: prometheus
+            .query(&rt, &http, &format!("sum by (model) ({requests})"), &at)
+            .into_iter()
+            .map(|(labels, v)| (labels.get("model").cloned().unwrap_or_default(), v))
+            .collect(),
+    };
+    let mut prom_buckets: Vec<(f64, f64)> = prometheus
+        .query(&rt, &http, &format!("sum by (le) ({buckets})"), &at)
         .into_iter()
-        .map(|(labels, v)| (labels.get("model").cloned().unwrap_or_default(), v))
+        .map(|(labels, v)| (parse_le(&labels), v))
         .collect();
+    prom_buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     let prom_scrapes = q(&format!("count_over_time(up[{WINDOW}])")).unwrap_or(0.0);
-    let prom_buckets = prometheus.query(
+    // Prometheus' own samples of the window, to run llmtop's PromQL functions on them.
+    let raw_requests = prometheus.matrix(
         &rt,
         &http,
-        &format!("sum by (le) (rate(deepseek_request_latency_seconds_bucket[{WINDOW}]))"),
+        &format!("deepseek_requests_total[{WINDOW}]"),
+        &at,
+    );
+    let raw_buckets = prometheus.matrix(
+        &rt,
+        &http,
+        &format!("deepseek_request_latency_seconds_bucket[{WINDOW}]"),
         &at,
     );
     drop(prometheus);
     rt.block_on(gateway.shutdown());
 
-    let totals = &snapshot["totals"];
-    let llmtop_rps = number(
-        &totals["requests_per_second"],
-        "totals.requests_per_second",
-        &snapshot,
-    );
     // Steady traffic is this test's premise (see SEED): a burst would triple the rate.
     assert!(
-        (0.6 * BASE_RPS..1.4 * BASE_RPS).contains(&prom_rps),
-        "traffic was not steady ({prom_rps:.1} req/s for a base of {BASE_RPS}): the demo \
-         simulator changed and seed {SEED} now has a burst or spell in the window; pick a seed \
-         whose first burst starts after ~40 s"
+        (0.8 * BASE_RPS..1.2 * BASE_RPS).contains(&prom.rps),
+        "traffic was not steady ({:.1} req/s for a base of {BASE_RPS}): the demo simulator \
+         changed and seed {SEED} now has a burst or spell in the window; pick a seed whose \
+         first burst starts after ~40 s",
+        prom.rps
     );
 
-    let mut rows = vec![
-        Row {
-            figure: "total requests_per_second".into(),
-            llmtop: llmtop_rps,
-            prometheus: prom_rps,
-            allowed: Tolerances::rate(prom_rps),
-        },
-        Row {
-            figure: "total error_ratio".into(),
-            llmtop: number(&totals["error_ratio"], "totals.error_ratio", &snapshot),
-            prometheus: prom_error_ratio,
-            allowed: Tolerances::ERROR_RATIO_ABSOLUTE,
-        },
-        Row {
-            figure: "total latency p95 (s)".into(),
-            llmtop: number(&totals["latency_seconds"]["p95"], "totals p95", &snapshot),
-            prometheus: prom_p95,
-            allowed: Tolerances::P95_BUCKET_FRACTION * bucket_width(prom_p95),
-        },
-    ];
-    let llmtop_models: BTreeMap<String, f64> = snapshot["models"]
-        .as_array()
-        .expect("a models array")
+    // 1. Same samples, same math: llmtop's promql functions on the samples Prometheus holds
+    //    must give Prometheus' answers to floating-point rounding.
+    let local = local_answers(&raw_requests, &raw_buckets, at_unix);
+    // Rounding only: the sums run in another order than Prometheus'.
+    let exact = compare(&local, &prom, |_, p| 1e-9 * p.abs().max(1e-3));
+    print_rows(
+        &format!("llmtop's promql on Prometheus' samples at {at} (must be exact)"),
+        &exact,
+    );
+    let inexact: Vec<&Row> = exact.iter().filter(|r| !r.ok()).collect();
+    assert!(
+        inexact.is_empty(),
+        "llmtop's PromQL functions disagree with Prometheus 2.42 on the same samples: {}",
+        describe(&inexact)
+    );
+
+    // 2. llmtop's own scrapes against Prometheus' scrapes of the same gateway.
+    let totals = &snapshot["totals"];
+    let llmtop = Answers {
+        rps: number(
+            &totals["requests_per_second"],
+            "totals.requests_per_second",
+            &snapshot,
+        ),
+        error_ratio: number(&totals["error_ratio"], "totals.error_ratio", &snapshot),
+        p95: number(&totals["latency_seconds"]["p95"], "totals p95", &snapshot),
+        models: snapshot["models"]
+            .as_array()
+            .expect("a models array")
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    m["model"].as_str()?.to_string(),
+                    m["requests_per_second"].as_f64()?,
+                ))
+            })
+            .collect(),
+    };
+    let rows = compare(&llmtop, &prom, |figure, prometheus| match figure {
+        Figure::Rate => Tolerances::rate(prometheus),
+        Figure::ErrorRatio => Tolerances::error_ratio(prometheus, prom.rps),
+        Figure::P95 => Tolerances::quantile(0.95, prometheus, &prom_buckets),
+    });
+    print_rows(
+        &format!(
+            "llmtop snapshot vs Prometheus at {at}: llmtop {scrapes} scrapes in all, Prometheus \
+             {prom_scrapes} in the window; target up after {ready_after:.1?}, total {:.1?}",
+            started.elapsed()
+        ),
+        &rows,
+    );
+    let bucket_text: Vec<String> = prom_buckets
         .iter()
-        .filter_map(|m| {
-            Some((
-                m["model"].as_str()?.to_string(),
-                m["requests_per_second"].as_f64()?,
-            ))
-        })
+        .map(|(le, v)| format!("{le}:{v:.3}"))
         .collect();
-    assert_eq!(
-        llmtop_models.keys().collect::<Vec<_>>(),
-        prom_models.keys().collect::<Vec<_>>(),
-        "llmtop and Prometheus see different models"
-    );
-    for (model, prom) in &prom_models {
-        rows.push(Row {
-            figure: format!("{model} requests_per_second"),
-            llmtop: llmtop_models[model],
-            prometheus: *prom,
-            allowed: Tolerances::rate(*prom),
-        });
-    }
-
     println!(
-        "prometheus_compare: at {at}, window {WINDOW}, llmtop {scrapes} scrapes, Prometheus \
-         {prom_scrapes} scrapes in the window; ready after {ready_after:.1?}, total {:.1?}",
+        "Prometheus bucket rates (le:req/s): {}",
+        bucket_text.join(" ")
+    );
+
+    let failed: Vec<&Row> = rows.iter().filter(|r| !r.ok()).collect();
+    assert!(
+        failed.is_empty(),
+        "llmtop differs from Prometheus beyond tolerance on: {}\nsnapshot: {snapshot:#}",
+        describe(&failed)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the comparison took {:?}: over its 60 s budget",
         started.elapsed()
     );
+}
+
+/// The figures compared, from either side.
+struct Answers {
+    rps: f64,
+    error_ratio: f64,
+    p95: f64,
+    models: BTreeMap<String, f64>,
+}
+
+#[derive(Clone, Copy)]
+enum Figure {
+    Rate,
+    ErrorRatio,
+    P95,
+}
+
+/// Rows for every figure; `allowed(kind, prometheus_value)` gives each one's tolerance.
+fn compare(ours: &Answers, prom: &Answers, allowed: impl Fn(Figure, f64) -> f64) -> Vec<Row> {
+    assert_eq!(
+        ours.models.keys().collect::<Vec<_>>(),
+        prom.models.keys().collect::<Vec<_>>(),
+        "llmtop and Prometheus see different models"
+    );
+    let row = |figure: String, kind: Figure, ours: f64, prometheus: f64| Row {
+        figure,
+        llmtop: ours,
+        prometheus,
+        allowed: allowed(kind, prometheus),
+    };
+    let mut rows = vec![
+        row(
+            "total requests_per_second".into(),
+            Figure::Rate,
+            ours.rps,
+            prom.rps,
+        ),
+        row(
+            "total error_ratio".into(),
+            Figure::ErrorRatio,
+            ours.error_ratio,
+            prom.error_ratio,
+        ),
+        row(
+            "total latency_seconds.p95".into(),
+            Figure::P95,
+            ours.p95,
+            prom.p95,
+        ),
+    ];
+    for (model, p) in &prom.models {
+        rows.push(row(
+            format!("{model} requests_per_second"),
+            Figure::Rate,
+            ours.models[model],
+            *p,
+        ));
+    }
+    rows
+}
+
+/// The compared figures computed by `llmtop::promql` from Prometheus' raw samples, as the
+/// queries do: `rate` per series, then `sum`, `sum by (model)` or `sum by (le)`.
+fn local_answers(raw_requests: &[Series], raw_buckets: &[Series], at: f64) -> Answers {
+    let rate = |samples: &[(f64, f64)]| promql::rate(samples, at, WINDOW_SECONDS);
+    let mut rps = None::<f64>;
+    let mut errors = None::<f64>;
+    let mut models = BTreeMap::<String, f64>::new();
+    for (labels, samples) in raw_requests {
+        let Some(r) = rate(samples) else { continue };
+        *rps.get_or_insert(0.0) += r;
+        if labels.get("status").is_some_and(|s| s == "error") {
+            *errors.get_or_insert(0.0) += r;
+        }
+        *models
+            .entry(labels.get("model").cloned().unwrap_or_default())
+            .or_insert(0.0) += r;
+    }
+    let mut by_le = BTreeMap::<String, (f64, f64)>::new();
+    for (labels, samples) in raw_buckets {
+        let Some(r) = rate(samples) else { continue };
+        let le = labels.get("le").cloned().unwrap_or_default();
+        by_le.entry(le).or_insert((parse_le(labels), 0.0)).1 += r;
+    }
+    let merged: Vec<(f64, f64)> = by_le.into_values().collect();
+    let rps = rps.expect("Prometheus' samples give a request rate");
+    Answers {
+        rps,
+        error_ratio: errors.map_or(0.0, |e| e / rps),
+        p95: promql::histogram_quantile(0.95, &merged),
+        models,
+    }
+}
+
+fn parse_le(labels: &Labels) -> f64 {
+    labels
+        .get("le")
+        .and_then(|le| le.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("a bucket without a numeric le: {labels:?}"))
+}
+
+fn print_rows(title: &str, rows: &[Row]) {
+    println!("{title}");
     println!(
-        "{:<36} {:>12} {:>12} {:>10} {:>8} {:>10}",
+        "  {:<36} {:>12} {:>12} {:>10} {:>8} {:>10}",
         "figure", "llmtop", "prometheus", "|diff|", "rel", "allowed"
     );
-    for r in &rows {
+    for r in rows {
         println!(
-            "{:<36} {:>12.5} {:>12.5} {:>10.5} {:>7.2}% {:>10.5}{}",
+            "  {:<36} {:>12.6} {:>12.6} {:>10.3e} {:>7.3}% {:>10.3e}{}",
             r.figure,
             r.llmtop,
             r.prometheus,
@@ -573,28 +786,16 @@ fn llmtop_matches_prometheus_on_the_same_gateway() {
             if r.ok() { "" } else { "  <-- OUT OF TOLERANCE" }
         );
     }
-    let buckets: Vec<String> = prom_buckets
-        .iter()
-        .map(|(labels, v)| format!("le={}:{v:.3}", labels.get("le").map_or("?", |s| s.as_str())))
-        .collect();
-    println!("prometheus bucket rates: {}", buckets.join(" "));
+}
 
-    let failed: Vec<&Row> = rows.iter().filter(|r| !r.ok()).collect();
-    assert!(
-        failed.is_empty(),
-        "llmtop differs from Prometheus beyond tolerance on: {}\nsnapshot: {snapshot:#}",
-        failed
-            .iter()
-            .map(|r| format!(
+fn describe(rows: &[&Row]) -> String {
+    rows.iter()
+        .map(|r| {
+            format!(
                 "{} (llmtop {}, Prometheus {}, allowed ±{})",
                 r.figure, r.llmtop, r.prometheus, r.allowed
-            ))
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "the comparison took {:?}: over its 60 s budget",
-        started.elapsed()
-    );
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -26,6 +26,7 @@ fn ingest(store: &mut TargetStore, t: f64, body: &str) {
     let parsed = exposition::parse(body);
     let d = dialect::detect(&dialects, &parsed).expect("seed detected");
     store.health.dialect = Some(d.name.clone());
+    store.health.reports_failures = d.provides(llmtop::signal::Signal::RequestsFailed);
     store.ingest(t, &d.map(&parsed, "t").samples);
 }
 

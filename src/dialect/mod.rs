@@ -2,7 +2,8 @@
 //!
 //! A dialect is a TOML table (the built-ins live in `dialects/*.toml` and are embedded at build
 //! time); users add their own in the config file in the same format. Detection counts which of a
-//! dialect's `detect` families a scrape holds.
+//! dialect's `detect` families a scrape holds; on a tie the dialect listed first wins, so a user
+//! dialect (listed before the built-ins) beats a built-in that matches as well.
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
@@ -15,12 +16,15 @@ use crate::signal::{CanonicalSample, CanonicalValue, Signal, SignalKind};
 /// back to the target's name: the whole gateway as one.
 pub const ALL_MODELS: &str = "";
 
-const BUILTIN_SOURCES: [(&str, &str); 5] = [
+const BUILTIN_SOURCES: [(&str, &str); 8] = [
     ("seed", include_str!("../../dialects/seed.toml")),
     ("vllm", include_str!("../../dialects/vllm.toml")),
     ("litellm", include_str!("../../dialects/litellm.toml")),
     ("tgi", include_str!("../../dialects/tgi.toml")),
     ("llamacpp", include_str!("../../dialects/llamacpp.toml")),
+    ("sglang", include_str!("../../dialects/sglang.toml")),
+    ("otel_genai", include_str!("../../dialects/otel_genai.toml")),
+    ("kong", include_str!("../../dialects/kong.toml")),
 ];
 
 /// What to call a series that has no model label.
@@ -34,19 +38,41 @@ pub enum ModelFallback {
     Target,
 }
 
-/// A label whose value decides something, e.g. `status` in `["error"]`.
+/// A label whose value decides something, e.g. `status` in `["error"]`. Without `values` the label
+/// only has to be present with a non-empty value (OpenTelemetry's `error_type` on failures).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabelMatch {
     pub label: String,
-    pub values: Vec<String>,
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
 }
 
 impl LabelMatch {
     fn matches(&self, labels: &Labels<'_>) -> bool {
-        labels
-            .get(&self.label)
-            .is_some_and(|v| self.values.iter().any(|want| want == v))
+        labels.get(&self.label).is_some_and(|v| match &self.values {
+            Some(values) => values.iter().any(|want| want == v),
+            None => !v.is_empty(),
+        })
+    }
+}
+
+/// Which series of a histogram family a rule reads as a plain counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistogramPart {
+    /// `<family>_sum`: e.g. the tokens of OpenTelemetry's `gen_ai.client.token.usage` histogram.
+    Sum,
+    /// `<family>_count`: e.g. the requests behind a duration histogram.
+    Count,
+}
+
+impl HistogramPart {
+    fn suffix(self) -> &'static str {
+        match self {
+            HistogramPart::Sum => "_sum",
+            HistogramPart::Count => "_count",
+        }
     }
 }
 
@@ -63,7 +89,7 @@ pub struct ByLabel {
 #[serde(deny_unknown_fields)]
 pub struct MapRule {
     /// The sample name for counters and gauges (with `_total` where the gateway writes it), the
-    /// family's base name for histograms.
+    /// family's base name for histograms (also when `part` reads its `_sum` or `_count`).
     pub metric: String,
     #[serde(default)]
     pub signal: Option<Signal>,
@@ -81,6 +107,22 @@ pub struct MapRule {
     /// Multiplies values (and histogram bounds) into canonical units, e.g. 0.001 for milliseconds.
     #[serde(default = "one")]
     pub scale: f64,
+    /// Reads `metric` (a histogram family's base name) through its `_sum` or `_count` series, as a
+    /// counter signal: the only way to get token or request counts out of a gateway that exports
+    /// them solely as histograms.
+    #[serde(default)]
+    pub part: Option<HistogramPart>,
+}
+
+impl MapRule {
+    /// The signals this rule can produce (before `failed_when`).
+    fn target_signals(&self) -> Vec<Signal> {
+        match (&self.signal, &self.by_label) {
+            (Some(s), _) => vec![*s],
+            (_, Some(b)) => b.signals.values().copied().collect(),
+            _ => vec![],
+        }
+    }
 }
 
 fn one() -> f64 {
@@ -131,39 +173,51 @@ impl Dialect {
             self.name
         );
         for rule in &self.rules {
+            let (name, metric) = (&self.name, &rule.metric);
             match (&rule.signal, &rule.by_label) {
                 (Some(_), None) | (None, Some(_)) => {}
                 _ => anyhow::bail!(
-                    "dialect {}: rule for {} needs exactly one of `signal` or `by_label`",
-                    self.name,
-                    rule.metric
+                    "dialect {name}: rule for {metric} needs exactly one of `signal` or `by_label`"
                 ),
             }
             anyhow::ensure!(
                 rule.scale.is_finite() && rule.scale > 0.0,
-                "dialect {}: rule for {} has a scale that is not a positive number",
-                self.name,
-                rule.metric
+                "dialect {name}: rule for {metric} has a scale that is not a positive number"
             );
             if rule.failed_when.is_some() {
                 anyhow::ensure!(
                     rule.signal == Some(Signal::Requests),
-                    "dialect {}: `failed_when` only applies to signal = \"requests\" ({})",
-                    self.name,
-                    rule.metric
+                    "dialect {name}: `failed_when` only applies to signal = \"requests\" ({metric})"
                 );
             }
-            let kinds: Vec<SignalKind> = match (&rule.signal, &rule.by_label) {
-                (Some(s), _) => vec![s.kind()],
-                (_, Some(b)) => b.signals.values().map(|s| s.kind()).collect(),
-                _ => vec![],
-            };
+            for m in [&rule.failed_when, &rule.only_when].into_iter().flatten() {
+                anyhow::ensure!(
+                    m.values.as_ref().is_none_or(|v| !v.is_empty()),
+                    "dialect {name}: rule for {metric} matches label {} against an empty `values` \
+                     list, which matches nothing (leave `values` out to match any non-empty value)",
+                    m.label
+                );
+            }
+            let kinds: Vec<SignalKind> = rule.target_signals().iter().map(|s| s.kind()).collect();
             anyhow::ensure!(
                 kinds.windows(2).all(|w| w[0] == w[1]),
-                "dialect {}: rule for {} mixes histogram and scalar signals",
-                self.name,
-                rule.metric
+                "dialect {name}: rule for {metric} mixes histogram and scalar signals"
             );
+            if let Some(part) = rule.part {
+                anyhow::ensure!(
+                    kinds.iter().all(|k| *k == SignalKind::Counter),
+                    "dialect {name}: rule for {metric} reads a histogram's {} as a counter, so it \
+                     can only feed counter signals",
+                    part.suffix()
+                );
+                anyhow::ensure!(
+                    !["_bucket", "_sum", "_count"]
+                        .iter()
+                        .any(|suffix| metric.ends_with(suffix)),
+                    "dialect {name}: rule for {metric} with `part` must name the histogram family \
+                     without its _bucket/_sum/_count suffix"
+                );
+            }
         }
         Ok(())
     }
@@ -172,12 +226,7 @@ impl Dialect {
     pub fn signals(&self) -> Vec<Signal> {
         let mut out: Vec<Signal> = Vec::new();
         for rule in &self.rules {
-            if let Some(s) = rule.signal {
-                out.push(s);
-            }
-            if let Some(b) = &rule.by_label {
-                out.extend(b.signals.values().copied());
-            }
+            out.extend(rule.target_signals());
             if rule.failed_when.is_some() {
                 out.push(Signal::RequestsFailed);
             }
@@ -222,15 +271,11 @@ impl Dialect {
                     },
                 }
             };
-            let is_histogram = match (&rule.signal, &rule.by_label) {
-                (Some(s), _) => s.kind() == SignalKind::Histogram,
-                (_, Some(b)) => b
-                    .signals
-                    .values()
-                    .next()
-                    .is_some_and(|s| s.kind() == SignalKind::Histogram),
-                _ => false,
-            };
+            let is_histogram = rule.part.is_none()
+                && rule
+                    .target_signals()
+                    .first()
+                    .is_some_and(|s| s.kind() == SignalKind::Histogram);
             if is_histogram {
                 for hist in exposition.histograms(&rule.metric) {
                     if rule
@@ -269,7 +314,11 @@ impl Dialect {
                     });
                 }
             } else {
-                for sample in exposition.samples_named(&rule.metric) {
+                let sample_name = match rule.part {
+                    Some(part) => format!("{}{}", rule.metric, part.suffix()),
+                    None => rule.metric.clone(),
+                };
+                for sample in exposition.samples_named(&sample_name) {
                     if rule
                         .only_when
                         .as_ref()
@@ -350,13 +399,16 @@ pub fn builtin() -> Vec<Dialect> {
 }
 
 /// Picks the dialect whose `detect` families the scrape holds most of; `None` if none matches.
+/// On a tie the earlier dialect in `dialects` wins (user dialects come before the built-ins).
 pub fn detect<'d>(dialects: &'d [Dialect], exposition: &Exposition<'_>) -> Option<&'d Dialect> {
-    dialects
-        .iter()
-        .map(|d| (d.detection_score(exposition), d))
-        .filter(|(score, _)| *score > 0)
-        .max_by_key(|(score, _)| *score)
-        .map(|(_, d)| d)
+    let mut best: Option<(usize, &Dialect)> = None;
+    for d in dialects {
+        let score = d.detection_score(exposition);
+        if score > 0 && best.is_none_or(|(top, _)| score > top) {
+            best = Some((score, d));
+        }
+    }
+    best.map(|(_, d)| d)
 }
 
 #[cfg(test)]
@@ -368,7 +420,19 @@ mod tests {
         let parsed = builtin();
         assert_eq!(parsed.len(), BUILTIN_SOURCES.len());
         let names: Vec<&str> = parsed.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names, ["seed", "vllm", "litellm", "tgi", "llamacpp"]);
+        assert_eq!(
+            names,
+            [
+                "seed",
+                "vllm",
+                "litellm",
+                "tgi",
+                "llamacpp",
+                "sglang",
+                "otel_genai",
+                "kong"
+            ]
+        );
     }
 
     #[test]
@@ -390,5 +454,102 @@ by_label = { label = "t", signals = { a = "tokens_input" } }
         let text =
             "name = \"bad\"\ndetect = [\"x\"]\n[[map]]\nmetric = \"x\"\nsignal = \"requestz\"\n";
         assert!(Dialect::from_toml_str(text).is_err());
+    }
+    fn one_rule(rule: &str) -> anyhow::Result<Dialect> {
+        Dialect::from_toml_str(&format!(
+            "name = \"t\"\ndetect = [\"x\"]\n[[map]]\n{rule}\n"
+        ))
+    }
+
+    #[test]
+    fn part_only_feeds_counters_and_takes_the_family_base_name() {
+        let err = one_rule("metric = \"x\"\npart = \"sum\"\nsignal = \"latency_seconds\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("counter signals"), "{err}");
+        let err = one_rule("metric = \"x_sum\"\npart = \"sum\"\nsignal = \"tokens_input\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("without its _bucket/_sum/_count suffix"),
+            "{err}"
+        );
+        assert!(one_rule("metric = \"x\"\npart = \"total\"\nsignal = \"requests\"").is_err());
+        let ok = one_rule("metric = \"x\"\npart = \"count\"\nsignal = \"requests\"").unwrap();
+        assert_eq!(ok.rules[0].part, Some(HistogramPart::Count));
+    }
+
+    #[test]
+    fn an_empty_values_list_is_refused() {
+        let err = one_rule(
+            "metric = \"x\"\nsignal = \"requests\"\nfailed_when = { label = \"s\", values = [] }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("empty `values`"), "{err}");
+    }
+
+    #[test]
+    fn part_reads_sum_and_count_and_a_valueless_match_means_present() {
+        let d = Dialect::from_toml_str(
+            r#"
+name = "t"
+detect = ["d_seconds"]
+model_label = "m"
+[[map]]
+metric = "d_seconds"
+part = "count"
+signal = "requests"
+failed_when = { label = "error_type" }
+[[map]]
+metric = "tok"
+part = "sum"
+by_label = { label = "type", signals = { input = "tokens_input" } }
+"#,
+        )
+        .unwrap();
+        let text = "d_seconds_bucket{m=\"a\",le=\"+Inf\"} 7\nd_seconds_sum{m=\"a\"} 3.5\n\
+                    d_seconds_count{m=\"a\"} 7\nd_seconds_count{m=\"a\",error_type=\"\"} 4\n\
+                    d_seconds_count{m=\"a\",error_type=\"_OTHER\"} 2\n\
+                    tok_sum{m=\"a\",type=\"input\"} 1200\ntok_count{m=\"a\",type=\"input\"} 9\n";
+        let expo = crate::exposition::parse(text);
+        let mapped = d.map(&expo, "target");
+        let got: Vec<(Signal, f64)> = mapped
+            .samples
+            .iter()
+            .map(|s| match s.value {
+                CanonicalValue::Scalar(v) => (s.signal, v),
+                CanonicalValue::Histogram { .. } => panic!("a part rule yields scalars"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Signal::Requests, 7.0),
+                // An empty error_type is no error.
+                (Signal::Requests, 4.0),
+                (Signal::RequestsFailed, 2.0),
+                (Signal::Requests, 2.0),
+                (Signal::TokensInput, 1200.0),
+            ]
+        );
+        assert!(mapped.samples.iter().all(|s| s.model == "a"));
+    }
+
+    #[test]
+    fn on_a_tie_the_first_dialect_wins() {
+        let table = |name: &str| {
+            Dialect::from_toml_str(&format!(
+                "name = \"{name}\"\ndetect = [\"x_total\"]\n[[map]]\nmetric = \"x_total\"\nsignal = \"requests\"\n"
+            ))
+            .unwrap()
+        };
+        let dialects = [table("user"), table("builtin")];
+        let expo = crate::exposition::parse("x_total 1\n");
+        assert_eq!(
+            detect(&dialects, &expo).map(|d| d.name.as_str()),
+            Some("user")
+        );
+        assert!(detect(&dialects, &crate::exposition::parse("y_total 1\n")).is_none());
     }
 }

@@ -7,12 +7,14 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::secret::Secret;
 
+pub mod limit;
+pub mod models;
 pub mod retry;
 pub mod sse;
 
@@ -43,6 +45,9 @@ pub struct ProbeRequest {
     /// Bounds the whole probe: connecting, every retry and its wait, and reading the body.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// Extra request headers (`--header`), sent after the key so one can replace `Authorization`.
+    /// Their values are never printed by `Debug`.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl ProbeRequest {
@@ -59,6 +64,7 @@ impl ProbeRequest {
             api_key: None,
             timeout: Self::DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -84,6 +90,12 @@ impl ProbeRequest {
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Adds one request header; a repeated name is sent once per value.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
         self
     }
 
@@ -142,6 +154,14 @@ impl fmt::Debug for ProbeRequest {
             .field("api_key", &self.api_key)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field(
+                "extra_headers",
+                &self
+                    .extra_headers
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -482,6 +502,9 @@ async fn attempt_once(
         // `bearer_auth` marks the header sensitive, keeping it out of reqwest's own Debug.
         builder = builder.bearer_auth(key.expose());
     }
+    if !request.extra_headers.is_empty() {
+        builder = builder.headers(extra_headers(&request.extra_headers)?);
+    }
     let mut response = builder
         .send()
         .await
@@ -607,6 +630,28 @@ async fn read_completion(
     // A whole completion is complete by definition, finish_reason or not.
     attempt.chat.done = true;
     Ok(())
+}
+
+/// `--header` pairs as a map whose values are marked sensitive; a bad pair is a config error.
+fn extra_headers(pairs: &[(String, String)]) -> Result<HeaderMap, Failure> {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            Failure::new(
+                ProbeErrorKind::Config,
+                format!("{:?} is not a valid header name", name.trim()),
+            )
+        })?;
+        let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
+            Failure::new(
+                ProbeErrorKind::Config,
+                format!("the value of header {name} has characters a header cannot hold"),
+            )
+        })?;
+        value.set_sensitive(true);
+        map.append(name, value);
+    }
+    Ok(map)
 }
 
 /// Reads at most `limit` bytes of the body; returns them and, if the read broke, why.

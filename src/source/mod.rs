@@ -1,4 +1,5 @@
 //! Sources of numbers: each runs as a tokio task and sends [`Update`]s over one channel to the store's owner.
+pub mod probe_feed;
 pub mod scrape;
 
 use crate::probe::{ProbeEvent, ProbeResult};
@@ -15,6 +16,10 @@ pub enum Update {
     ProbeProgress(ProbeEvent),
     /// A probe finished.
     ProbeDone(Box<ProbeResult>),
+    /// One request of a burst finished.
+    BurstDone(Box<ProbeResult>),
+    /// The gateway's model list arrived (or could not be fetched).
+    ModelsListed(Result<Vec<String>, String>),
 }
 
 /// Current wall-clock time as unix seconds (what every sample is stamped with).

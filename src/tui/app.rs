@@ -14,7 +14,7 @@ pub const MIN_WINDOW: f64 = 60.0;
 /// Probe answers kept for display; more is never shown and would only cost memory.
 const MAX_PROBE_TEXT: usize = 16 * 1024;
 /// Finished probes listed under the current one.
-const PROBE_HISTORY: usize = 8;
+const PROBE_HISTORY: usize = 200;
 
 /// A finished probe as the panel shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +81,62 @@ pub enum ProbeState {
         reasoning_chars: usize,
     },
     Done(Box<ProbeSummary>),
+}
+
+/// A dialog that takes every key while it is open.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Modal {
+    #[default]
+    None,
+    /// The prompt editor with the text being written.
+    Editor(String),
+    /// The model picker: the gateway's models (None while loading), what is typed, the selection.
+    Picker {
+        models: Option<Vec<String>>,
+        error: Option<String>,
+        typed: String,
+        selected: usize,
+    },
+    /// "Send a burst of N?" — y sends, anything else cancels.
+    ConfirmBurst,
+    /// The probe history, scrolled by this many rows.
+    History { scroll: usize },
+}
+
+/// A burst of probes: progress while it runs, a summary when done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurstState {
+    pub model: String,
+    pub total: usize,
+    pub concurrency: usize,
+    pub started_at: f64,
+    pub finished_at: Option<f64>,
+    pub ok: usize,
+    pub failed: usize,
+    pub retries: u32,
+    /// End-to-end latencies of successful requests, seconds.
+    pub latencies: Vec<f64>,
+    pub ttfts: Vec<f64>,
+    pub cost_usd: f64,
+    /// Failure reasons and how often each occurred.
+    pub errors: std::collections::BTreeMap<String, usize>,
+}
+
+impl BurstState {
+    pub fn done(&self) -> usize {
+        self.ok + self.failed
+    }
+
+    /// Exact percentile of recorded values (nearest rank), `None` without values.
+    pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        Some(sorted[rank - 1])
+    }
 }
 
 /// The model table's sort column.
@@ -156,6 +212,13 @@ pub struct App {
     pub sort: SortColumn,
     /// Largest first (numbers) / Z first (names).
     pub sort_descending: bool,
+    pub modal: Modal,
+    pub settings: ProbeSettings,
+    pub burst: Option<BurstState>,
+    /// Dollars this session's probes have cost.
+    pub probe_spent_usd: f64,
+    /// Why the dashboard shows probe results instead of the scrape (no usable /metrics), if it does.
+    pub showing_probes: Option<String>,
 }
 
 /// What the event loop must do after an action.
@@ -166,6 +229,36 @@ pub enum Effect {
     Recompute,
     /// Start a probe.
     StartProbe,
+    /// Start a burst of the configured size.
+    StartBurst,
+    /// Fetch the gateway's model list for the picker.
+    FetchModels,
+}
+
+/// Probe settings the keys act on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSettings {
+    pub model: Option<String>,
+    pub prompt: String,
+    pub read_only: bool,
+    pub max_spend_usd: Option<f64>,
+    pub burst_size: usize,
+    pub burst_concurrency: usize,
+    pub burst_confirm_above: usize,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        Self {
+            model: None,
+            prompt: "Reply with one short sentence about monitoring.".into(),
+            read_only: false,
+            max_spend_usd: None,
+            burst_size: 20,
+            burst_concurrency: 4,
+            burst_confirm_above: 50,
+        }
+    }
 }
 
 impl App {
@@ -194,6 +287,11 @@ impl App {
             filter_input: None,
             sort: SortColumn::Requests,
             sort_descending: true,
+            modal: Modal::None,
+            settings: ProbeSettings::default(),
+            burst: None,
+            probe_spent_usd: 0.0,
+            showing_probes: None,
         }
     }
 
@@ -217,15 +315,58 @@ impl App {
             }
             Action::CloseOverlay => {
                 self.show_help = false;
+                self.modal = Modal::None;
                 Effect::None
             }
             Action::Probe => {
-                if self.probe_running() {
+                if let Some(reason) = self.refuse_requests() {
+                    self.set_notice(reason, now);
+                    Effect::None
+                } else if self.probe_running() {
                     self.set_notice("a probe is already running", now);
                     Effect::None
                 } else {
                     Effect::StartProbe
                 }
+            }
+            Action::EditPrompt => {
+                if let Some(reason) = self.refuse_requests() {
+                    self.set_notice(reason, now);
+                } else {
+                    self.modal = Modal::Editor(self.settings.prompt.clone());
+                }
+                Effect::None
+            }
+            Action::PickModel => {
+                if let Some(reason) = self.refuse_requests() {
+                    self.set_notice(reason, now);
+                    return Effect::None;
+                }
+                self.modal = Modal::Picker {
+                    models: None,
+                    error: None,
+                    typed: String::new(),
+                    selected: 0,
+                };
+                Effect::FetchModels
+            }
+            Action::Burst => {
+                if let Some(reason) = self.refuse_requests() {
+                    self.set_notice(reason, now);
+                    Effect::None
+                } else if self.burst.as_ref().is_some_and(|b| b.finished_at.is_none()) {
+                    self.set_notice("a burst is already running", now);
+                    Effect::None
+                } else if self.settings.burst_size > self.settings.burst_confirm_above {
+                    self.modal = Modal::ConfirmBurst;
+                    Effect::None
+                } else {
+                    Effect::StartBurst
+                }
+            }
+            Action::History => {
+                self.modal = Modal::History { scroll: 0 };
+                Effect::None
             }
             Action::ZoomIn => self.zoom((self.window / 2.0).max(MIN_WINDOW), now),
             Action::ZoomOut => self.zoom((self.window * 2.0).min(self.max_window), now),
@@ -244,6 +385,202 @@ impl App {
                 self.sort_descending = !self.sort_descending;
                 Effect::None
             }
+        }
+    }
+
+    /// Why requests may not be sent now, if they may not.
+    pub fn refuse_requests(&self) -> Option<String> {
+        if self.settings.read_only {
+            return Some("read-only: keys that send requests are off (--read-only)".into());
+        }
+        if let Some(max) = self.settings.max_spend_usd
+            && self.probe_spent_usd >= max
+        {
+            return Some(format!(
+                "probe budget spent: ${:.4} of --max-probe-spend ${max}",
+                self.probe_spent_usd
+            ));
+        }
+        None
+    }
+
+    /// Models the picker offers for what is typed.
+    pub fn picker_matches(&self) -> Vec<String> {
+        match &self.modal {
+            Modal::Picker {
+                models: Some(models),
+                typed,
+                ..
+            } => {
+                let needle = typed.to_lowercase();
+                models
+                    .iter()
+                    .filter(|m| m.to_lowercase().contains(&needle))
+                    .cloned()
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Handles a key while a dialog is open; every key belongs to the dialog then.
+    pub fn modal_key(&mut self, key: &crossterm::event::KeyEvent, now: f64) -> Effect {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let matches = self.picker_matches();
+        let history_len = self.history().len();
+        match &mut self.modal {
+            Modal::None => Effect::None,
+            Modal::Editor(text) => match key.code {
+                KeyCode::Esc => {
+                    self.modal = Modal::None;
+                    Effect::None
+                }
+                KeyCode::Enter if alt => {
+                    text.push('\n');
+                    Effect::None
+                }
+                KeyCode::Char('j') if ctrl => {
+                    text.push('\n');
+                    Effect::None
+                }
+                KeyCode::Enter => {
+                    let prompt = text.trim().to_string();
+                    self.modal = Modal::None;
+                    if prompt.is_empty() {
+                        self.set_notice("empty prompt: nothing sent", now);
+                        return Effect::None;
+                    }
+                    self.settings.prompt = prompt;
+                    self.apply(crate::tui::keys::Action::Probe, now)
+                }
+                KeyCode::Backspace => {
+                    text.pop();
+                    Effect::None
+                }
+                KeyCode::Char(c) if !ctrl => {
+                    // A prompt, not a document: the cap keeps a pasted novel off the wire.
+                    if text.len() < 8 * 1024 {
+                        text.push(c);
+                    }
+                    Effect::None
+                }
+                _ => Effect::None,
+            },
+            Modal::Picker {
+                typed, selected, ..
+            } => match key.code {
+                KeyCode::Esc => {
+                    self.modal = Modal::None;
+                    Effect::None
+                }
+                KeyCode::Up => {
+                    *selected = selected.saturating_sub(1);
+                    Effect::None
+                }
+                KeyCode::Down => {
+                    *selected = (*selected + 1).min(matches.len().saturating_sub(1));
+                    Effect::None
+                }
+                KeyCode::Enter => {
+                    let choice = matches
+                        .get(*selected)
+                        .cloned()
+                        .or_else(|| (!typed.trim().is_empty()).then(|| typed.trim().to_string()));
+                    self.modal = Modal::None;
+                    if let Some(model) = choice {
+                        self.set_notice(format!("probe model: {model}"), now);
+                        self.settings.model = Some(model);
+                    }
+                    Effect::None
+                }
+                KeyCode::Backspace => {
+                    typed.pop();
+                    *selected = 0;
+                    Effect::None
+                }
+                KeyCode::Char(c) if !ctrl && typed.len() < 128 => {
+                    typed.push(c);
+                    *selected = 0;
+                    Effect::None
+                }
+                _ => Effect::None,
+            },
+            Modal::ConfirmBurst => {
+                let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+                self.modal = Modal::None;
+                if yes {
+                    Effect::StartBurst
+                } else {
+                    Effect::None
+                }
+            }
+            Modal::History { scroll } => {
+                let max = history_len.saturating_sub(1);
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('h') => {
+                        self.modal = Modal::None
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => *scroll = (*scroll + 1).min(max),
+                    KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+                    KeyCode::End | KeyCode::Char('G') => *scroll = max,
+                    _ => {}
+                }
+                Effect::None
+            }
+        }
+    }
+
+    /// The model list for the picker arrived.
+    pub fn models_listed(&mut self, result: Result<Vec<String>, String>) {
+        if let Modal::Picker { models, error, .. } = &mut self.modal {
+            match result {
+                Ok(list) => *models = Some(list),
+                Err(e) => {
+                    *models = Some(Vec::new());
+                    *error = Some(e);
+                }
+            }
+        }
+    }
+
+    pub fn burst_started(&mut self, model: String, now: f64) {
+        self.burst = Some(BurstState {
+            model,
+            total: self.settings.burst_size,
+            concurrency: self.settings.burst_concurrency,
+            started_at: now,
+            finished_at: None,
+            ok: 0,
+            failed: 0,
+            retries: 0,
+            latencies: Vec::new(),
+            ttfts: Vec::new(),
+            cost_usd: 0.0,
+            errors: Default::default(),
+        });
+    }
+
+    pub fn burst_result(&mut self, result: &ProbeResult, cost: Option<f64>, now: f64) {
+        let Some(b) = self.burst.as_mut() else { return };
+        if result.ok {
+            b.ok += 1;
+            b.latencies.push(result.latency.as_secs_f64());
+        } else {
+            b.failed += 1;
+            let reason = result.error.clone().unwrap_or_else(|| "failed".into());
+            let reason: String = reason.chars().take(80).collect();
+            *b.errors.entry(reason).or_insert(0) += 1;
+        }
+        if let Some(t) = result.ttft {
+            b.ttfts.push(t.as_secs_f64());
+        }
+        b.retries += result.retries;
+        b.cost_usd += result.gateway_cost_usd.or(cost).unwrap_or(0.0);
+        if b.done() >= b.total {
+            b.finished_at = Some(now);
         }
     }
 
@@ -299,6 +636,10 @@ impl App {
     }
 
     pub fn probe_started(&mut self, model: String, now: f64) {
+        if let ProbeState::Done(previous) = std::mem::take(&mut self.probe) {
+            self.probe_history.push_front(*previous);
+            self.probe_history.truncate(PROBE_HISTORY);
+        }
         self.probe = ProbeState::Running {
             model,
             started_at: now,
@@ -322,6 +663,18 @@ impl App {
                 ProbeEvent::Reasoning(text) => *reasoning_chars += text.chars().count(),
             }
         }
+    }
+
+    /// Every history entry, newest first: the current result, then older ones.
+    pub fn history(&self) -> Vec<&ProbeSummary> {
+        let current = match &self.probe {
+            ProbeState::Done(p) => Some(p.as_ref()),
+            _ => None,
+        };
+        current
+            .into_iter()
+            .chain(self.probe_history.iter())
+            .collect()
     }
 
     pub fn probe_done(&mut self, result: &ProbeResult, prices: &PriceTable) {

@@ -17,6 +17,14 @@ pub enum Action {
     SortNext,
     /// Flip the model table's sort order.
     SortReverse,
+    /// Open the prompt editor.
+    EditPrompt,
+    /// Pick the probe model from the gateway's list.
+    PickModel,
+    /// Fire a burst of probes.
+    Burst,
+    /// Show the probe history.
+    History,
 }
 
 /// One key as written in the table and the help overlay.
@@ -108,6 +116,30 @@ pub const BINDINGS: &[Binding] = &[
         hint: "probe",
     },
     Binding {
+        keys: &[Key::char('i')],
+        action: Action::EditPrompt,
+        help: "edit the probe prompt (Enter sends, Ctrl-J new line, Esc cancels)",
+        hint: "prompt",
+    },
+    Binding {
+        keys: &[Key::char('m')],
+        action: Action::PickModel,
+        help: "pick the probe model from the gateway's /v1/models, or type one",
+        hint: "model",
+    },
+    Binding {
+        keys: &[Key::char('b')],
+        action: Action::Burst,
+        help: "fire a burst of probes (--burst-size at --burst-concurrency)",
+        hint: "burst",
+    },
+    Binding {
+        keys: &[Key::char('h')],
+        action: Action::History,
+        help: "probe history (↑/↓ scroll, Esc closes)",
+        hint: "history",
+    },
+    Binding {
         keys: &[Key::char('+')],
         action: Action::ZoomIn,
         help: "zoom in: shorter time window (down to 1 minute)",
@@ -123,7 +155,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::char('=')],
         action: Action::ZoomReset,
         help: "back to the starting time window",
-        hint: "reset zoom",
+        hint: "",
     },
     Binding {
         keys: &[Key::char('/')],

@@ -15,7 +15,7 @@ use crate::probe::{self, ProbeRequest};
 use crate::session::Session;
 use crate::signal::Signal;
 use crate::source::{Update, unix_now};
-use app::{App, Effect};
+use app::{App, Effect, Modal, ProbeSettings};
 use theme::Theme;
 use view::{DashboardView, ViewParams};
 
@@ -52,7 +52,16 @@ pub fn compute_view(
     )
 }
 
-/// The model a probe asks for: `--model`, else the busiest model the gateway reports.
+/// What the dashboard needs beyond the session to send probes.
+#[derive(Debug, Clone)]
+pub struct TuiOptions {
+    pub settings: ProbeSettings,
+    pub probe_every: Option<Duration>,
+    pub timeout: Duration,
+    pub max_tokens: u32,
+}
+
+/// The model a probe asks for: the chosen one, else the busiest model the gateway reports.
 fn probe_model(session: &Session, configured: Option<&str>, window: f64) -> Option<String> {
     if let Some(m) = configured {
         return Some(m.to_string());
@@ -74,27 +83,40 @@ fn probe_model(session: &Session, configured: Option<&str>, window: f64) -> Opti
 
 /// Runs the dashboard until the user quits. The terminal is restored on every exit path
 /// (ratatui's init installs a panic hook that restores it too).
-pub async fn run(
-    mut session: Session,
-    ui: &UiArgs,
-    model: Option<String>,
-    prompt: String,
-    timeout: Duration,
-) -> anyhow::Result<()> {
+pub async fn run(mut session: Session, ui: &UiArgs, options: TuiOptions) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, &mut session, ui, model, prompt, timeout).await;
+    let result = event_loop(&mut terminal, &mut session, ui, options).await;
     ratatui::try_restore()?;
     session.shutdown().await;
     result
+}
+
+/// Chooses the store the panels show: the scrape, or probe results when there is no /metrics data.
+fn view_for(session: &Session, app: &App, columns: usize) -> DashboardView {
+    if session.showing_probes() {
+        let url = format!("{} (probes)", session.api_base);
+        let interval = 10.0;
+        return DashboardView::compute(
+            &session.probe_feed.store,
+            &session.prices,
+            &ViewParams {
+                url: &url,
+                window: app.window,
+                interval,
+                columns,
+                dialect_signals: &crate::source::probe_feed::SIGNALS,
+                model_filter: app.filter.as_deref(),
+            },
+        );
+    }
+    compute_view(session, app.window, columns, app.filter.as_deref())
 }
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     session: &mut Session,
     ui: &UiArgs,
-    model: Option<String>,
-    prompt: String,
-    timeout: Duration,
+    options: TuiOptions,
 ) -> anyhow::Result<()> {
     session.start_sources();
     let mut columns = render::chart_columns(terminal.size()?.width);
@@ -107,6 +129,7 @@ async fn event_loop(
         history,
         session.api_base.to_string(),
     );
+    app.settings = options.settings.clone();
     for notice in &session.notices {
         app.set_notice(notice.clone(), unix_now());
     }
@@ -115,28 +138,36 @@ async fn event_loop(
     frame_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Ages on the status line change every second even without new data.
     let mut clock = tokio::time::interval(Duration::from_secs(1));
+    // A steady synthetic probe; without --probe-every the timer never fires.
+    let mut probe_timer = tokio::time::interval(
+        options
+            .probe_every
+            .unwrap_or(Duration::from_secs(86_400 * 365)),
+    );
+    probe_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    probe_timer.tick().await;
     let mut dirty = true;
     let mut stale_view = false;
     // Draw the splash ("waiting for the first scrape") at once.
     terminal.draw(|f| render::render(f, &app, unix_now()))?;
     loop {
+        let mut effect = Effect::None;
         tokio::select! {
             event = events.next() => {
                 let Some(event) = event else { break };
                 match event? {
-                    Event::Key(key) if key.kind != KeyEventKind::Release && app.filter_input.is_some() => {
-                        if app.filter_key(&key) == Effect::Recompute {
-                            stale_view = true;
-                        }
+                    Event::Key(key) if key.kind == KeyEventKind::Release => {}
+                    Event::Key(key) if app.filter_input.is_some() => {
+                        effect = app.filter_key(&key);
                         dirty = true;
                     }
-                    Event::Key(key) if key.kind != KeyEventKind::Release => {
+                    Event::Key(key) if app.modal != Modal::None => {
+                        effect = app.modal_key(&key, unix_now());
+                        dirty = true;
+                    }
+                    Event::Key(key) => {
                         if let Some(action) = keys::action_for(&key) {
-                            match app.apply(action, unix_now()) {
-                                Effect::None => {}
-                                Effect::Recompute => stale_view = true,
-                                Effect::StartProbe => start_probe(session, &mut app, model.as_deref(), &prompt, timeout),
-                            }
+                            effect = app.apply(action, unix_now());
                             dirty = true;
                         }
                     }
@@ -156,14 +187,36 @@ async fn event_loop(
                         stale_view = true;
                     }
                     Update::ProbeProgress(event) => app.probe_progress(event),
-                    Update::ProbeDone(result) => app.probe_done(&result, &session.prices),
+                    Update::ProbeDone(result) => {
+                        session.apply_probe(&result);
+                        app.probe_spent_usd = session.probe_feed.spent_usd;
+                        app.probe_done(&result, &session.prices);
+                        stale_view = true;
+                    }
+                    Update::BurstDone(result) => {
+                        session.apply_probe(&result);
+                        app.probe_spent_usd = session.probe_feed.spent_usd;
+                        let cost = session.probe_cost(&result);
+                        app.burst_result(&result, cost, unix_now());
+                        stale_view = true;
+                    }
+                    Update::ModelsListed(result) => app.models_listed(result),
                 }
                 dirty = true;
+            }
+            _ = probe_timer.tick(), if options.probe_every.is_some() => {
+                if app.refuse_requests().is_none() && !app.probe_running() {
+                    effect = Effect::StartProbe;
+                }
             }
             _ = clock.tick() => dirty = true,
             _ = frame_tick.tick() => {
                 if stale_view {
-                    app.view = compute_view(session, app.window, columns, app.filter.as_deref());
+                    app.showing_probes = session.showing_probes().then(|| {
+                        let why = session.store.health.last_error.as_deref().unwrap_or("no data");
+                        format!("/metrics: {why}")
+                    });
+                    app.view = view_for(session, &app, columns);
                     stale_view = false;
                 }
                 if dirty {
@@ -172,6 +225,13 @@ async fn event_loop(
                 }
             }
         }
+        match effect {
+            Effect::None => {}
+            Effect::Recompute => stale_view = true,
+            Effect::StartProbe => start_probe(session, &mut app, &options),
+            Effect::StartBurst => start_burst(session, &mut app, &options),
+            Effect::FetchModels => fetch_models(session, options.timeout),
+        }
         if app.quit {
             break;
         }
@@ -179,24 +239,29 @@ async fn event_loop(
     Ok(())
 }
 
-fn start_probe(
+fn probe_request(
     session: &Session,
-    app: &mut App,
-    model: Option<&str>,
+    model: String,
     prompt: &str,
-    timeout: Duration,
-) {
+    options: &TuiOptions,
+) -> ProbeRequest {
+    ProbeRequest::new(session.api_base.clone(), model, prompt.to_string())
+        .with_stream(true)
+        .with_max_tokens(Some(options.max_tokens))
+        .with_api_key(session.api_key.clone())
+        .with_timeout(options.timeout)
+}
+
+fn start_probe(session: &Session, app: &mut App, options: &TuiOptions) {
     let now = unix_now();
-    let Some(model) = probe_model(session, model, app.window) else {
-        app.set_notice("no model known yet: pass --model NAME", now);
+    let Some(model) = probe_model(session, app.settings.model.as_deref(), app.window) else {
+        app.set_notice(
+            "no model known yet: press m to pick one, or pass --model",
+            now,
+        );
         return;
     };
-    let mut request =
-        ProbeRequest::new(session.api_base.clone(), model.clone(), prompt.to_string());
-    request.stream = true;
-    request.max_tokens = Some(128);
-    request.api_key = session.api_key.clone();
-    request.timeout = timeout;
+    let request = probe_request(session, model.clone(), &app.settings.prompt, options);
     app.probe_started(model, now);
     let client = session.client.clone();
     let updates = session.updates_tx.clone();
@@ -217,5 +282,51 @@ fn start_probe(
         let result = probe::run_probe(&client, &request, Some(tx)).await;
         let _ = forward.await;
         let _ = updates.send(Update::ProbeDone(Box::new(result))).await;
+    });
+}
+
+fn start_burst(session: &Session, app: &mut App, options: &TuiOptions) {
+    let now = unix_now();
+    let Some(model) = probe_model(session, app.settings.model.as_deref(), app.window) else {
+        app.set_notice(
+            "no model known yet: press m to pick one, or pass --model",
+            now,
+        );
+        return;
+    };
+    let size = app.settings.burst_size.max(1);
+    let concurrency = app.settings.burst_concurrency.clamp(1, size);
+    let request = probe_request(session, model.clone(), &app.settings.prompt, options);
+    app.burst_started(model, now);
+    let client = session.client.clone();
+    let updates = session.updates_tx.clone();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+    tokio::spawn(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..size {
+            let Ok(permit) = gate.clone().acquire_owned().await else {
+                break;
+            };
+            let client = client.clone();
+            let request = request.clone();
+            let updates = updates.clone();
+            tasks.spawn(async move {
+                let result = probe::run_probe(&client, &request, None).await;
+                drop(permit);
+                let _ = updates.send(Update::BurstDone(Box::new(result))).await;
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    });
+}
+
+fn fetch_models(session: &Session, timeout: Duration) {
+    let client = session.client.clone();
+    let base = session.api_base.clone();
+    let key = session.api_key.clone();
+    let updates = session.updates_tx.clone();
+    tokio::spawn(async move {
+        let result = crate::probe::models::list_models(&client, &base, key.as_ref(), timeout).await;
+        let _ = updates.send(Update::ModelsListed(result)).await;
     });
 }

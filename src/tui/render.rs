@@ -16,7 +16,7 @@ use crate::dialect::ALL_MODELS;
 use crate::format::{self, UNKNOWN};
 use crate::signal::Signal;
 use crate::stats::CostSource;
-use crate::tui::app::{App, ProbeState, ProbeSummary, SortColumn};
+use crate::tui::app::{App, BurstState, Modal, ProbeState, ProbeSummary, SortColumn};
 use crate::tui::keys;
 use crate::tui::theme::Theme;
 use crate::tui::view::DashboardView;
@@ -107,9 +107,171 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
     render_models(frame, table, app, stale);
     render_probe(frame, probe, app, now);
     render_footer(frame, footer, app, now);
+    match &app.modal {
+        Modal::None => {}
+        Modal::Editor(text) => render_editor(frame, area, text, theme),
+        Modal::Picker { .. } => render_picker(frame, area, app),
+        Modal::ConfirmBurst => render_confirm(frame, area, app),
+        Modal::History { scroll } => render_history(frame, area, app, *scroll),
+    }
     if app.show_help {
         render_help(frame, area, theme);
     }
+}
+
+/// A centred box of at most `width`×`height`, cleared, with a titled border.
+fn dialog<'a>(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    width: u16,
+    height: u16,
+    title: &'a str,
+    theme: &Theme,
+) -> (Rect, Block<'a>) {
+    let width = width.min(area.width.saturating_sub(2));
+    let height = height.min(area.height.saturating_sub(2));
+    let rect = Rect {
+        x: area.x + (area.width.saturating_sub(width)) / 2,
+        y: area.y + (area.height.saturating_sub(height)) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .title(Line::from(Span::styled(
+            format!(" {title} "),
+            theme.title(),
+        )))
+        .border_style(Style::new().fg(theme.accent))
+        .style(Style::new().bg(theme.help_bg));
+    (rect, block)
+}
+
+fn render_editor(frame: &mut Frame<'_>, area: Rect, text: &str, theme: &Theme) {
+    let (rect, block) = dialog(frame, area, 80, 12, "Probe prompt", theme);
+    let block = block.title_bottom(Line::from(Span::styled(
+        " Enter send · Ctrl-J new line · Esc cancel ",
+        theme.dim(),
+    )));
+    let mut shown = text.to_string();
+    shown.push('▏');
+    frame.render_widget(
+        Paragraph::new(shown)
+            .style(theme.text())
+            .wrap(Wrap { trim: false })
+            .block(block),
+        rect,
+    );
+}
+
+fn render_picker(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let Modal::Picker {
+        models,
+        error,
+        typed,
+        selected,
+    } = &app.modal
+    else {
+        return;
+    };
+    let (rect, block) = dialog(frame, area, 60, 18, "Probe model", theme);
+    let block = block.title_bottom(Line::from(Span::styled(
+        " type to filter · ↑/↓ · Enter pick (or use what you typed) · Esc ",
+        theme.dim(),
+    )));
+    let mut lines = vec![Line::from(vec![
+        Span::styled("model: ", theme.dim()),
+        Span::styled(format!("{typed}▏"), theme.text()),
+    ])];
+    match models {
+        None => lines.push(Line::from(Span::styled(
+            "loading /v1/models …",
+            theme.dim(),
+        ))),
+        Some(_) => {
+            if let Some(e) = error {
+                lines.push(Line::from(Span::styled(
+                    format!("cannot list models: {e}"),
+                    Style::new().fg(theme.error),
+                )));
+                lines.push(Line::from(Span::styled(
+                    "type a model name and press Enter",
+                    theme.dim(),
+                )));
+            }
+            let matches = app.picker_matches();
+            let room = rect.height.saturating_sub(4) as usize;
+            let first = selected.saturating_sub(room.saturating_sub(1));
+            for (i, m) in matches.iter().enumerate().skip(first).take(room) {
+                let style = if i == *selected {
+                    Style::new().fg(theme.badge_fg).bg(theme.accent)
+                } else {
+                    theme.text()
+                };
+                lines.push(Line::from(Span::styled(format!(" {m} "), style)));
+            }
+            if matches.is_empty() && error.is_none() {
+                lines.push(Line::from(Span::styled(
+                    "no listed model matches: Enter uses what you typed",
+                    theme.dim(),
+                )));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+fn render_confirm(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let (rect, block) = dialog(frame, area, 64, 5, "Send a burst?", theme);
+    let s = &app.settings;
+    let text = vec![
+        Line::from(Span::styled(
+            format!(
+                "{} requests at concurrency {} (above --burst-confirm-above {})",
+                s.burst_size, s.burst_concurrency, s.burst_confirm_above
+            ),
+            theme.text(),
+        )),
+        Line::from(vec![
+            Span::styled("y", Style::new().fg(theme.key).add_modifier(Modifier::BOLD)),
+            Span::styled(" sends · any other key cancels", theme.dim()),
+        ]),
+    ];
+    frame.render_widget(Paragraph::new(text).block(block), rect);
+}
+
+fn render_history(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: usize) {
+    let theme = &app.theme;
+    let history = app.history();
+    let (rect, block) = dialog(
+        frame,
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(4),
+        "Probe history (newest first)",
+        theme,
+    );
+    let block = block.title_bottom(Line::from(Span::styled(
+        " ↑/↓ j/k scroll · g/G ends · Esc closes ",
+        theme.dim(),
+    )));
+    if history.is_empty() {
+        frame.render_widget(
+            Paragraph::new("no probes yet: press p")
+                .style(theme.dim())
+                .block(block),
+            rect,
+        );
+        return;
+    }
+    let lines: Vec<Line<'_>> = history
+        .iter()
+        .skip(scroll)
+        .map(|p| probe_line(p, theme))
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 fn panel<'a>(title: &'a str, extra: Vec<Span<'a>>, theme: &Theme, stale: bool) -> Block<'a> {
@@ -964,11 +1126,40 @@ fn probe_line(p: &ProbeSummary, theme: &Theme) -> Line<'static> {
 
 fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     let theme = &app.theme;
-    let extra = vec![Span::styled(format!("{} ", app.api_base), theme.dim())];
+    let mut extra = vec![Span::styled(format!("{} ", app.api_base), theme.dim())];
+    if let Some(m) = &app.settings.model {
+        extra.push(Span::styled(format!("model {m} "), theme.text()));
+    }
+    if app.probe_spent_usd > 0.0 {
+        let budget = app
+            .settings
+            .max_spend_usd
+            .map(|m| format!(" of {}", format::usd(Some(m))))
+            .unwrap_or_default();
+        extra.push(Span::styled(
+            format!("spent {}{budget} ", format::usd(Some(app.probe_spent_usd))),
+            theme.dim(),
+        ));
+    }
+    if app.settings.read_only {
+        extra.push(Span::styled(
+            " READ-ONLY ",
+            Style::new().fg(theme.badge_fg).bg(theme.warn),
+        ));
+    }
+    if let Some(why) = &app.showing_probes {
+        extra.push(Span::styled(
+            format!(" panels show probe results — {why} "),
+            Style::new().fg(theme.badge_fg).bg(theme.accent),
+        ));
+    }
     let block = panel(TITLE_PROBE, extra, theme, false);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut lines: Vec<Line<'_>> = Vec::new();
+    if let Some(b) = &app.burst {
+        lines.extend(burst_lines(b, theme, inner.width, now));
+    }
     let answer: Option<&str> = match &app.probe {
         ProbeState::Idle => {
             lines.push(Line::from(vec![
@@ -1041,6 +1232,87 @@ fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
+fn burst_lines(b: &BurstState, theme: &Theme, width: u16, now: f64) -> Vec<Line<'static>> {
+    let done = b.done();
+    let elapsed = b.finished_at.unwrap_or(now) - b.started_at;
+    let bar_width = (width as usize).saturating_sub(60).clamp(10, 40);
+    let filled = (done * bar_width)
+        .checked_div(b.total)
+        .unwrap_or(0)
+        .min(bar_width);
+    let bar = format!("{}{}", "█".repeat(filled), "░".repeat(bar_width - filled));
+    let rate = if elapsed > 0.0 {
+        done as f64 / elapsed
+    } else {
+        0.0
+    };
+    let state = if b.finished_at.is_some() {
+        "burst done"
+    } else {
+        "burst"
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            format!("{state} "),
+            Style::new().fg(theme.accent).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(
+            format!("{} ×{} c{} ", b.model, b.total, b.concurrency),
+            theme.text(),
+        ),
+        Span::styled(bar, Style::new().fg(theme.accent)),
+        Span::styled(format!(" {done}/{} ", b.total), theme.text()),
+        Span::styled(format!("ok {} ", b.ok), Style::new().fg(theme.ok)),
+        Span::styled(
+            format!("failed {} ", b.failed),
+            Style::new().fg(if b.failed > 0 { theme.error } else { theme.dim }),
+        ),
+        Span::styled(
+            format!("{:.1} req/s {} ", rate, format::seconds(Some(elapsed))),
+            theme.dim(),
+        ),
+    ])];
+    let p = |v: &[f64], q| format::seconds(BurstState::percentile(v, q));
+    let mut summary = vec![
+        Span::styled("latency p50 ", theme.dim()),
+        Span::styled(
+            format!("{} ", p(&b.latencies, 0.5)),
+            Style::new().fg(theme.p50),
+        ),
+        Span::styled("p95 ", theme.dim()),
+        Span::styled(
+            format!("{} ", p(&b.latencies, 0.95)),
+            Style::new().fg(theme.p95),
+        ),
+        Span::styled("TTFT p50 ", theme.dim()),
+        Span::styled(format!("{} ", p(&b.ttfts, 0.5)), Style::new().fg(theme.p50)),
+        Span::styled("p95 ", theme.dim()),
+        Span::styled(
+            format!("{} ", p(&b.ttfts, 0.95)),
+            Style::new().fg(theme.p95),
+        ),
+        Span::styled("cost ", theme.dim()),
+        Span::styled(
+            format!("{} ", format::usd(Some(b.cost_usd))),
+            Style::new().fg(theme.accent),
+        ),
+    ];
+    if b.retries > 0 {
+        summary.push(Span::styled(
+            format!("retries {} ", b.retries),
+            Style::new().fg(theme.warn),
+        ));
+    }
+    if let Some((reason, n)) = b.errors.iter().max_by_key(|(_, n)| **n) {
+        summary.push(Span::styled(
+            format!("{n}× {reason}"),
+            Style::new().fg(theme.error),
+        ));
+    }
+    lines.push(Line::from(summary));
+    lines
+}
+
 fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     let theme = &app.theme;
     let mut spans = Vec::new();
@@ -1074,7 +1346,7 @@ fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
 
 fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme) {
     let rows_data = keys::help_rows();
-    let width = 76.min(area.width.saturating_sub(4));
+    let width = 96.min(area.width.saturating_sub(4));
     let height = (rows_data.len() as u16 + 6).min(area.height.saturating_sub(2));
     let rect = Rect {
         x: area.x + (area.width.saturating_sub(width)) / 2,

@@ -151,7 +151,7 @@ impl DashboardView {
         let mut rate_ok = Vec::with_capacity(columns);
         let mut rate_error = Vec::with_capacity(columns);
         let mut error_ratio = Vec::with_capacity(columns);
-        let can_fail = store.has_signal(Signal::Requests);
+        let can_fail = store.health.reports_failures && store.has_signal(Signal::Requests);
         for c in 0..columns {
             let t = eval_t - window + step * (c + 1) as f64;
             let x = t - eval_t;
