@@ -104,6 +104,22 @@ pub struct TargetArgs {
     #[arg(long, env = "LLMTOP_PROBE_MAX_TOKENS", default_value_t = 128)]
     pub probe_max_tokens: u32,
 
+    /// Send the probe's token limit as `max_completion_tokens` (newer OpenAI models) instead of `max_tokens`.
+    #[arg(long, env = "LLMTOP_MAX_COMPLETION_TOKENS")]
+    pub max_completion_tokens: bool,
+
+    /// Sampling temperature for probes (default: the gateway's).
+    #[arg(long, env = "LLMTOP_TEMPERATURE")]
+    pub temperature: Option<f32>,
+
+    /// Probe requests started per minute, at most (p, b and --probe-every together).
+    #[arg(long, env = "LLMTOP_PROBE_RPM")]
+    pub probe_rpm: Option<u32>,
+
+    /// Probe requests in flight at once, at most.
+    #[arg(long, env = "LLMTOP_PROBE_CONCURRENCY")]
+    pub probe_concurrency: Option<usize>,
+
     /// Disable every key that sends a request to the gateway (p, i, b, m).
     #[arg(long, env = "LLMTOP_READ_ONLY")]
     pub read_only: bool,

@@ -42,6 +42,11 @@ fn main() -> ExitCode {
                     probe_every: t.probe_every,
                     timeout: t.timeout,
                     max_tokens: t.probe_max_tokens,
+                    max_completion_tokens: t.max_completion_tokens,
+                    temperature: t.temperature,
+                    limiter: llmtop::probe::limit::ProbeLimiter::new(
+                        llmtop::probe::limit::ProbeLimits::new(t.probe_rpm, t.probe_concurrency),
+                    ),
                 };
                 tui::run(session, &cli.ui, options).await
             }

@@ -41,6 +41,10 @@ pub struct ProbeRequest {
     pub prompt: String,
     pub stream: bool,
     pub max_tokens: Option<u32>,
+    /// Send the limit as `max_completion_tokens` (newer OpenAI reasoning models refuse `max_tokens`).
+    pub use_max_completion_tokens: bool,
+    /// Sampling temperature; omitted when `None` so the gateway's default applies.
+    pub temperature: Option<f32>,
     pub api_key: Option<Secret>,
     /// Bounds the whole probe: connecting, every retry and its wait, and reading the body.
     pub timeout: Duration,
@@ -61,11 +65,24 @@ impl ProbeRequest {
             prompt: prompt.into(),
             stream: true,
             max_tokens: None,
+            use_max_completion_tokens: false,
+            temperature: None,
             api_key: None,
             timeout: Self::DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             extra_headers: Vec::new(),
         }
+    }
+
+    /// Names the token limit `max_completion_tokens` instead of `max_tokens`.
+    pub fn with_max_completion_tokens(mut self, yes: bool) -> Self {
+        self.use_max_completion_tokens = yes;
+        self
+    }
+
+    pub fn with_temperature(mut self, temperature: Option<f32>) -> Self {
+        self.temperature = temperature;
+        self
     }
 
     pub fn with_api_key(mut self, key: Option<Secret>) -> Self {
@@ -131,7 +148,15 @@ impl ProbeRequest {
         });
         if let Some(map) = body.as_object_mut() {
             if let Some(max) = self.max_tokens {
-                map.insert("max_tokens".into(), max.into());
+                let field = if self.use_max_completion_tokens {
+                    "max_completion_tokens"
+                } else {
+                    "max_tokens"
+                };
+                map.insert(field.into(), max.into());
+            }
+            if let Some(t) = self.temperature {
+                map.insert("temperature".into(), json!(t));
             }
             if self.stream {
                 // Without this OpenAI sends no usage at all on streams.
@@ -151,6 +176,8 @@ impl fmt::Debug for ProbeRequest {
             .field("prompt", &self.prompt)
             .field("stream", &self.stream)
             .field("max_tokens", &self.max_tokens)
+            .field("use_max_completion_tokens", &self.use_max_completion_tokens)
+            .field("temperature", &self.temperature)
             .field("api_key", &self.api_key)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
@@ -785,6 +812,30 @@ fn scrub(text: &str, key: &Secret) -> String {
         return text.to_string();
     }
     text.replace(key, "<redacted>")
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+
+    #[test]
+    fn token_limit_field_and_temperature_are_configurable() {
+        let base = url::Url::parse("http://127.0.0.1:1").unwrap();
+        let plain = ProbeRequest::new(base.clone(), "m", "hi")
+            .with_max_tokens(Some(16))
+            .body();
+        assert_eq!(plain["max_tokens"], 16);
+        assert!(plain.get("max_completion_tokens").is_none());
+        assert!(plain.get("temperature").is_none());
+        let newer = ProbeRequest::new(base, "m", "hi")
+            .with_max_tokens(Some(16))
+            .with_max_completion_tokens(true)
+            .with_temperature(Some(0.5))
+            .body();
+        assert_eq!(newer["max_completion_tokens"], 16);
+        assert!(newer.get("max_tokens").is_none());
+        assert_eq!(newer["temperature"], 0.5);
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,10 @@ pub struct TuiOptions {
     pub probe_every: Option<Duration>,
     pub timeout: Duration,
     pub max_tokens: u32,
+    pub max_completion_tokens: bool,
+    pub temperature: Option<f32>,
+    /// Client-side rate and concurrency limits shared by every probe the dashboard sends.
+    pub limiter: crate::probe::limit::ProbeLimiter,
 }
 
 /// The model a probe asks for: the chosen one, else the busiest model the gateway reports.
@@ -250,6 +254,8 @@ fn probe_request(
         .with_max_tokens(Some(options.max_tokens))
         .with_api_key(session.api_key.clone())
         .with_timeout(options.timeout)
+        .with_max_completion_tokens(options.max_completion_tokens)
+        .with_temperature(options.temperature)
 }
 
 fn start_probe(session: &Session, app: &mut App, options: &TuiOptions) {
@@ -265,7 +271,9 @@ fn start_probe(session: &Session, app: &mut App, options: &TuiOptions) {
     app.probe_started(model, now);
     let client = session.client.clone();
     let updates = session.updates_tx.clone();
+    let limiter = options.limiter.clone();
     tokio::spawn(async move {
+        let _permit = limiter.acquire().await;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let forward_updates = updates.clone();
         let forward = tokio::spawn(async move {
@@ -301,6 +309,7 @@ fn start_burst(session: &Session, app: &mut App, options: &TuiOptions) {
     let client = session.client.clone();
     let updates = session.updates_tx.clone();
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let limiter = options.limiter.clone();
     tokio::spawn(async move {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..size {
@@ -310,8 +319,12 @@ fn start_burst(session: &Session, app: &mut App, options: &TuiOptions) {
             let client = client.clone();
             let request = request.clone();
             let updates = updates.clone();
+            let limiter = limiter.clone();
             tasks.spawn(async move {
+                // The burst's own concurrency, then the session-wide --probe-rpm/--probe-concurrency.
+                let limit = limiter.acquire().await;
                 let result = probe::run_probe(&client, &request, None).await;
+                drop(limit);
                 drop(permit);
                 let _ = updates.send(Update::BurstDone(Box::new(result))).await;
             });
