@@ -28,6 +28,8 @@ pub enum Command {
     Snapshot(Box<SnapshotArgs>),
     /// Send one chat completion through a gateway and print what it measured (TTFT, tokens, cost).
     Probe(Box<ProbeArgs>),
+    /// Load-test a gateway: N chat completions at concurrency C (or R/s), then latency, TTFT, tokens and cost.
+    Bench(Box<BenchArgs>),
 }
 
 /// Where to scrape and how to authenticate; shared by the dashboard and `snapshot`.
@@ -171,6 +173,18 @@ pub struct UiArgs {
     /// Time window shown on screen.
     #[arg(long, env = "LLMTOP_WINDOW", default_value = "5m", value_parser = parse_duration)]
     pub window: Duration,
+
+    /// Colour theme: default, light, gruvbox, nord, high-contrast, mono, or a path to a .toml theme.
+    #[arg(long, env = "LLMTOP_THEME", default_value = "default")]
+    pub theme: String,
+
+    /// No colours at all (also when NO_COLOR is set to anything).
+    #[arg(long, env = "LLMTOP_NO_COLOR")]
+    pub no_color: bool,
+
+    /// Print the names of every theme item, one per line, and exit.
+    #[arg(long)]
+    pub print_theme_items: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -288,6 +302,100 @@ pub struct ProbeArgs {
 
     /// Config file with price rows (default: ~/.config/llmtop/config.toml).
     #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Gateway: host:port, http(s)://host:port or a full URL; the API base is its origin unless --api-base.
+    #[arg(env = "LLMTOP_BENCH_URL", required_unless_present_any = ["demo", "api_base"])]
+    pub url: Option<String>,
+
+    /// Benchmark a temporary built-in demo gateway on 127.0.0.1.
+    #[arg(long, env = "LLMTOP_BENCH_DEMO", conflicts_with_all = ["url", "api_base"])]
+    pub demo: bool,
+
+    /// Model to ask for, as the gateway names it.
+    #[arg(long, env = "LLMTOP_BENCH_MODEL")]
+    pub model: String,
+
+    /// Requests to send (default: 1000, or no limit with --duration).
+    #[arg(short = 'n', long = "requests", value_name = "N", env = "LLMTOP_BENCH_REQUESTS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+
+    /// Requests in flight at once, at most.
+    #[arg(short = 'c', long, value_name = "C", env = "LLMTOP_BENCH_CONCURRENCY", default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub concurrency: usize,
+
+    /// Open loop: start requests at this many per second on average (Poisson arrivals), still at most C in flight.
+    #[arg(long, value_name = "R", env = "LLMTOP_BENCH_RATE", value_parser = crate::loadgen::parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Stop sending after this long (requests in flight still finish).
+    #[arg(long, value_name = "D", env = "LLMTOP_BENCH_DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Prompt every request sends.
+    #[arg(
+        long,
+        env = "LLMTOP_BENCH_PROMPT",
+        default_value = "Reply with one short sentence about monitoring.",
+        conflicts_with = "prompts"
+    )]
+    pub prompt: String,
+
+    /// JSON Lines file of prompts, used in turn: each line a JSON string or an object with "prompt".
+    #[arg(long, value_name = "FILE.jsonl", env = "LLMTOP_BENCH_PROMPTS")]
+    pub prompts: Option<PathBuf>,
+
+    /// Stream the answers (server-sent events): needed for TTFT, TPOT and inter-token latency.
+    #[arg(long, env = "LLMTOP_BENCH_STREAM")]
+    pub stream: bool,
+
+    /// Most completion tokens each request asks for.
+    #[arg(long, env = "LLMTOP_BENCH_MAX_TOKENS", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: u32,
+
+    /// Output format of the summary.
+    #[arg(long, env = "LLMTOP_BENCH_FORMAT", value_enum, default_value_t = crate::loadgen::BenchFormat::Text)]
+    pub format: crate::loadgen::BenchFormat,
+
+    /// Base URL of the OpenAI-compatible API (default: the URL's origin).
+    #[arg(long, env = "LLMTOP_BENCH_API_BASE")]
+    pub api_base: Option<String>,
+
+    /// Read the API key from this file (default: $LLMTOP_API_KEY, then $OPENAI_API_KEY).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_BENCH_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Give up on one request after this long, retries included.
+    #[arg(long, env = "LLMTOP_BENCH_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Extra attempts per request after a 429, 5xx or connection failure.
+    #[arg(long, env = "LLMTOP_BENCH_RETRIES", default_value_t = 0)]
+    pub retries: u32,
+
+    /// Extra request header, 'Name: value' (repeatable).
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        env = "LLMTOP_BENCH_HEADER",
+        value_delimiter = '\n'
+    )]
+    pub headers: Vec<String>,
+
+    /// Service-level objectives for goodput, e.g. ttft=500ms,tpot=50ms,e2e=2s.
+    #[arg(long, value_name = "SLOS", env = "LLMTOP_BENCH_GOODPUT", value_parser = crate::loadgen::parse_goodput)]
+    pub goodput: Option<crate::loadgen::Slo>,
+
+    /// Seed for the open-loop arrival times (default: from entropy).
+    #[arg(long, env = "LLMTOP_BENCH_SEED")]
+    pub seed: Option<u64>,
+
+    /// Config file with price rows (default: ~/.config/llmtop/config.toml).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_BENCH_CONFIG")]
     pub config: Option<PathBuf>,
 }
 

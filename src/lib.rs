@@ -8,6 +8,7 @@ pub mod demo;
 pub mod dialect;
 pub mod exposition;
 pub mod format;
+pub mod loadgen;
 pub mod logging;
 pub mod pricing;
 pub mod probe;

@@ -8,6 +8,13 @@ use llmtop::cli::{Cli, Command};
 use llmtop::{commands, logging, tui};
 
 fn main() -> ExitCode {
+    // Answered before parsing: it needs no target, which the parser would otherwise demand.
+    if std::env::args().skip(1).any(|a| a == "--print-theme-items") {
+        for item in llmtop::tui::theme::ITEMS {
+            println!("{item}");
+        }
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     let log_file = match &cli.command {
         Some(Command::Snapshot(s)) => s.target.log_file.clone(),
@@ -29,7 +36,9 @@ fn main() -> ExitCode {
             None => {
                 let session = llmtop::session::Session::new(&cli.target).await?;
                 let t = &cli.target;
+                let theme = tui::choose_theme(&cli.ui)?;
                 let options = tui::TuiOptions {
+                    theme,
                     settings: tui::app::ProbeSettings {
                         model: t.model.clone(),
                         prompt: t.probe_prompt.clone(),
@@ -53,6 +62,7 @@ fn main() -> ExitCode {
             Some(Command::Demo(args)) => commands::demo(&args).await,
             Some(Command::Snapshot(args)) => commands::snapshot(&args).await,
             Some(Command::Probe(args)) => llmtop::probe_cmd::run(&args).await,
+            Some(Command::Bench(args)) => llmtop::loadgen::run(&args).await,
         }
     });
     match result {

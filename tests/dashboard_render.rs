@@ -263,3 +263,34 @@ fn filter_prompt_takes_every_key_until_enter() {
     assert_eq!(app.filter.as_deref(), Some("mini"));
     assert!(app.filter_input.is_none());
 }
+
+#[test]
+fn dashboard_at_80x24_and_200x60_in_default_and_mono() {
+    for (width, height) in [(80u16, 24u16), (200, 60)] {
+        for theme in ["default", "mono"] {
+            let (mut app, now) = app_for(width);
+            app.theme = Theme::load(theme).unwrap();
+            let terminal = draw(&app, now, width, height);
+            let text = screen_text(&terminal);
+            for title in [
+                render::TITLE_REQUESTS,
+                render::TITLE_LATENCY,
+                render::TITLE_ERRORS,
+                render::TITLE_COST,
+            ] {
+                assert!(
+                    text.contains(title),
+                    "{width}x{height} {theme}: missing {title}\n{text}"
+                );
+            }
+            if theme == "mono" {
+                let buffer = terminal.backend().buffer();
+                let coloured = buffer.content().iter().any(|c| {
+                    c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset
+                });
+                assert!(!coloured, "mono theme drew a colour at {width}x{height}");
+            }
+            insta::assert_snapshot!(format!("dashboard_{width}x{height}_{theme}"), text);
+        }
+    }
+}

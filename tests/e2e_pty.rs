@@ -214,3 +214,27 @@ fn probe_every_fills_the_panels_without_metrics() {
     let _ = demo.kill();
     let _ = demo.wait();
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let mut pty = Pty::spawn(&["--demo"], 100, 30, &[]);
+    pty.wait_for("LIVE", Duration::from_secs(20));
+    let pid = pty.child.process_id().expect("child pid");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = pty.wait_exit(Duration::from_secs(10));
+    assert!(exit.success(), "SIGTERM is a clean exit: {exit:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let parser = pty.parser.lock().unwrap();
+    assert!(
+        !parser.screen().alternate_screen(),
+        "alternate screen left on after SIGTERM"
+    );
+    assert!(
+        !parser.screen().hide_cursor(),
+        "cursor left hidden after SIGTERM"
+    );
+}

@@ -368,6 +368,11 @@ impl App {
                 self.modal = Modal::History { scroll: 0 };
                 Effect::None
             }
+            Action::CycleTheme => {
+                self.theme = Theme::next_builtin(&self.theme.name);
+                self.set_notice(format!("theme: {}", self.theme.name), now);
+                Effect::None
+            }
             Action::ZoomIn => self.zoom((self.window / 2.0).max(MIN_WINDOW), now),
             Action::ZoomOut => self.zoom((self.window * 2.0).min(self.max_window), now),
             Action::ZoomReset => self.zoom(self.initial_window, now),

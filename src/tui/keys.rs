@@ -25,6 +25,8 @@ pub enum Action {
     Burst,
     /// Show the probe history.
     History,
+    /// Switch to the next built-in theme.
+    CycleTheme,
 }
 
 /// One key as written in the table and the help overlay.
@@ -138,6 +140,12 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::History,
         help: "probe history (↑/↓ scroll, Esc closes)",
         hint: "history",
+    },
+    Binding {
+        keys: &[Key::char('t')],
+        action: Action::CycleTheme,
+        help: "next colour theme (default, light, gruvbox, nord, high-contrast, mono)",
+        hint: "theme",
     },
     Binding {
         keys: &[Key::char('+')],

@@ -61,6 +61,7 @@ pub struct TuiOptions {
     pub max_tokens: u32,
     pub max_completion_tokens: bool,
     pub temperature: Option<f32>,
+    pub theme: Theme,
     /// Client-side rate and concurrency limits shared by every probe the dashboard sends.
     pub limiter: crate::probe::limit::ProbeLimiter,
 }
@@ -83,6 +84,12 @@ fn probe_model(session: &Session, configured: Option<&str>, window: f64) -> Opti
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(m, _)| m)
+}
+
+/// The theme the flags ask for: mono under `--no-color` or `NO_COLOR` (any value), else `--theme`.
+pub fn choose_theme(ui: &UiArgs) -> anyhow::Result<Theme> {
+    let no_color = ui.no_color || std::env::var_os("NO_COLOR").is_some();
+    Theme::load(if no_color { "mono" } else { &ui.theme })
 }
 
 /// Runs the dashboard until the user quits. The terminal is restored on every exit path
@@ -128,7 +135,7 @@ async fn event_loop(
     let history = session.store.limits().slots as f64 * session.target.interval.as_secs_f64();
     let mut app = App::new(
         compute_view(session, window, columns, None),
-        Theme::builtin_default(),
+        options.theme.clone(),
         window,
         history,
         session.api_base.to_string(),
@@ -150,6 +157,8 @@ async fn event_loop(
     );
     probe_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     probe_timer.tick().await;
+    // SIGTERM (kill, tmux kill-pane, systemd) must leave the terminal usable, like q does.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut dirty = true;
     let mut stale_view = false;
     // Draw the splash ("waiting for the first scrape") at once.
@@ -213,6 +222,7 @@ async fn event_loop(
                     effect = Effect::StartProbe;
                 }
             }
+            _ = terminate.recv() => app.quit = true,
             _ = clock.tick() => dirty = true,
             _ = frame_tick.tick() => {
                 if stale_view {

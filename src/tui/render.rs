@@ -953,7 +953,12 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         ord.then_with(|| a.model.cmp(&b.model))
     });
     let header_style = theme.dim().add_modifier(Modifier::BOLD);
-    let headers = [
+    // Columns in the order they are dropped last-first as the table narrows; the model name
+    // keeps at least MODEL_MIN cells, because a row without its name means nothing.
+    const MODEL_MIN: u16 = 18;
+    const WIDTHS: [u16; 10] = [0, 7, 8, 9, 9, 9, 9, 9, 10, 9];
+    const PRIORITY: [usize; 9] = [1, 2, 4, 9, 3, 5, 6, 7, 8];
+    const HEADERS: [&str; 10] = [
         "model",
         "req/s",
         "err %",
@@ -965,13 +970,24 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         "tok/s out",
         "$/h",
     ];
-    let header = Row::new(headers.iter().enumerate().map(|(i, h)| {
+    let inner_width = area.width.saturating_sub(2);
+    let mut budget = inner_width.saturating_sub(MODEL_MIN);
+    let mut shown = vec![0usize];
+    for col in PRIORITY {
+        // Each column also costs the one-cell gap the table puts between columns.
+        if budget > WIDTHS[col] {
+            budget -= WIDTHS[col] + 1;
+            shown.push(col);
+        }
+    }
+    shown.sort_unstable();
+    let header = Row::new(shown.iter().map(|&i| {
         let style = if SortColumn::ALL[i] == app.sort {
             header_style.fg(theme.accent)
         } else {
             header_style
         };
-        Span::styled(*h, style)
+        Span::styled(HEADERS[i], style)
     }));
     let rows: Vec<Row<'_>> = rows_data
         .iter()
@@ -982,39 +998,42 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
                 Some(r) if r >= 0.01 => Style::new().fg(theme.warn),
                 _ => theme.text(),
             };
-            Row::new(vec![
-                Span::styled(m.model.clone(), theme.text()),
-                Span::styled(
-                    format::compact_or_unknown(f.requests_per_second),
-                    theme.text(),
-                ),
-                Span::styled(format::percent(f.error_ratio), err_style),
-                Span::styled(
-                    format::seconds(f.latency_seconds.p50),
-                    Style::new().fg(theme.p50),
-                ),
-                Span::styled(
-                    format::seconds(f.latency_seconds.p95),
-                    Style::new().fg(theme.p95),
-                ),
-                Span::styled(
-                    format::seconds(f.latency_seconds.p99),
-                    Style::new().fg(theme.p99),
-                ),
-                Span::styled(format::seconds(f.ttft_seconds.p95), theme.text()),
-                Span::styled(
-                    format::compact_or_unknown(f.tokens_per_second.input),
-                    theme.text(),
-                ),
-                Span::styled(
-                    format::compact_or_unknown(f.tokens_per_second.output),
-                    theme.text(),
-                ),
-                Span::styled(
-                    format::usd(f.cost_usd_per_hour),
-                    Style::new().fg(theme.accent),
-                ),
-            ])
+            let cell = |i: usize| -> Span<'static> {
+                match i {
+                    0 => Span::styled(m.model.clone(), theme.text()),
+                    1 => Span::styled(
+                        format::compact_or_unknown(f.requests_per_second),
+                        theme.text(),
+                    ),
+                    2 => Span::styled(format::percent(f.error_ratio), err_style),
+                    3 => Span::styled(
+                        format::seconds(f.latency_seconds.p50),
+                        Style::new().fg(theme.p50),
+                    ),
+                    4 => Span::styled(
+                        format::seconds(f.latency_seconds.p95),
+                        Style::new().fg(theme.p95),
+                    ),
+                    5 => Span::styled(
+                        format::seconds(f.latency_seconds.p99),
+                        Style::new().fg(theme.p99),
+                    ),
+                    6 => Span::styled(format::seconds(f.ttft_seconds.p95), theme.text()),
+                    7 => Span::styled(
+                        format::compact_or_unknown(f.tokens_per_second.input),
+                        theme.text(),
+                    ),
+                    8 => Span::styled(
+                        format::compact_or_unknown(f.tokens_per_second.output),
+                        theme.text(),
+                    ),
+                    _ => Span::styled(
+                        format::usd(f.cost_usd_per_hour),
+                        Style::new().fg(theme.accent),
+                    ),
+                }
+            };
+            Row::new(shown.iter().map(|&i| cell(i)).collect::<Vec<_>>())
         })
         .collect();
     if rows.is_empty() {
@@ -1025,18 +1044,16 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
         return;
     }
-    let widths = [
-        Constraint::Fill(3),
-        Constraint::Length(7),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-        Constraint::Length(9),
-    ];
+    let widths: Vec<Constraint> = shown
+        .iter()
+        .map(|&i| {
+            if i == 0 {
+                Constraint::Min(MODEL_MIN)
+            } else {
+                Constraint::Length(WIDTHS[i])
+            }
+        })
+        .collect();
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 

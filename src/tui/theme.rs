@@ -7,6 +7,19 @@ use serde::Deserialize;
 
 const DEFAULT_THEME: &str = include_str!("../../themes/default.toml");
 
+/// The themes shipped in `themes/`, embedded in the binary, in the order `t` cycles them.
+pub const BUILTIN: [(&str, &str); 6] = [
+    ("default", DEFAULT_THEME),
+    ("light", include_str!("../../themes/light.toml")),
+    ("gruvbox", include_str!("../../themes/gruvbox.toml")),
+    ("nord", include_str!("../../themes/nord.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
+    ("mono", include_str!("../../themes/mono.toml")),
+];
+
 /// Every item a theme defines, in the order the documentation lists them.
 pub const ITEMS: [&str; 31] = [
     "text",
@@ -45,6 +58,7 @@ pub const ITEMS: [&str; 31] = [
 #[derive(Debug, Deserialize)]
 struct ThemeFile {
     name: String,
+    #[serde(default)]
     items: BTreeMap<String, String>,
 }
 
@@ -133,6 +147,56 @@ impl Theme {
         })
     }
 
+    /// A user theme: only the items it names change; the rest come from the default theme.
+    pub fn from_toml_over_default(text: &str) -> anyhow::Result<Self> {
+        let user: ThemeFile = toml::from_str(text)?;
+        let mut base: ThemeFile = toml::from_str(DEFAULT_THEME)?;
+        base.name = user.name;
+        base.items.extend(user.items);
+        let merged = toml::to_string(&toml::Table::from_iter([
+            ("name".to_string(), toml::Value::String(base.name)),
+            (
+                "items".to_string(),
+                toml::Value::Table(
+                    base.items
+                        .into_iter()
+                        .map(|(k, v)| (k, toml::Value::String(v)))
+                        .collect(),
+                ),
+            ),
+        ]))?;
+        Self::from_toml_str(&merged)
+    }
+
+    /// A built-in theme by name, or a theme file by path (which may override only some items).
+    pub fn load(name_or_path: &str) -> anyhow::Result<Self> {
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::from_toml_str(text);
+        }
+        let path = std::path::Path::new(name_or_path);
+        if path.exists() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read theme {}: {e}", path.display()))?;
+            return Self::from_toml_over_default(&text)
+                .map_err(|e| anyhow::anyhow!("theme {}: {e:#}", path.display()));
+        }
+        let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        anyhow::bail!(
+            "no theme {name_or_path:?}: built-ins are {}, or give a path to a .toml file",
+            names.join(", ")
+        )
+    }
+
+    /// The built-in theme after `name` in cycling order.
+    pub fn next_builtin(name: &str) -> Self {
+        let i = BUILTIN
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map_or(0, |i| i + 1);
+        let (_, text) = BUILTIN[i % BUILTIN.len()];
+        Self::from_toml_str(text).unwrap_or_else(|_| Self::fallback())
+    }
+
     /// The built-in dark theme.
     pub fn builtin_default() -> Self {
         match Self::from_toml_str(DEFAULT_THEME) {
@@ -210,6 +274,61 @@ mod tests {
         assert_eq!(theme.name, "default");
         assert_eq!(theme.heat[0], Color::Rgb(0x12, 0x32, 0x5a));
         assert_eq!(theme.ok, Color::Green);
+    }
+
+    #[test]
+    fn every_shipped_theme_defines_every_item() {
+        for (name, text) in BUILTIN {
+            let file: ThemeFile = toml::from_str(text).unwrap();
+            assert_eq!(file.name, name);
+            for item in ITEMS {
+                assert!(file.items.contains_key(item), "theme {name} lacks {item}");
+            }
+            assert_eq!(
+                file.items.len(),
+                ITEMS.len(),
+                "theme {name} has unknown items"
+            );
+            Theme::from_toml_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let mono = Theme::load("mono").unwrap();
+        assert_eq!(mono.ok, Color::Reset);
+        assert_eq!(mono.heat[5], Color::Reset);
+    }
+
+    #[test]
+    fn a_user_theme_may_override_only_some_items() {
+        let t =
+            Theme::from_toml_over_default("name = \"mine\"\n[items]\nok = \"#00ff00\"\n").unwrap();
+        assert_eq!(t.name, "mine");
+        assert_eq!(t.ok, Color::Rgb(0, 255, 0));
+        assert_eq!(t.error, Theme::builtin_default().error);
+        let err = Theme::load("no-such-theme").unwrap_err().to_string();
+        assert!(
+            err.contains("built-ins are default, light, gruvbox, nord, high-contrast, mono"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn t_cycles_through_every_builtin() {
+        let mut name = "default".to_string();
+        let mut seen = vec![];
+        for _ in 0..BUILTIN.len() {
+            name = Theme::next_builtin(&name).name;
+            seen.push(name.clone());
+        }
+        assert_eq!(
+            seen,
+            [
+                "light",
+                "gruvbox",
+                "nord",
+                "high-contrast",
+                "mono",
+                "default"
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,432 @@
+//! `llmtop bench` as a user runs it: the real binary against the demo gateway, in this process,
+//! on 127.0.0.1. Every run is bounded by [`RUN_BUDGET`].
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use llmtop::demo::{self, DemoConfig, FAULT_HEADER, FAULT_KEY_HEADER};
+use llmtop::pricing::{PriceTable, TokenCounts};
+use serde_json::Value;
+
+const RUN_BUDGET: Duration = Duration::from_secs(20);
+const MODEL: &str = "gpt-4o-mini";
+
+/// One demo gateway for the whole file, on a runtime of its own so it serves while tests block.
+fn gateway() -> &'static str {
+    static GATEWAY: OnceLock<(tokio::runtime::Runtime, String)> = OnceLock::new();
+    &GATEWAY
+        .get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let config = DemoConfig {
+                seed: Some(5),
+                traffic: false,
+                // Real streaming with gaps between tokens, but quick.
+                latency_scale: 0.05,
+                ..DemoConfig::default()
+            };
+            let gw = runtime
+                .block_on(demo::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config))
+                .expect("demo gateway starts");
+            let base = gw.base_url();
+            std::mem::forget(gw);
+            (runtime, base)
+        })
+        .1
+}
+
+/// A scratch directory (empty config, log file) removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "llmtop-bench-cmd-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        // An empty config keeps the user's own price overrides out of the arithmetic.
+        std::fs::write(dir.join("config.toml"), "").unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `llmtop bench URL --model gpt-4o-mini ARGS`, with a clean environment.
+fn command(scratch: &Scratch, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llmtop"));
+    cmd.arg("bench")
+        .arg(gateway())
+        .args(["--model", MODEL, "--timeout", "10s"])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &scratch.0)
+        .env("LLMTOP_BENCH_CONFIG", scratch.0.join("config.toml"))
+        .env("LLMTOP_LOG_FILE", scratch.0.join("llmtop.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn reader(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Waits for `child` at most [`RUN_BUDGET`]; returns its exit code.
+fn wait(child: &mut Child, what: &str) -> Option<i32> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if started.elapsed() > RUN_BUDGET {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} ran longer than {RUN_BUDGET:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs to the end; returns (stdout, stderr), panicking unless it exits 0.
+fn bench(args: &[&str]) -> (String, String) {
+    let scratch = Scratch::new();
+    let mut child = command(&scratch, args).spawn().expect("llmtop starts");
+    let out = reader(child.stdout.take().unwrap());
+    let err = reader(child.stderr.take().unwrap());
+    let code = wait(&mut child, &format!("bench {args:?}"));
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert_eq!(code, Some(0), "bench {args:?}\n{out}\n{err}");
+    (out, err)
+}
+
+fn bench_json(args: &[&str]) -> Value {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let (out, err) = bench(&all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}\n{err}"))
+}
+
+fn fault_key(name: &str) -> String {
+    format!("{FAULT_KEY_HEADER}: bench-{}-{name}", std::process::id())
+}
+
+#[test]
+fn closed_loop_sends_exactly_n() {
+    let j = bench_json(&["-n", "50", "-c", "5"]);
+    assert_eq!(j["requests_done"], 50);
+    assert_eq!(j["requests_ok"], 50);
+    assert_eq!(j["success_rate"], 1.0);
+    assert_eq!(j["status_codes"], serde_json::json!({"200": 50}));
+    assert_eq!(j["mode"], "closed");
+    assert_eq!(j["concurrency"], 5);
+    assert_eq!(j["latency_seconds"]["count"], 50);
+    assert_eq!(j["interrupted"], false);
+    // Not streamed: no TTFT, and unknown is null, never 0.
+    assert_eq!(j["ttft_seconds"]["count"], 0);
+    assert!(j["ttft_seconds"]["p50"].is_null());
+}
+
+#[test]
+fn injected_failures_show_in_success_rate_and_status_codes() {
+    let all_fail = format!("{FAULT_HEADER}: status=500");
+    let j = bench_json(&["-n", "50", "-c", "5", "-H", &all_fail]);
+    assert_eq!(j["requests_done"], 50);
+    assert_eq!(j["success_rate"], 0.0);
+    assert_eq!(j["status_codes"], serde_json::json!({"500": 50}));
+    assert_eq!(j["errors"], serde_json::json!({"http": 50}));
+    assert_eq!(j["latency_seconds"]["count"], 0);
+    assert!(j["latency_seconds"]["p99"].is_null());
+    assert!(
+        j["error_samples"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 500")
+    );
+
+    // The first 10 of a key get 429, the rest succeed.
+    let key = fault_key("fail-first");
+    let j = bench_json(&[
+        "-n",
+        "50",
+        "-c",
+        "5",
+        "-H",
+        &format!("{FAULT_HEADER}: fail_first=10"),
+        "-H",
+        &key,
+    ]);
+    assert_eq!(j["requests_failed"], 10);
+    assert_eq!(j["success_rate"], 0.8);
+    assert_eq!(j["status_codes"], serde_json::json!({"200": 40, "429": 10}));
+    assert_eq!(j["errors"], serde_json::json!({"rate_limited": 10}));
+}
+
+#[test]
+fn total_cost_is_the_sum_of_per_request_costs() {
+    let j = bench_json(&["-n", "30", "-c", "6", "--stream"]);
+    assert_eq!(j["requests_ok"], 30);
+    let tokens = &j["tokens"];
+    assert_eq!(tokens["requests_with_usage"], 30);
+    assert_eq!(j["requests_with_cost"], 30);
+    let count = |k: &str| tokens[k].as_u64().unwrap() as f64;
+    assert!(
+        count("output") >= 30.0 && count("input") >= 30.0,
+        "{tokens}"
+    );
+    // Cost is linear in tokens at one model's price, so the sum of per-request costs equals the
+    // cost of the summed tokens; a dropped, doubled or mis-priced request breaks the equality.
+    let prices = PriceTable::builtin();
+    let price = prices.lookup(MODEL).expect("the demo model is priced");
+    let expected = price
+        .cost_usd(TokenCounts {
+            input: count("input"),
+            cached_input: count("cached_input"),
+            output: count("output"),
+        })
+        .total;
+    let got = j["cost_usd"].as_f64().unwrap();
+    assert!(expected > 0.0);
+    assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
+    let per_1k = j["cost_per_1k_requests_usd"].as_f64().unwrap();
+    assert!((per_1k - expected * 1000.0 / 30.0).abs() < 1e-9);
+    // Streamed: TTFT for every request, TPOT and inter-token gaps too.
+    assert_eq!(j["ttft_seconds"]["count"], 30);
+    assert!(j["tpot_seconds"]["count"].as_u64().unwrap() > 0);
+    assert!(j["itl_seconds"]["count"].as_u64().unwrap() >= 30);
+    let ttft = j["ttft_seconds"]["p50"].as_f64().unwrap();
+    let e2e = j["latency_seconds"]["p50"].as_f64().unwrap();
+    assert!(ttft > 0.0 && ttft < e2e, "{ttft} {e2e}");
+}
+
+/// `value` has every key `schema` requires, each of the right JSON type (refs, oneOf followed).
+fn conforms(root: &Value, schema: &Value, value: &Value, path: &str) -> Result<(), String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let target = root
+            .pointer(r.trim_start_matches('#'))
+            .ok_or_else(|| format!("{path}: dangling $ref {r}"))?;
+        return conforms(root, target, value, path);
+    }
+    if let Some(options) = schema["oneOf"].as_array() {
+        let passing = options
+            .iter()
+            .filter(|s| conforms(root, s, value, path).is_ok())
+            .count();
+        return (passing == 1)
+            .then_some(())
+            .ok_or_else(|| format!("{path}: {passing} oneOf branches match {value}"));
+    }
+    let type_ok = |t: &str| match t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_u64() || value.is_i64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        other => panic!("unknown type {other} in the schema"),
+    };
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() && !types.iter().any(|t| type_ok(t)) {
+        return Err(format!("{path}: {value} is not {types:?}"));
+    }
+    if let Some(options) = schema["enum"].as_array()
+        && !options.contains(value)
+    {
+        return Err(format!("{path}: {value} not in {options:?}"));
+    }
+    if let Some(c) = schema.get("const")
+        && c != value
+    {
+        return Err(format!("{path}: {value} is not {c}"));
+    }
+    for key in schema["required"].as_array().into_iter().flatten() {
+        let key = key.as_str().unwrap();
+        if value.get(key).is_none() {
+            return Err(format!("{path}: missing required {key}"));
+        }
+    }
+    if let (Some(props), Some(obj)) = (schema["properties"].as_object(), value.as_object()) {
+        for (key, sub) in props {
+            if let Some(v) = obj.get(key) {
+                conforms(root, sub, v, &format!("{path}/{key}"))?;
+            }
+        }
+        if let Some(extra) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+            for (key, v) in obj.iter().filter(|(k, _)| !props.contains_key(*k)) {
+                conforms(root, extra, v, &format!("{path}/{key}"))?;
+            }
+        }
+    } else if let (Some(extra), Some(obj)) = (
+        schema.get("additionalProperties").filter(|v| v.is_object()),
+        value.as_object(),
+    ) {
+        for (key, v) in obj {
+            conforms(root, extra, v, &format!("{path}/{key}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn json_matches_the_documented_schema() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/bench-schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let failing = format!("{FAULT_HEADER}: fail_first=3");
+    let key = fault_key("schema");
+    let j = bench_json(&[
+        "-n",
+        "12",
+        "-c",
+        "3",
+        "--stream",
+        "--goodput",
+        "ttft=30s,e2e=60s",
+        "-H",
+        &failing,
+        "-H",
+        &key,
+    ]);
+    conforms(&schema, &schema, &j, "").unwrap_or_else(|e| panic!("{e}\n{j:#}"));
+    // Every top-level key is documented, so nothing undocumented slips into the contract.
+    let documented = schema["properties"].as_object().unwrap();
+    for key in j.as_object().unwrap().keys() {
+        assert!(documented.contains_key(key), "{key} is not in the schema");
+    }
+    assert_eq!(j["goodput"]["requests_met"], 9);
+    assert_eq!(j["goodput"]["fraction"], 0.75);
+    // The checker itself rejects a wrong type and a missing key.
+    let mut wrong = j.clone();
+    wrong["requests_done"] = Value::from("12");
+    assert!(conforms(&schema, &schema, &wrong, "").is_err());
+    wrong = j.clone();
+    wrong["tokens"].as_object_mut().unwrap().remove("output");
+    assert!(conforms(&schema, &schema, &wrong, "").is_err());
+}
+
+#[test]
+fn csv_header_is_stable() {
+    let (out, _) = bench(&["-n", "5", "-c", "2", "--format", "csv"]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "model,mode,stream,concurrency,rate,interrupted,total_time_seconds,requests_done,\
+         requests_ok,requests_failed,success_rate,requests_per_second,latency_avg,latency_min,\
+         latency_p50,latency_p90,latency_p95,latency_p99,latency_p99_9,latency_max,service_avg,\
+         service_p50,service_p99,ttft_avg,ttft_p50,ttft_p95,ttft_p99,tpot_avg,tpot_p50,tpot_p95,\
+         tpot_p99,itl_avg,itl_p50,itl_p95,itl_p99,output_tokens_per_second,input_tokens,\
+         cached_input_tokens,output_tokens,cost_usd,cost_per_1k_requests_usd,retries,goodput,\
+         status_codes,errors"
+    );
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(row.len(), 45);
+    assert_eq!(&row[..4], &[MODEL, "closed", "false", "2"]);
+    assert_eq!(row[4], "", "rate is unknown in closed loop: empty, not 0");
+    assert_eq!(row[7], "5");
+    assert_eq!(row[43], "200:5");
+    assert!(lines.next().is_none());
+}
+
+#[test]
+fn text_summary_is_a_readable_table() {
+    let (out, err) = bench(&["-n", "8", "-c", "2", "--stream"]);
+    for needle in [
+        "Success rate      100.0 %",
+        "Requests          8 done, 8 ok, 0 failed",
+        "Throughput",
+        "Cost              $",
+        "Latency",
+        "TTFT",
+        "Status codes      200: 8",
+    ] {
+        assert!(out.contains(needle), "{needle:?} missing:\n{out}");
+    }
+    // stderr is not a terminal here: plain progress lines, no escape codes.
+    assert!(err.contains("8/8"), "{err}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
+
+#[test]
+fn open_loop_takes_about_n_over_r() {
+    let started = Instant::now();
+    let j = bench_json(&["-n", "40", "-c", "40", "--rate", "40", "--seed", "7"]);
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(j["mode"], "open");
+    assert_eq!(j["rate"], 40.0);
+    assert_eq!(j["requests_done"], 40);
+    let total = j["total_time_seconds"].as_f64().unwrap();
+    // 39 exponential gaps of mean 25 ms: 0.975 s expected, sd ≈ 0.16 s.
+    assert!((0.6..2.0).contains(&total), "total {total}");
+    assert!(wall < 10.0, "{wall}");
+    // Open loop reports service time beside the intended-time latency, never below it.
+    let latency = j["latency_seconds"]["avg"].as_f64().unwrap();
+    let service = j["service_time_seconds"]["avg"].as_f64().unwrap();
+    assert!(latency >= service, "{latency} < {service}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_prints_the_partial_summary_and_exits_130() {
+    let scratch = Scratch::new();
+    let mut child = command(
+        &scratch,
+        &[
+            "-n",
+            "1000000",
+            "-c",
+            "2",
+            "--duration",
+            "60s",
+            "--format",
+            "json",
+        ],
+    )
+    .spawn()
+    .expect("llmtop starts");
+    let out = reader(child.stdout.take().unwrap());
+    // The first progress line is drawn after the Ctrl-C handler is in place.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.contains("/1000000"), "{first}");
+    let err = reader(stderr);
+    std::thread::sleep(Duration::from_millis(800));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let code = wait(&mut child, "interrupted bench");
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert_eq!(code, Some(130), "{out}\n{err}");
+    let j: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    assert_eq!(j["interrupted"], true);
+    let done = j["requests_done"].as_u64().unwrap();
+    assert!(done > 0 && done < 1_000_000, "{done}");
+    assert_eq!(j["requests_ok"], done);
+    assert!(j["total_time_seconds"].as_f64().unwrap() < 30.0);
+}
