@@ -365,44 +365,21 @@ impl TargetStore {
 
         // Scalars: write this slot for every series, NaN where the series is absent (stale).
         for (key, delta) in &counter_deltas {
-            if !self.scalars.contains_key(key) {
-                if self.scalars.len() + self.histograms.len() >= self.limits.max_series {
-                    dropped += 1;
-                    continue;
-                }
-                self.scalars.insert(
-                    key.clone(),
-                    ScalarSeries {
-                        values: vec![f64::NAN; slots],
-                        current: 0.0,
-                    },
-                );
-            }
-            if let Some(series) = self.scalars.get_mut(key) {
-                series.current += delta;
+            match self.scalar_series(key) {
+                Some(series) => series.current += delta,
+                None => dropped += 1,
             }
         }
         for (key, (total, n)) in &gauge_values {
-            if !self.scalars.contains_key(key) {
-                if self.scalars.len() + self.histograms.len() >= self.limits.max_series {
-                    dropped += 1;
-                    continue;
-                }
-                self.scalars.insert(
-                    key.clone(),
-                    ScalarSeries {
-                        values: vec![f64::NAN; slots],
-                        current: 0.0,
-                    },
-                );
-            }
-            if let Some(series) = self.scalars.get_mut(key) {
-                series.current = match key.signal {
-                    // A ratio averages across series; counts of requests add up.
-                    Signal::CacheHitRatio => total / *n as f64,
-                    _ => *total,
-                };
-            }
+            let Some(series) = self.scalar_series(key) else {
+                dropped += 1;
+                continue;
+            };
+            series.current = match key.signal {
+                // A ratio averages across series; counts of requests add up.
+                Signal::CacheHitRatio => total / *n as f64,
+                _ => *total,
+            };
         }
         for (key, series) in self.scalars.iter_mut() {
             let present = counter_deltas.contains_key(key) || gauge_values.contains_key(key);
@@ -468,6 +445,24 @@ impl TargetStore {
             health.resets += 1;
             health.last_reset = Some(time);
         }
+    }
+
+    /// The scalar series for `key`, created (all NaN) if the series cap allows; `None` past the cap.
+    fn scalar_series(&mut self, key: &SeriesKey) -> Option<&mut ScalarSeries> {
+        if !self.scalars.contains_key(key)
+            && self.scalars.len() + self.histograms.len() >= self.limits.max_series
+        {
+            return None;
+        }
+        let slots = self.limits.slots;
+        Some(
+            self.scalars
+                .entry(key.clone())
+                .or_insert_with(|| ScalarSeries {
+                    values: vec![f64::NAN; slots],
+                    current: 0.0,
+                }),
+        )
     }
 
     /// Records a failed scrape: the data stays, the target turns stale.

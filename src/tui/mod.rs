@@ -268,13 +268,21 @@ fn probe_request(
         .with_temperature(options.temperature)
 }
 
-fn start_probe(session: &Session, app: &mut App, options: &TuiOptions) {
-    let now = unix_now();
-    let Some(model) = probe_model(session, app.settings.model.as_deref(), app.window) else {
+/// The probe model, or a notice saying how to choose one.
+fn model_or_notice(session: &Session, app: &mut App, now: f64) -> Option<String> {
+    let model = probe_model(session, app.settings.model.as_deref(), app.window);
+    if model.is_none() {
         app.set_notice(
             "no model known yet: press m to pick one, or pass --model",
             now,
         );
+    }
+    model
+}
+
+fn start_probe(session: &Session, app: &mut App, options: &TuiOptions) {
+    let now = unix_now();
+    let Some(model) = model_or_notice(session, app, now) else {
         return;
     };
     let request = probe_request(session, model.clone(), &app.settings.prompt, options);
@@ -305,11 +313,7 @@ fn start_probe(session: &Session, app: &mut App, options: &TuiOptions) {
 
 fn start_burst(session: &Session, app: &mut App, options: &TuiOptions) {
     let now = unix_now();
-    let Some(model) = probe_model(session, app.settings.model.as_deref(), app.window) else {
-        app.set_notice(
-            "no model known yet: press m to pick one, or pass --model",
-            now,
-        );
+    let Some(model) = model_or_notice(session, app, now) else {
         return;
     };
     let size = app.settings.burst_size.max(1);
