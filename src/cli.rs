@@ -30,6 +30,13 @@ pub enum Command {
     Probe(Box<ProbeArgs>),
     /// Load-test a gateway: N chat completions at concurrency C (or R/s), then latency, TTFT, tokens and cost.
     Bench(Box<BenchArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `llmtop man > llmtop.1`.
+    Man,
 }
 
 /// Where to scrape and how to authenticate; shared by the dashboard and `snapshot`.

@@ -53,6 +53,20 @@ async fn wait_for_shutdown_signal() {
     }
 }
 
+/// Writes a completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "llmtop", &mut std::io::stdout());
+    Ok(())
+}
+
+/// Writes the man page.
+pub fn man() -> anyhow::Result<()> {
+    let command = <crate::cli::Cli as clap::CommandFactory>::command();
+    clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+    Ok(())
+}
+
 /// Collects for `--for`, then prints one summary.
 pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
     let mut session = Session::new(&args.target).await?;

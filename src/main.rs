@@ -61,6 +61,8 @@ fn main() -> ExitCode {
             }
             Some(Command::Demo(args)) => commands::demo(&args).await,
             Some(Command::Snapshot(args)) => commands::snapshot(&args).await,
+            Some(Command::Completions { shell }) => commands::completions(shell),
+            Some(Command::Man) => commands::man(),
             Some(Command::Probe(args)) => llmtop::probe_cmd::run(&args).await,
             Some(Command::Bench(args)) => llmtop::loadgen::run(&args).await,
         }

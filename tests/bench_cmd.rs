@@ -380,7 +380,7 @@ fn open_loop_takes_about_n_over_r() {
     assert_eq!(j["requests_done"], 40);
     let total = j["total_time_seconds"].as_f64().unwrap();
     // 39 exponential gaps of mean 25 ms: 0.975 s expected, sd ≈ 0.16 s.
-    assert!((0.6..2.0).contains(&total), "total {total}");
+    assert!((0.6..3.0).contains(&total), "total {total}");
     assert!(wall < 10.0, "{wall}");
     // Open loop reports service time beside the intended-time latency, never below it.
     let latency = j["latency_seconds"]["avg"].as_f64().unwrap();
