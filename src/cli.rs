@@ -212,7 +212,12 @@ pub struct DemoArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SnapshotFormat {
+    /// One JSON object (fields documented in README.md).
     Json,
+    /// A header line and one row per model plus a `(total)` row.
+    Csv,
+    /// An aligned table for people.
+    Table,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -225,6 +230,9 @@ pub struct SnapshotArgs {
     /// Output format.
     #[arg(long, env = "LLMTOP_FORMAT", value_enum, default_value_t = SnapshotFormat::Json)]
     pub format: SnapshotFormat,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE", env = "LLMTOP_OUTPUT")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

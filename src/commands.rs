@@ -93,10 +93,18 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
         args.collect_for.as_secs_f64(),
         session.notices.clone(),
     );
-    match args.format {
-        SnapshotFormat::Json => {
-            let text = serde_json::to_string_pretty(&snap)?;
-            println!("{text}");
+    let text = match args.format {
+        SnapshotFormat::Json => format!("{}\n", serde_json::to_string_pretty(&snap)?),
+        SnapshotFormat::Csv => report::to_csv(&snap),
+        SnapshotFormat::Table => report::to_table(&snap),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
         }
     }
     session.shutdown().await;

@@ -88,3 +88,122 @@ pub fn snapshot(
         warnings,
     }
 }
+
+/// CSV columns, in order. A contract for scripts: new columns are only ever appended.
+pub const CSV_HEADER: &str = "model,requests_per_second,errors_per_second,error_ratio,latency_p50_seconds,latency_p95_seconds,latency_p99_seconds,ttft_p50_seconds,ttft_p95_seconds,ttft_p99_seconds,tokens_input_per_second,tokens_output_per_second,tokens_total_per_second,cost_usd_per_hour,cost_usd,cost_source";
+
+fn csv_number(v: Option<f64>) -> String {
+    // Empty, not 0, for a value that cannot be computed.
+    v.filter(|x| x.is_finite())
+        .map(|x| x.to_string())
+        .unwrap_or_default()
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn csv_row(model: &str, f: &Figures) -> String {
+    let source = serde_json::to_value(f.cost_source)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    [
+        csv_field(model),
+        csv_number(f.requests_per_second),
+        csv_number(f.errors_per_second),
+        csv_number(f.error_ratio),
+        csv_number(f.latency_seconds.p50),
+        csv_number(f.latency_seconds.p95),
+        csv_number(f.latency_seconds.p99),
+        csv_number(f.ttft_seconds.p50),
+        csv_number(f.ttft_seconds.p95),
+        csv_number(f.ttft_seconds.p99),
+        csv_number(f.tokens_per_second.input),
+        csv_number(f.tokens_per_second.output),
+        csv_number(f.tokens_per_second.total),
+        csv_number(f.cost_usd_per_hour),
+        csv_number(f.cost_usd),
+        source,
+    ]
+    .join(",")
+}
+
+/// The snapshot as CSV: the header, one row per model, then a `(total)` row.
+pub fn to_csv(snap: &Snapshot) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push('\n');
+    for m in &snap.models {
+        out.push_str(&csv_row(&m.model, &m.figures));
+        out.push('\n');
+    }
+    out.push_str(&csv_row("(total)", &snap.totals));
+    out.push('\n');
+    out
+}
+
+/// The snapshot as an aligned table for a terminal.
+pub fn to_table(snap: &Snapshot) -> String {
+    use crate::format;
+    let mut rows: Vec<[String; 9]> = vec![[
+        "model".into(),
+        "req/s".into(),
+        "err %".into(),
+        "p50".into(),
+        "p95".into(),
+        "p99".into(),
+        "TTFT p95".into(),
+        "tok/s".into(),
+        "$/h".into(),
+    ]];
+    let row = |name: &str, f: &Figures| -> [String; 9] {
+        [
+            name.to_string(),
+            format::compact_or_unknown(f.requests_per_second),
+            format::percent(f.error_ratio),
+            format::seconds(f.latency_seconds.p50),
+            format::seconds(f.latency_seconds.p95),
+            format::seconds(f.latency_seconds.p99),
+            format::seconds(f.ttft_seconds.p95),
+            format::compact_or_unknown(f.tokens_per_second.total),
+            format::usd(f.cost_usd_per_hour),
+        ]
+    };
+    rows.extend(snap.models.iter().map(|m| row(&m.model, &m.figures)));
+    rows.push(row("(total)", &snap.totals));
+    let widths: Vec<usize> = (0..9)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "{}  dialect {}  window {}  scrapes {}  errors {}\n",
+        snap.target,
+        snap.dialect.as_deref().unwrap_or("?"),
+        format::window(snap.window_seconds),
+        snap.scrapes,
+        snap.scrape_errors
+    );
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                let pad = widths[c] - v.chars().count();
+                if c == 0 {
+                    format!("{v}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{v}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    for w in &snap.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}

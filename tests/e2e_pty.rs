@@ -238,3 +238,38 @@ fn sigterm_restores_the_terminal() {
         "cursor left hidden after SIGTERM"
     );
 }
+
+#[test]
+fn f_freezes_the_display_while_collection_goes_on() {
+    let mut pty = Pty::spawn(&["--demo"], 120, 40, &[]);
+    pty.wait_for("scrapes 2 ", Duration::from_secs(20));
+    pty.send(b"f");
+    let frozen = pty.wait_for("FROZEN", Duration::from_secs(5));
+    let scrapes = |s: &str| -> u64 {
+        let i = s.find("scrapes ").expect("status line") + 8;
+        s[i..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let at_freeze = scrapes(&frozen);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        scrapes(&pty.screen()),
+        at_freeze,
+        "the frozen display must not move"
+    );
+    pty.send(b"f");
+    // Unfrozen, the display catches up with what was collected meanwhile.
+    let start = Instant::now();
+    loop {
+        let s = pty.screen();
+        if !s.contains("FROZEN") && scrapes(&s) >= at_freeze + 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "did not catch up:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
+}

@@ -92,3 +92,42 @@ fn unreachable_target_gives_nulls_and_a_warning_not_zeros() {
     let warnings = json["warnings"].to_string();
     assert!(warnings.contains("cannot connect"), "{warnings}");
 }
+
+#[test]
+fn csv_and_table_formats_and_output_file() {
+    let dir = std::env::temp_dir().join(format!("llmtop-snap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv_path = dir.join("s.csv");
+    let status = Command::new(env!("CARGO_BIN_EXE_llmtop"))
+        .args([
+            "snapshot", "--demo", "--for", "3s", "--format", "csv", "--output",
+        ])
+        .arg(&csv_path)
+        .env("LLMTOP_LOG_FILE", dir.join("log"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines = csv.lines();
+    // The header is a contract: columns are only ever appended.
+    assert_eq!(
+        lines.next().unwrap(),
+        "model,requests_per_second,errors_per_second,error_ratio,latency_p50_seconds,latency_p95_seconds,latency_p99_seconds,ttft_p50_seconds,ttft_p95_seconds,ttft_p99_seconds,tokens_input_per_second,tokens_output_per_second,tokens_total_per_second,cost_usd_per_hour,cost_usd,cost_source"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.last().unwrap().starts_with("(total),"), "{csv}");
+    assert!(rows.iter().all(|r| r.split(',').count() == 16), "{csv}");
+    let out = Command::new(env!("CARGO_BIN_EXE_llmtop"))
+        .args(["snapshot", "--demo", "--for", "2s", "--format", "table"])
+        .env("LLMTOP_LOG_FILE", dir.join("log"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("dialect seed"), "{table}");
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("model"),
+        "{table}"
+    );
+    assert!(table.contains("(total)"), "{table}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

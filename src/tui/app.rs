@@ -217,6 +217,10 @@ pub struct App {
     pub burst: Option<BurstState>,
     /// Dollars this session's probes have cost.
     pub probe_spent_usd: f64,
+    /// The display is frozen: the view is not recomputed, collection goes on.
+    pub frozen: bool,
+    /// When the display was frozen: ages on screen stop there too.
+    pub frozen_at: f64,
     /// Why the dashboard shows probe results instead of the scrape (no usable /metrics), if it does.
     pub showing_probes: Option<String>,
 }
@@ -292,6 +296,8 @@ impl App {
             burst: None,
             probe_spent_usd: 0.0,
             showing_probes: None,
+            frozen: false,
+            frozen_at: 0.0,
         }
     }
 
@@ -367,6 +373,16 @@ impl App {
             Action::History => {
                 self.modal = Modal::History { scroll: 0 };
                 Effect::None
+            }
+            Action::Freeze => {
+                self.frozen = !self.frozen;
+                self.frozen_at = now;
+                // Catch up at once on unfreeze.
+                if self.frozen {
+                    Effect::None
+                } else {
+                    Effect::Recompute
+                }
             }
             Action::CycleTheme => {
                 self.theme = Theme::next_builtin(&self.theme.name);

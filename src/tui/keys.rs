@@ -27,6 +27,8 @@ pub enum Action {
     History,
     /// Switch to the next built-in theme.
     CycleTheme,
+    /// Freeze the display while collection goes on.
+    Freeze,
 }
 
 /// One key as written in the table and the help overlay.
@@ -140,6 +142,12 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::History,
         help: "probe history (↑/↓ scroll, Esc closes)",
         hint: "history",
+    },
+    Binding {
+        keys: &[Key::char('f')],
+        action: Action::Freeze,
+        help: "freeze the display (data keeps being collected); f again to resume",
+        hint: "freeze",
     },
     Binding {
         keys: &[Key::char('t')],

@@ -225,7 +225,7 @@ async fn event_loop(
             _ = terminate.recv() => app.quit = true,
             _ = clock.tick() => dirty = true,
             _ = frame_tick.tick() => {
-                if stale_view {
+                if stale_view && !app.frozen {
                     app.showing_probes = session.showing_probes().then(|| {
                         let why = session.store.health.last_error.as_deref().unwrap_or("no data");
                         format!("/metrics: {why}")

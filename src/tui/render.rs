@@ -54,6 +54,8 @@ pub fn is_stale(view: &DashboardView, now: f64) -> bool {
 }
 
 pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
+    // A frozen display is a picture of one moment, ages included.
+    let now = if app.frozen { app.frozen_at } else { now };
     let area = frame.area();
     let theme = &app.theme;
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
@@ -334,6 +336,10 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
         }
         (_, None) if s.last_error.is_some() => spans.push(badge(" NO DATA ".into(), theme.stale)),
         (_, None) => spans.push(badge(" WAITING FOR FIRST SCRAPE ".into(), theme.warn)),
+    }
+    if app.frozen {
+        spans.push(Span::raw(" "));
+        spans.push(badge(" FROZEN (f resumes) ".into(), theme.accent));
     }
     if s.restarted_at.is_some() {
         spans.push(Span::raw(" "));
