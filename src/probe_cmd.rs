@@ -17,7 +17,9 @@ use crate::format;
 use crate::pricing::{CostBreakdown, PriceTable, TokenCounts};
 use crate::probe::limit::{ProbeLimiter, ProbeLimits};
 use crate::probe::models::list_models;
-use crate::probe::{ProbeErrorKind, ProbeRequest, ProbeResult, RetryPolicy, run_probe};
+use crate::probe::{
+    ProbeErrorKind, ProbeRequest, ProbeResult, RetryPolicy, redacted_url, run_probe,
+};
 use crate::secret::Secret;
 use crate::session::{self, API_KEY_VARS};
 use crate::source::scrape;
@@ -80,12 +82,10 @@ pub fn resolve_api_base(url: Option<&str>, api_base: Option<&str>) -> anyhow::Re
     Ok(scrape::origin(&scrape::metrics_url(url)?))
 }
 
-/// Runs the command; an `Err` becomes the message on stderr and a failing exit code.
-pub async fn run(args: &ProbeArgs) -> anyhow::Result<()> {
-    let prices = Config::load(args.config.as_deref())?.price_table();
-    let (api_key, key_source) = resolve_api_key(args.api_key_file.as_deref())?;
+/// `--header 'Name: value'` arguments as (name, value) pairs for a request.
+pub(crate) fn request_headers(texts: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     let mut headers = Vec::new();
-    for text in &args.headers {
+    for text in texts {
         let (name, value) = session::parse_header(text)?;
         let value = value
             .to_str()
@@ -93,19 +93,30 @@ pub async fn run(args: &ProbeArgs) -> anyhow::Result<()> {
             .to_string();
         headers.push((name.as_str().to_string(), value));
     }
-    let gateway = if args.demo {
-        let config = DemoConfig {
-            traffic: false,
-            ..DemoConfig::default()
-        };
-        Some(
-            demo::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config)
-                .await
-                .context("cannot start the built-in demo gateway")?,
-        )
-    } else {
-        None
+    Ok(headers)
+}
+
+/// With `--demo`: a demo gateway on a free loopback port that serves only real requests.
+pub(crate) async fn quiet_demo(wanted: bool) -> anyhow::Result<Option<demo::DemoGateway>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let config = DemoConfig {
+        traffic: false,
+        ..DemoConfig::default()
     };
+    let gateway = demo::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        .await
+        .context("cannot start the built-in demo gateway")?;
+    Ok(Some(gateway))
+}
+
+/// Runs the command; an `Err` becomes the message on stderr and a failing exit code.
+pub async fn run(args: &ProbeArgs) -> anyhow::Result<()> {
+    let prices = Config::load(args.config.as_deref())?.price_table();
+    let (api_key, key_source) = resolve_api_key(args.api_key_file.as_deref())?;
+    let headers = request_headers(&args.headers)?;
+    let gateway = quiet_demo(args.demo).await?;
     let outcome = probe(
         args,
         gateway.as_ref().map(|g| g.base_url()),
@@ -236,21 +247,6 @@ fn tokens_per_second(result: &ProbeResult) -> Option<f64> {
     (tpot > 0.0).then(|| 1.0 / tpot)
 }
 
-fn error_kind_name(kind: ProbeErrorKind) -> &'static str {
-    match kind {
-        ProbeErrorKind::Config => "config",
-        ProbeErrorKind::Connection => "connection",
-        ProbeErrorKind::Timeout => "timeout",
-        ProbeErrorKind::Auth => "auth",
-        ProbeErrorKind::RateLimited => "rate_limited",
-        ProbeErrorKind::QuotaExhausted => "quota_exhausted",
-        ProbeErrorKind::Http => "http",
-        ProbeErrorKind::GatewayError => "gateway_error",
-        ProbeErrorKind::Truncated => "truncated",
-        ProbeErrorKind::Decode => "decode",
-    }
-}
-
 /// The JSON object `--format json` prints.
 pub fn report_json(
     result: &ProbeResult,
@@ -268,7 +264,7 @@ pub fn report_json(
         "ok": result.ok,
         "status": result.status,
         "error": result.error,
-        "error_kind": result.error_kind.map(error_kind_name),
+        "error_kind": result.error_kind.map(ProbeErrorKind::name),
         "api_base": redacted_url(api_base),
         "stream": stream,
         "ttft_seconds": secs(result.ttft),
@@ -352,18 +348,6 @@ fn report_text(report: &Value, result: &ProbeResult) -> String {
         }
     }
     lines.join("\n")
-}
-
-/// `url` without userinfo or query, either of which may hold a credential.
-fn redacted_url(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_fragment(None);
-    if shown.query().is_some() {
-        shown.set_query(Some("<redacted>"));
-    }
-    shown.to_string()
 }
 
 /// A string that failed to parse as a URL, shown without anything after `@` or `?` might hide.

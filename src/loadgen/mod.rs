@@ -5,7 +5,6 @@
 //! latency is measured from the intended send time so a stalled gateway cannot hide its queue
 //! (no coordinated omission). The JSON shape is documented in `docs/bench-schema.json`.
 use std::io::{IsTerminal, Write};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +20,6 @@ use tokio::time::Instant;
 
 use crate::cli::BenchArgs;
 use crate::config::Config;
-use crate::demo::{self, DemoConfig};
 use crate::pricing::PriceTable;
 use crate::probe::{ProbeRequest, ProbeResult, RetryPolicy, run_probe};
 use crate::probe_cmd;
@@ -172,28 +170,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Some(path) => load_prompts(path)?,
         None => vec![args.prompt.clone()],
     };
-    let mut headers = Vec::new();
-    for text in &args.headers {
-        let (name, value) = session::parse_header(text)?;
-        let value = value
-            .to_str()
-            .map_err(|_| anyhow::anyhow!("the value of header {name} is not plain text"))?
-            .to_string();
-        headers.push((name.as_str().to_string(), value));
-    }
-    let gateway = if args.demo {
-        let config = DemoConfig {
-            traffic: false,
-            ..DemoConfig::default()
-        };
-        Some(
-            demo::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config)
-                .await
-                .context("cannot start the built-in demo gateway")?,
-        )
-    } else {
-        None
-    };
+    let headers = probe_cmd::request_headers(&args.headers)?;
+    let gateway = probe_cmd::quiet_demo(args.demo).await?;
     let api_base = match &gateway {
         Some(g) => url::Url::parse(&g.base_url())?,
         None => probe_cmd::resolve_api_base(args.url.as_deref(), args.api_base.as_deref())?,
@@ -630,6 +608,8 @@ mod tests {
 
     #[tokio::test]
     async fn closed_and_open_loops_send_exactly_n() {
+        use crate::demo::{self, DemoConfig};
+        use std::net::SocketAddr;
         let gw = demo::spawn(
             SocketAddr::from(([127, 0, 0, 1], 0)),
             DemoConfig {

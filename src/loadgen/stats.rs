@@ -174,7 +174,7 @@ impl Recorder {
         if !sample.ok {
             let kind = sample
                 .error_kind
-                .map_or_else(|| "unknown".to_string(), kind_name);
+                .map_or_else(|| "unknown".to_string(), |k| k.name().to_string());
             *self.errors.entry(kind).or_insert(0) += 1;
             if let Some(message) = &sample.error
                 && self.error_samples.len() < MAX_ERROR_SAMPLES
@@ -294,23 +294,6 @@ pub fn summary_json(info: &RunInfo, rec: &Recorder, elapsed: Duration, interrupt
     })
 }
 
-/// `RateLimited` → `rate_limited`: the error kind as the summary names it.
-pub fn kind_name(kind: ProbeErrorKind) -> String {
-    let debug = format!("{kind:?}");
-    let mut out = String::with_capacity(debug.len() + 4);
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,7 +403,7 @@ mod tests {
 
     #[test]
     fn kind_names_are_snake_case() {
-        assert_eq!(kind_name(ProbeErrorKind::QuotaExhausted), "quota_exhausted");
-        assert_eq!(kind_name(ProbeErrorKind::Http), "http");
+        assert_eq!(ProbeErrorKind::QuotaExhausted.name(), "quota_exhausted");
+        assert_eq!(ProbeErrorKind::Http.name(), "http");
     }
 }

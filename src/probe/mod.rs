@@ -239,6 +239,24 @@ pub enum ProbeErrorKind {
     Decode,
 }
 
+impl ProbeErrorKind {
+    /// The snake_case name JSON outputs use (`rate_limited`); a contract for scripts.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeErrorKind::Config => "config",
+            ProbeErrorKind::Connection => "connection",
+            ProbeErrorKind::Timeout => "timeout",
+            ProbeErrorKind::Auth => "auth",
+            ProbeErrorKind::RateLimited => "rate_limited",
+            ProbeErrorKind::QuotaExhausted => "quota_exhausted",
+            ProbeErrorKind::Http => "http",
+            ProbeErrorKind::GatewayError => "gateway_error",
+            ProbeErrorKind::Truncated => "truncated",
+            ProbeErrorKind::Decode => "decode",
+        }
+    }
+}
+
 /// The measured outcome of one probe request.
 #[derive(Debug, Clone, Default)]
 pub struct ProbeResult {
@@ -761,7 +779,7 @@ fn status_failure(status: StatusCode, headers: &HeaderMap, body: &[u8], key_sent
 }
 
 /// A reqwest error's cause chain without the URL (which [`redacted_url`] handles).
-fn describe(error: reqwest::Error) -> String {
+pub(crate) fn describe(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut parts: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
@@ -794,7 +812,7 @@ fn snippet(text: &str) -> String {
 }
 
 /// `url` without userinfo or query, either of which may hold a credential.
-fn redacted_url(url: &url::Url) -> String {
+pub(crate) fn redacted_url(url: &url::Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::header::ACCEPT;
 use serde_json::Value;
 
-use super::{AUTH_HINT, sse};
+use super::{AUTH_HINT, describe, redacted_url, sse};
 use crate::secret::Secret;
 
 /// Model lists are small (OpenRouter's, the largest known, is a few hundred KiB).
@@ -168,38 +168,6 @@ pub fn model_ids(value: &Value) -> Option<Vec<String>> {
         }
     }
     Some(ids)
-}
-
-/// A reqwest error's causes, without the URL (shown redacted by the caller).
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(current) = source {
-        let text = current.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = current.source();
-    }
-    while parts.len() > 1
-        && (parts[0] == "error sending request" || parts[0].starts_with("client error ("))
-    {
-        parts.remove(0);
-    }
-    parts.join(": ")
-}
-
-/// `url` without userinfo or query, either of which may hold a credential.
-fn redacted_url(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_fragment(None);
-    if shown.query().is_some() {
-        shown.set_query(Some("<redacted>"));
-    }
-    shown.to_string()
 }
 
 #[cfg(test)]
