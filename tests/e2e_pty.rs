@@ -8,8 +8,11 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 struct Pty {
     parser: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the program wrote, for checks on escape sequences themselves.
+    raw: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
 impl Pty {
@@ -36,7 +39,8 @@ impl Pty {
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
         let writer = pair.master.take_writer().expect("pty writer");
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
-        let sink = parser.clone();
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (sink, raw_sink) = (parser.clone(), raw.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -44,15 +48,32 @@ impl Pty {
                     break;
                 }
                 sink.lock().unwrap().process(&buf[..n]);
+                raw_sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        // Keep the master alive as long as the child runs.
-        std::mem::forget(pair.master);
         Self {
             parser,
+            raw,
             writer,
             child,
+            master: pair.master,
         }
+    }
+
+    fn resize(&mut self, cols: u16, rows: u16) {
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize the pty");
+        self.parser
+            .lock()
+            .unwrap()
+            .screen_mut()
+            .set_size(rows, cols);
     }
 
     fn screen(&self) -> String {
@@ -272,4 +293,69 @@ fn f_freezes_the_display_while_collection_goes_on() {
     }
     pty.send(b"q");
     assert!(pty.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn resizing_down_to_20x5_and_back_never_breaks() {
+    let mut pty = Pty::spawn(&["--demo"], 200, 60, &[]);
+    pty.wait_for("LIVE", Duration::from_secs(20));
+    for (cols, rows) in [(120, 40), (80, 24), (40, 12), (20, 5)] {
+        pty.resize(cols, rows);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            pty.child.try_wait().unwrap().is_none(),
+            "exited at {cols}x{rows}"
+        );
+    }
+    pty.wait_for("too small", Duration::from_secs(5));
+    pty.resize(200, 60);
+    let screen = pty.wait_for("Request rate", Duration::from_secs(5));
+    assert!(screen.contains("Cost burn"), "{screen}");
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
+}
+
+/// Colour SGR parameters (30–38, 40–48, 90–97, 100–107) in everything the program wrote; 39 and
+/// 49, "default colour", are the absence of colour and not counted.
+fn colour_parameters(raw: &[u8]) -> Vec<u32> {
+    let text = String::from_utf8_lossy(raw);
+    let mut found = Vec::new();
+    let mut rest = &text[..];
+    while let Some(i) = rest.find("\x1b[") {
+        rest = &rest[i + 2..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(rest.len());
+        if rest[end..].starts_with('m') {
+            found.extend(
+                rest[..end]
+                    .split(';')
+                    .filter_map(|p| p.parse::<u32>().ok())
+                    .filter(|p| matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107)),
+            );
+        }
+    }
+    found
+}
+
+fn run_briefly(env: &[(&str, &str)]) -> Vec<u8> {
+    let mut pty = Pty::spawn(&["--demo"], 120, 40, env);
+    pty.wait_for("scrapes 2 ", Duration::from_secs(20));
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
+    pty.raw.lock().unwrap().clone()
+}
+
+#[test]
+fn no_color_emits_no_colour_escapes() {
+    // The check itself must see colour where there is some.
+    assert!(
+        !colour_parameters(&run_briefly(&[])).is_empty(),
+        "the default theme draws colour"
+    );
+    let params = colour_parameters(&run_briefly(&[("NO_COLOR", "1")]));
+    assert!(
+        params.is_empty(),
+        "colour SGR parameters under NO_COLOR: {params:?}"
+    );
 }
