@@ -42,7 +42,8 @@ pub enum Command {
 /// Where to scrape and how to authenticate; shared by the dashboard and `snapshot`.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
-    /// Metrics endpoint: host:port, http(s)://host:port (then /metrics is assumed) or a full URL.
+    /// Metrics endpoint: host:port, http(s)://host:port (then /metrics is assumed), a full URL, or
+    /// the name of a [[target]] in the config file.
     #[arg(env = "LLMTOP_URL", required_unless_present = "demo")]
     pub url: Option<String>,
 
@@ -88,6 +89,15 @@ pub struct TargetArgs {
     /// Base URL of the OpenAI-compatible API for probes (default: the target's origin).
     #[arg(long, env = "LLMTOP_API_BASE")]
     pub api_base: Option<String>,
+
+    /// Read the probe's API key from this environment variable.
+    #[arg(
+        long,
+        value_name = "VAR",
+        env = "LLMTOP_API_KEY_ENV",
+        conflicts_with = "api_key_file"
+    )]
+    pub api_key_env: Option<String>,
 
     /// Read the probe's API key from this file (default: $LLMTOP_API_KEY, then $OPENAI_API_KEY).
     #[arg(long, value_name = "PATH", env = "LLMTOP_API_KEY_FILE")]

@@ -15,6 +15,25 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub dialects: Vec<Dialect>,
     pub prices: Option<PriceTable>,
+    /// Named targets, so `llmtop prod` means a URL with its headers and credentials.
+    pub targets: Vec<NamedTarget>,
+}
+
+/// A `[[target]]` of the config file. Secrets are named by variable or file, never written inline.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedTarget {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: Vec<String>,
+    pub bearer_token_env: Option<String>,
+    pub bearer_token_file: Option<PathBuf>,
+    pub api_base: Option<String>,
+    pub api_key_env: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    pub dialect: Option<String>,
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -23,6 +42,8 @@ struct ConfigFile {
     dialect: Vec<toml::Table>,
     #[serde(default)]
     price: Vec<toml::Table>,
+    #[serde(default)]
+    target: Vec<NamedTarget>,
 }
 
 /// The platform's config file location (e.g. `~/.config/llmtop/config.toml`).
@@ -67,7 +88,35 @@ impl Config {
             path: None,
             dialects,
             prices,
+            targets: file.target,
         })
+    }
+
+    /// When the positional URL names a `[[target]]`, the target's settings fill in whatever the
+    /// command line and environment left unset (flags > env > file > defaults); headers add up.
+    pub fn resolve_target(&self, args: &crate::cli::TargetArgs) -> crate::cli::TargetArgs {
+        let Some(t) = args
+            .url
+            .as_deref()
+            .and_then(|name| self.targets.iter().find(|t| t.name == name))
+        else {
+            return args.clone();
+        };
+        let mut out = args.clone();
+        out.url = Some(t.url.clone());
+        out.headers = t.headers.iter().chain(&args.headers).cloned().collect();
+        if out.bearer_token_env.is_none() && out.bearer_token_file.is_none() {
+            out.bearer_token_env = t.bearer_token_env.clone();
+            out.bearer_token_file = t.bearer_token_file.clone();
+        }
+        out.api_base = out.api_base.or(t.api_base.clone());
+        if out.api_key_env.is_none() && out.api_key_file.is_none() {
+            out.api_key_env = t.api_key_env.clone();
+            out.api_key_file = t.api_key_file.clone();
+        }
+        out.dialect = out.dialect.or(t.dialect.clone());
+        out.model = out.model.or(t.model.clone());
+        out
     }
 
     /// User dialects first (a user dialect replaces a built-in one of the same name), then the built-ins.
@@ -128,6 +177,51 @@ output = 2.0
         let prices = config.price_table();
         assert_eq!(prices.lookup("acme-large").map(|p| p.output), Some(2.0));
         assert!(prices.lookup("gpt-4o").is_some(), "built-in rows stay");
+    }
+
+    #[test]
+    fn named_targets_fill_in_what_flags_leave_unset() {
+        use clap::Parser;
+        let config = Config::from_toml_str(
+            r#"
+[[target]]
+name = "prod"
+url = "https://gw.internal:4000"
+headers = ["X-Scope-OrgID: team-a"]
+bearer_token_env = "PROD_METRICS_TOKEN"
+api_key_env = "PROD_LLM_KEY"
+model = "gpt-4o-mini"
+"#,
+        )
+        .unwrap();
+        let cli = crate::cli::Cli::try_parse_from([
+            "llmtop",
+            "prod",
+            "-H",
+            "X-Extra: 1",
+            "--model",
+            "gpt-4o",
+        ])
+        .unwrap();
+        let t = config.resolve_target(&cli.target);
+        assert_eq!(t.url.as_deref(), Some("https://gw.internal:4000"));
+        assert_eq!(t.headers, ["X-Scope-OrgID: team-a", "X-Extra: 1"]);
+        assert_eq!(t.bearer_token_env.as_deref(), Some("PROD_METRICS_TOKEN"));
+        assert_eq!(t.api_key_env.as_deref(), Some("PROD_LLM_KEY"));
+        assert_eq!(
+            t.model.as_deref(),
+            Some("gpt-4o"),
+            "the flag wins over the file"
+        );
+        // A URL that is not a target name passes through untouched.
+        let cli = crate::cli::Cli::try_parse_from(["llmtop", "gw:4000"]).unwrap();
+        assert_eq!(
+            config.resolve_target(&cli.target).url.as_deref(),
+            Some("gw:4000")
+        );
+        // Secrets are never inline.
+        let inline = "[[target]]\nname = \"x\"\nurl = \"h:1\"\napi_key = \"sk-1\"\n";
+        assert!(Config::from_toml_str(inline).is_err());
     }
 
     #[test]

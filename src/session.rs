@@ -97,6 +97,11 @@ fn api_key(args: &TargetArgs) -> anyhow::Result<Option<Secret>> {
     if let Some(path) = &args.api_key_file {
         return Secret::from_file(path).map(Some);
     }
+    if let Some(var) = &args.api_key_env {
+        return Secret::from_env(var)
+            .map(Some)
+            .with_context(|| format!("--api-key-env {var}: the variable is not set or empty"));
+    }
     Ok(API_KEY_VARS.iter().find_map(|v| Secret::from_env(v)))
 }
 
@@ -104,6 +109,9 @@ impl Session {
     /// Resolves everything from the arguments and starts the demo gateway if asked; the scraper
     /// starts with [`Session::start_sources`].
     pub async fn new(args: &TargetArgs) -> anyhow::Result<Self> {
+        let config = Config::load(args.config.as_deref())?;
+        let resolved = config.resolve_target(args);
+        let args = &resolved;
         let mut notices = Vec::new();
         let demo = if args.demo {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -122,7 +130,6 @@ impl Session {
         };
         let url = scrape::metrics_url(&raw_url)?;
         let (headers, auth_hint) = scrape_headers(args)?;
-        let config = Config::load(args.config.as_deref())?;
         let dialects = Arc::new(config.all_dialects());
         if let Some(name) = &args.dialect
             && !dialects.iter().any(|d| &d.name == name)
