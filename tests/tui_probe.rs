@@ -236,3 +236,49 @@ fn history_scrolls_through_every_probe() {
     app.modal_key(&KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE), NOW);
     assert_eq!(app.modal, Modal::None);
 }
+
+#[test]
+fn tab_focus_enter_expands_and_j_k_select_models() {
+    use llmtop::tui::app::Panel;
+    use llmtop::tui::keys::action_for;
+    let mut app = app();
+    let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
+    let back = KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT);
+    app.apply(action_for(&tab).unwrap(), NOW);
+    assert_eq!(app.focus, Panel::Latency);
+    app.apply(action_for(&back).unwrap(), NOW);
+    app.apply(action_for(&back).unwrap(), NOW);
+    assert_eq!(app.focus, Panel::Probe, "Shift-Tab wraps around");
+    // Enter shows the focused panel alone; Esc comes back.
+    app.focus = Panel::Cost;
+    app.apply(
+        action_for(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)).unwrap(),
+        NOW,
+    );
+    let text = screen(&app);
+    assert!(
+        text.contains("Cost burn") && !text.contains("Request rate"),
+        "{text}"
+    );
+    app.apply(Action::CloseOverlay, NOW);
+    assert!(screen(&app).contains("Request rate"));
+    // j/k/g/G move the model selection and focus the table.
+    for c in ['j', 'j', 'j', 'j', 'j'] {
+        app.apply(action_for(&key(c)).unwrap(), NOW);
+    }
+    assert_eq!(app.focus, Panel::Models);
+    assert_eq!(
+        app.selected_model,
+        app.view.models.len() - 1,
+        "stops at the last row"
+    );
+    app.apply(action_for(&key('k')).unwrap(), NOW);
+    assert_eq!(app.selected_model, app.view.models.len() - 2);
+    app.apply(action_for(&key('g')).unwrap(), NOW);
+    assert_eq!(app.selected_model, 0);
+    app.apply(
+        action_for(&KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT)).unwrap(),
+        NOW,
+    );
+    assert_eq!(app.selected_model, app.view.models.len() - 1);
+}

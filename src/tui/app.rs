@@ -139,6 +139,40 @@ impl BurstState {
     }
 }
 
+/// The dashboard's panels, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    Requests,
+    Latency,
+    Tokens,
+    Errors,
+    Cost,
+    Models,
+    Probe,
+}
+
+impl Panel {
+    pub const ALL: [Panel; 7] = [
+        Panel::Requests,
+        Panel::Latency,
+        Panel::Tokens,
+        Panel::Errors,
+        Panel::Cost,
+        Panel::Models,
+        Panel::Probe,
+    ];
+
+    fn step(self, forward: bool) -> Self {
+        let i = Self::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        let n = Self::ALL.len();
+        Self::ALL[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+    }
+}
+
 /// The model table's sort column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
@@ -217,6 +251,11 @@ pub struct App {
     pub burst: Option<BurstState>,
     /// Dollars this session's probes have cost.
     pub probe_spent_usd: f64,
+    /// The panel Tab has moved to, and whether it fills the screen.
+    pub focus: Panel,
+    pub expanded: bool,
+    /// The highlighted row of the model table (in its sorted order).
+    pub selected_model: usize,
     /// The display is frozen: the view is not recomputed, collection goes on.
     pub frozen: bool,
     /// When the display was frozen: ages on screen stop there too.
@@ -297,6 +336,9 @@ impl App {
             probe_spent_usd: 0.0,
             showing_probes: None,
             frozen: false,
+            focus: Panel::Requests,
+            expanded: false,
+            selected_model: 0,
             frozen_at: 0.0,
         }
     }
@@ -322,6 +364,27 @@ impl App {
             Action::CloseOverlay => {
                 self.show_help = false;
                 self.modal = Modal::None;
+                self.expanded = false;
+                Effect::None
+            }
+            Action::FocusNext | Action::FocusPrev => {
+                self.focus = self.focus.step(action == Action::FocusNext);
+                Effect::None
+            }
+            Action::Expand => {
+                self.expanded = !self.expanded;
+                Effect::None
+            }
+            Action::Down | Action::Up | Action::Top | Action::Bottom => {
+                // Motion moves the model table's selection, the table being the only list on screen.
+                let last = self.view.models.len().saturating_sub(1);
+                self.selected_model = match action {
+                    Action::Down => (self.selected_model + 1).min(last),
+                    Action::Up => self.selected_model.saturating_sub(1),
+                    Action::Top => 0,
+                    _ => last,
+                };
+                self.focus = Panel::Models;
                 Effect::None
             }
             Action::Probe => {

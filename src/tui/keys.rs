@@ -29,6 +29,14 @@ pub enum Action {
     CycleTheme,
     /// Freeze the display while collection goes on.
     Freeze,
+    FocusNext,
+    FocusPrev,
+    /// Show the focused panel on the whole screen, or go back.
+    Expand,
+    Down,
+    Up,
+    Top,
+    Bottom,
 }
 
 /// One key as written in the table and the help overlay.
@@ -64,6 +72,9 @@ impl Key {
             KeyCode::Esc => "Esc".to_string(),
             KeyCode::Enter => "Enter".to_string(),
             KeyCode::Tab => "Tab".to_string(),
+            KeyCode::BackTab => "Shift-Tab".to_string(),
+            KeyCode::Up => "↑".to_string(),
+            KeyCode::Down => "↓".to_string(),
             other => format!("{other:?}"),
         };
         if self.ctrl {
@@ -110,7 +121,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::code(KeyCode::Esc)],
         action: Action::CloseOverlay,
-        help: "close the help overlay",
+        help: "close the help overlay, a dialog or the full-screen panel",
         hint: "",
     },
     Binding {
@@ -144,6 +155,48 @@ pub const BINDINGS: &[Binding] = &[
         hint: "history",
     },
     Binding {
+        keys: &[Key::code(KeyCode::Tab)],
+        action: Action::FocusNext,
+        help: "focus the next panel",
+        hint: "",
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::BackTab)],
+        action: Action::FocusPrev,
+        help: "focus the previous panel",
+        hint: "",
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Enter), Key::char('e')],
+        action: Action::Expand,
+        help: "show the focused panel full screen, or go back",
+        hint: "expand",
+    },
+    Binding {
+        keys: &[Key::char('j'), Key::code(KeyCode::Down)],
+        action: Action::Down,
+        help: "next model in the table",
+        hint: "",
+    },
+    Binding {
+        keys: &[Key::char('k'), Key::code(KeyCode::Up)],
+        action: Action::Up,
+        help: "previous model in the table",
+        hint: "",
+    },
+    Binding {
+        keys: &[Key::char('g')],
+        action: Action::Top,
+        help: "first model in the table",
+        hint: "",
+    },
+    Binding {
+        keys: &[Key::char('G')],
+        action: Action::Bottom,
+        help: "last model in the table",
+        hint: "",
+    },
+    Binding {
         keys: &[Key::char('f')],
         action: Action::Freeze,
         help: "freeze the display (data keeps being collected); f again to resume",
@@ -159,13 +212,13 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::char('+')],
         action: Action::ZoomIn,
         help: "zoom in: shorter time window (down to 1 minute)",
-        hint: "zoom in",
+        hint: "zoom",
     },
     Binding {
         keys: &[Key::char('-')],
         action: Action::ZoomOut,
         help: "zoom out: longer time window (up to the history kept)",
-        hint: "zoom out",
+        hint: "",
     },
     Binding {
         keys: &[Key::char('=')],

@@ -16,7 +16,7 @@ use crate::dialect::ALL_MODELS;
 use crate::format::{self, UNKNOWN};
 use crate::signal::Signal;
 use crate::stats::CostSource;
-use crate::tui::app::{App, BurstState, Modal, ProbeState, ProbeSummary, SortColumn};
+use crate::tui::app::{App, BurstState, Modal, Panel, ProbeState, ProbeSummary, SortColumn};
 use crate::tui::keys;
 use crate::tui::theme::Theme;
 use crate::tui::view::DashboardView;
@@ -72,6 +72,22 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
         );
         return;
     }
+    let view = &app.view;
+    let stale = is_stale(view, now);
+    if app.expanded {
+        // One panel on the whole screen, between the status line and the footer.
+        let [status, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        render_status(frame, status, app, stale, now);
+        render_panel(frame, app.focus, body, app, stale, now);
+        render_footer(frame, footer, app, now);
+        render_overlays(frame, area, app);
+        return;
+    }
     let probe_height = match area.height {
         h if h >= 50 => 8,
         h if h >= 30 => 6,
@@ -90,8 +106,6 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
         Constraint::Length(1),
     ])
     .areas(area);
-    let view = &app.view;
-    let stale = is_stale(view, now);
     render_status(frame, status, app, stale, now);
     let [requests, latency] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
@@ -101,14 +115,27 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
         Constraint::Percentage(34),
     ])
     .areas(middle);
-    render_requests(frame, requests, view, theme, stale);
-    render_latency(frame, latency, view, theme, stale);
-    render_tokens(frame, tokens, view, theme, stale);
-    render_errors(frame, errors, view, theme, stale);
-    render_cost(frame, cost, view, theme, stale);
-    render_models(frame, table, app, stale);
-    render_probe(frame, probe, app, now);
+    let places = [
+        (Panel::Requests, requests),
+        (Panel::Latency, latency),
+        (Panel::Tokens, tokens),
+        (Panel::Errors, errors),
+        (Panel::Cost, cost),
+        (Panel::Models, table),
+        (Panel::Probe, probe),
+    ];
+    for (panel, rect) in places {
+        render_panel(frame, panel, rect, app, stale, now);
+    }
+    if let Some((_, rect)) = places.iter().find(|(p, _)| *p == app.focus) {
+        highlight_border(frame, *rect, theme);
+    }
     render_footer(frame, footer, app, now);
+    render_overlays(frame, area, app);
+}
+
+fn render_overlays(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let theme = &app.theme;
     match &app.modal {
         Modal::None => {}
         Modal::Editor(text) => render_editor(frame, area, text, theme),
@@ -118,6 +145,38 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
     }
     if app.show_help {
         render_help(frame, area, theme);
+    }
+}
+
+fn render_panel(frame: &mut Frame<'_>, panel: Panel, rect: Rect, app: &App, stale: bool, now: f64) {
+    let (view, theme) = (&app.view, &app.theme);
+    match panel {
+        Panel::Requests => render_requests(frame, rect, view, theme, stale),
+        Panel::Latency => render_latency(frame, rect, view, theme, stale),
+        Panel::Tokens => render_tokens(frame, rect, view, theme, stale),
+        Panel::Errors => render_errors(frame, rect, view, theme, stale),
+        Panel::Cost => render_cost(frame, rect, view, theme, stale),
+        Panel::Models => render_models(frame, rect, app, stale),
+        Panel::Probe => render_probe(frame, rect, app, now),
+    }
+}
+
+/// Marks the focused panel: its border (title included) in the accent colour, bold.
+fn highlight_border(frame: &mut Frame<'_>, rect: Rect, theme: &Theme) {
+    let style = Style::new().fg(theme.accent).add_modifier(Modifier::BOLD);
+    let buffer = frame.buffer_mut();
+    let area = rect.intersection(buffer.area);
+    if area.width < 2 || area.height < 2 {
+        return;
+    }
+    let (right, bottom) = (area.right() - 1, area.bottom() - 1);
+    for x in area.left()..area.right() {
+        buffer[(x, area.top())].set_style(style);
+        buffer[(x, bottom)].set_style(style);
+    }
+    for y in area.top()..area.bottom() {
+        buffer[(area.left(), y)].set_style(style);
+        buffer[(right, y)].set_style(style);
     }
 }
 
@@ -995,9 +1054,11 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         };
         Span::styled(HEADERS[i], style)
     }));
+    let selected = (app.focus == Panel::Models).then_some(app.selected_model);
     let rows: Vec<Row<'_>> = rows_data
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(index, m)| {
             let f = &m.figures;
             let err_style = match f.error_ratio {
                 Some(r) if r >= 0.05 => Style::new().fg(theme.error),
@@ -1039,7 +1100,12 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
                     ),
                 }
             };
-            Row::new(shown.iter().map(|&i| cell(i)).collect::<Vec<_>>())
+            let row = Row::new(shown.iter().map(|&i| cell(i)).collect::<Vec<_>>());
+            if selected == Some(index) {
+                row.style(Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                row
+            }
         })
         .collect();
     if rows.is_empty() {
