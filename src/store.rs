@@ -541,13 +541,7 @@ impl TargetStore {
         eval_t: f64,
         range: f64,
     ) -> Option<f64> {
-        let rates: Vec<f64> = self
-            .keys_of(signal)
-            .iter()
-            .filter(|k| models.is_none_or(|ms| ms.contains(&k.model.as_str())))
-            .filter_map(|k| self.rate(k, eval_t, range))
-            .collect();
-        (!rates.is_empty()).then(|| rates.iter().sum())
+        self.sum_over(signal, models, |k| self.rate(k, eval_t, range))
     }
 
     /// `sum(increase(signal[range]))` over the given models.
@@ -558,13 +552,24 @@ impl TargetStore {
         eval_t: f64,
         range: f64,
     ) -> Option<f64> {
-        let incs: Vec<f64> = self
+        self.sum_over(signal, models, |k| self.increase(k, eval_t, range))
+    }
+
+    /// PromQL's `sum(…)`: adds what `per_series` gives for each series of `signal` among `models`;
+    /// `None` (no data) when it gives nothing for any of them — an empty sum is not 0.
+    fn sum_over(
+        &self,
+        signal: Signal,
+        models: Option<&[&str]>,
+        per_series: impl Fn(&SeriesKey) -> Option<f64>,
+    ) -> Option<f64> {
+        let values: Vec<f64> = self
             .keys_of(signal)
             .iter()
             .filter(|k| models.is_none_or(|ms| ms.contains(&k.model.as_str())))
-            .filter_map(|k| self.increase(k, eval_t, range))
+            .filter_map(per_series)
             .collect();
-        (!incs.is_empty()).then(|| incs.iter().sum())
+        (!values.is_empty()).then(|| values.iter().sum())
     }
 
     /// The newest present value of a gauge, aggregated over models as the signal demands.
