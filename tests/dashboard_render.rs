@@ -294,3 +294,23 @@ fn dashboard_at_80x24_and_200x60_in_default_and_mono() {
         }
     }
 }
+
+#[test]
+fn help_scrolls_on_a_24_row_terminal_to_reach_every_binding() {
+    use llmtop::tui::keys::{Action, help_rows};
+    let (mut app, now) = app_for(80);
+    app.apply(Action::ToggleHelp, now);
+    let mut seen = String::new();
+    for _ in 0..help_rows().len() {
+        seen.push_str(&screen_text(&draw(&app, now, 80, 24)));
+        app.apply(Action::Down, now);
+    }
+    assert!(seen.contains("j/k scroll"), "{seen}");
+    for (keys, _) in help_rows() {
+        assert!(seen.contains(&keys), "help never showed {keys}");
+    }
+    assert_eq!(
+        app.selected_model, 0,
+        "j scrolls the help, not the table, while help is open"
+    );
+}

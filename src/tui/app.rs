@@ -230,6 +230,8 @@ pub struct App {
     pub view: DashboardView,
     pub theme: Theme,
     pub show_help: bool,
+    /// First help row shown, for terminals too short for the whole list.
+    pub help_scroll: usize,
     pub window: f64,
     pub initial_window: f64,
     pub max_window: f64,
@@ -318,6 +320,7 @@ impl App {
             view,
             theme,
             show_help: false,
+            help_scroll: 0,
             window,
             initial_window: window,
             max_window,
@@ -359,6 +362,7 @@ impl App {
             }
             Action::ToggleHelp => {
                 self.show_help = !self.show_help;
+                self.help_scroll = 0;
                 Effect::None
             }
             Action::CloseOverlay => {
@@ -373,6 +377,16 @@ impl App {
             }
             Action::Expand => {
                 self.expanded = !self.expanded;
+                Effect::None
+            }
+            Action::Down | Action::Up | Action::Top | Action::Bottom if self.show_help => {
+                let last = crate::tui::keys::BINDINGS.len().saturating_sub(1);
+                self.help_scroll = match action {
+                    Action::Down => (self.help_scroll + 1).min(last),
+                    Action::Up => self.help_scroll.saturating_sub(1),
+                    Action::Top => 0,
+                    _ => last,
+                };
                 Effect::None
             }
             Action::Down | Action::Up | Action::Top | Action::Bottom => {

@@ -144,7 +144,7 @@ fn render_overlays(frame: &mut Frame<'_>, area: Rect, app: &App) {
         Modal::History { scroll } => render_history(frame, area, app, *scroll),
     }
     if app.show_help {
-        render_help(frame, area, theme);
+        render_help(frame, area, theme, app.help_scroll);
     }
 }
 
@@ -1433,8 +1433,14 @@ fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme) {
-    let rows_data = keys::help_rows();
+fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme, scroll: usize) {
+    let all_rows = keys::help_rows();
+    let total = all_rows.len();
+    // On a short terminal the list scrolls (j/k or arrows) instead of being cut.
+    let room = area.height.saturating_sub(4) as usize;
+    let first = scroll.min(total.saturating_sub(room.max(1)));
+    let rows_data: Vec<_> = all_rows.into_iter().skip(first).collect();
+    let more = first + room < total;
     let width = 96.min(area.width.saturating_sub(4));
     let height = (rows_data.len() as u16 + 6).min(area.height.saturating_sub(2));
     let rect = Rect {
@@ -1458,7 +1464,14 @@ fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme) {
         .collect();
     let block = Block::bordered()
         .title(Line::from(Span::styled(" Help — keys ", theme.title())))
-        .title_bottom(Line::from(Span::styled(" ? or Esc closes ", theme.dim())))
+        .title_bottom(Line::from(Span::styled(
+            if more || first > 0 {
+                " j/k scroll · ? or Esc closes "
+            } else {
+                " ? or Esc closes "
+            },
+            theme.dim(),
+        )))
         .border_style(Style::new().fg(theme.accent))
         .style(Style::new().bg(theme.help_bg));
     let table = Table::new(rows, [Constraint::Length(14), Constraint::Fill(1)]).block(block);
