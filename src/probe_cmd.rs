@@ -14,7 +14,7 @@ use crate::cli::{ProbeArgs, ProbeFormat};
 use crate::config::Config;
 use crate::demo::{self, DemoConfig};
 use crate::format;
-use crate::pricing::{CostBreakdown, PriceTable, TokenCounts};
+use crate::pricing::PriceTable;
 use crate::probe::limit::{ProbeLimiter, ProbeLimits};
 use crate::probe::models::list_models;
 use crate::probe::{
@@ -230,17 +230,6 @@ async fn model_hint(
     Some(format!("the gateway offers: {}", shown.join(", ")))
 }
 
-/// The cost of `result` at the table's price for its model; `None` without usage or price.
-pub fn cost(result: &ProbeResult, prices: &PriceTable) -> Option<CostBreakdown> {
-    let usage = result.usage?;
-    let price = prices.lookup(&result.model)?;
-    Some(price.cost_usd(TokenCounts {
-        input: usage.input as f64,
-        cached_input: usage.cached_input as f64,
-        output: usage.output as f64,
-    }))
-}
-
 /// Output tokens per second after the first token (the inverse of TPOT).
 fn tokens_per_second(result: &ProbeResult) -> Option<f64> {
     let tpot = result.tpot?.as_secs_f64();
@@ -256,7 +245,7 @@ pub fn report_json(
 ) -> Value {
     let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
     let usage = result.usage;
-    let cost = cost(result, prices);
+    let cost = result.cost(prices);
     let answer = crate::probe::sse::truncate_chars(&result.answer, MAX_ANSWER_CHARS);
     let answer_truncated = result.text_truncated || answer.len() < result.answer.len();
     json!({

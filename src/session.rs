@@ -229,24 +229,9 @@ impl Session {
         }
     }
 
-    /// What a probe cost by the price table (input, cached input and output priced apart).
-    pub fn probe_cost(&self, result: &crate::probe::ProbeResult) -> Option<f64> {
-        let usage = result.usage?;
-        let price = self.prices.lookup(&result.model)?;
-        Some(
-            price
-                .cost_usd(crate::pricing::TokenCounts {
-                    input: usage.input as f64,
-                    cached_input: usage.cached_input as f64,
-                    output: usage.output as f64,
-                })
-                .total,
-        )
-    }
-
     /// Feeds a finished probe into the probe source.
     pub fn apply_probe(&mut self, result: &crate::probe::ProbeResult) {
-        let cost = self.probe_cost(result);
+        let cost = result.cost(&self.prices).map(|c| c.total);
         self.probe_feed
             .record(crate::source::unix_now(), result, cost);
     }

@@ -87,6 +87,24 @@ fn quantiles(
     }
 }
 
+/// `sum(rate(requests_failed[range]))` given the request rate over the same range.
+///
+/// A dialect that can report failures only creates the failure series on the first failure
+/// (prometheus_client labels appear on first use): while requests flow, absent means none. A
+/// dialect with no failure family at all (Kong) leaves errors unknown, never 0.
+pub fn error_rate(
+    store: &TargetStore,
+    models: Option<&[&str]>,
+    eval_t: f64,
+    range: f64,
+    requests: Option<f64>,
+) -> Option<f64> {
+    let can_fail = store.health.reports_failures && store.has_signal(Signal::Requests);
+    store
+        .sum_rate(Signal::RequestsFailed, models, eval_t, range)
+        .or((can_fail && requests.is_some()).then_some(0.0))
+}
+
 /// Figures for `models` (all when `None`) from `eval_t - range` to `eval_t`.
 pub fn figures(
     store: &TargetStore,
@@ -97,15 +115,7 @@ pub fn figures(
 ) -> Figures {
     let rate = |s| store.sum_rate(s, models, eval_t, range);
     let requests = rate(Signal::Requests);
-    // A dialect that can report failures only creates the failure series on the first failure
-    // (prometheus_client labels appear on first use): while requests flow, absent means none.
-    // A dialect with no failure family at all (Kong) leaves errors unknown.
-    let can_fail = store.health.reports_failures && store.has_signal(Signal::Requests);
-    let errors = rate(Signal::RequestsFailed).or(if can_fail && requests.is_some() {
-        Some(0.0)
-    } else {
-        None
-    });
+    let errors = error_rate(store, models, eval_t, range, requests);
     let error_ratio = match (errors, requests) {
         (Some(e), Some(r)) if r > 0.0 => Some((e / r).clamp(0.0, 1.0)),
         _ => None,

@@ -179,6 +179,14 @@ fn model_filter_narrows_every_panel() {
     let total = gpt.now.requests_per_second.unwrap();
     assert!((total - sum).abs() < 1e-9, "{total} vs {sum}");
     assert!(total < all.now.requests_per_second.unwrap());
+    // The request-rate chart follows the filter too.
+    let last = |v: &DashboardView| v.rate_ok.last().unwrap().1 + v.rate_error.last().unwrap().1;
+    assert!(
+        last(&gpt) < 0.6 * last(&all),
+        "{} vs {}",
+        last(&gpt),
+        last(&all)
+    );
     let none = view_with_filter(Some("no-such-model"));
     assert_eq!(none.filter_matches, 0);
     assert!(none.models.is_empty());

@@ -485,7 +485,7 @@ fn to_sample(result: &ProbeResult, latency: Duration, stream: bool, prices: &Pri
     let ttft = if stream { result.ttft } else { None };
     let cost = result
         .gateway_cost_usd
-        .or_else(|| probe_cmd::cost(result, prices).map(|c| c.total));
+        .or_else(|| result.cost(prices).map(|c| c.total));
     Sample {
         ok: result.ok,
         status: result.status,
@@ -591,7 +591,7 @@ mod tests {
         assert_eq!(s.tpot, Some(ms(100)));
         assert_eq!(s.itl.len(), 3);
         assert_eq!(s.latency, ms(1500));
-        let table = probe_cmd::cost(&result, &prices).unwrap().total;
+        let table = result.cost(&prices).unwrap().total;
         assert_eq!(s.cost, Some(table));
         let s = to_sample(
             &ProbeResult {

@@ -295,6 +295,23 @@ pub struct ProbeResult {
     pub final_attempt_at: Duration,
 }
 
+impl ProbeResult {
+    /// What the request cost by the price table, input, cached input and output priced apart;
+    /// `None` without usage or without a price for the model.
+    pub fn cost(
+        &self,
+        prices: &crate::pricing::PriceTable,
+    ) -> Option<crate::pricing::CostBreakdown> {
+        let usage = self.usage?;
+        let price = prices.lookup(&self.model)?;
+        Some(price.cost_usd(crate::pricing::TokenCounts {
+            input: usage.input as f64,
+            cached_input: usage.cached_input as f64,
+            output: usage.output as f64,
+        }))
+    }
+}
+
 /// Sends one chat completion and measures it. Never panics on anything the gateway sends.
 pub async fn run_probe(
     client: &reqwest::Client,

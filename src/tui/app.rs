@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::pricing::{PriceTable, TokenCounts};
+use crate::pricing::PriceTable;
 use crate::probe::{ProbeEvent, ProbeResult};
 use crate::tui::keys::Action;
 use crate::tui::theme::Theme;
@@ -35,16 +35,7 @@ pub struct ProbeSummary {
 
 impl ProbeSummary {
     pub fn from_result(result: &ProbeResult, prices: &PriceTable) -> Self {
-        let cost_usd = result.usage.and_then(|u| {
-            prices.lookup(&result.model).map(|p| {
-                p.cost_usd(TokenCounts {
-                    input: u.input as f64,
-                    cached_input: u.cached_input as f64,
-                    output: u.output as f64,
-                })
-                .total
-            })
-        });
+        let cost_usd = result.cost(prices).map(|c| c.total);
         Self {
             model: result.model.clone(),
             ok: result.ok,

@@ -209,7 +209,7 @@ async fn event_loop(
                     Update::BurstDone(result) => {
                         session.apply_probe(&result);
                         app.probe_spent_usd = session.probe_feed.spent_usd;
-                        let cost = session.probe_cost(&result);
+                        let cost = result.cost(&session.prices).map(|c| c.total);
                         app.burst_result(&result, cost, unix_now());
                         stale_view = true;
                     }

@@ -151,18 +151,11 @@ impl DashboardView {
         let mut rate_ok = Vec::with_capacity(columns);
         let mut rate_error = Vec::with_capacity(columns);
         let mut error_ratio = Vec::with_capacity(columns);
-        let can_fail = store.health.reports_failures && store.has_signal(Signal::Requests);
         for c in 0..columns {
             let t = eval_t - window + step * (c + 1) as f64;
             let x = t - eval_t;
-            let all = store.sum_rate(Signal::Requests, None, t, range);
-            let err = store.sum_rate(Signal::RequestsFailed, None, t, range).or(
-                if can_fail && all.is_some() {
-                    Some(0.0)
-                } else {
-                    None
-                },
-            );
+            let all = store.sum_rate(Signal::Requests, only, t, range);
+            let err = stats::error_rate(store, only, t, range, all);
             if let Some(all) = all {
                 let err = err.unwrap_or(0.0).min(all);
                 rate_ok.push((x, (all - err).max(0.0)));
