@@ -22,29 +22,47 @@ use view::{DashboardView, ViewParams};
 /// Redraws are capped at this rate however fast data or keys arrive.
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Computes the view model for the current session and window.
+/// Computes the view model for the current session and window, from the scrape, or from probe
+/// results when the target has no usable /metrics.
 pub fn compute_view(
     session: &Session,
     window: f64,
     columns: usize,
     model_filter: Option<&str>,
 ) -> DashboardView {
-    let signals: Vec<Signal> = session
-        .store
-        .health
-        .dialect
-        .as_ref()
-        .and_then(|name| session.dialects.iter().find(|d| &d.name == name))
-        .map(|d| d.signals())
-        .unwrap_or_default();
-    let url = session.target.url.to_string();
+    let (store, url, interval, signals) = if session.showing_probes() {
+        // Probes arrive every few seconds at most; staleness is judged on that scale.
+        let signals = crate::source::probe_feed::SIGNALS.to_vec();
+        (
+            &session.probe_feed.store,
+            format!("{} (probes)", session.api_base),
+            10.0,
+            signals,
+        )
+    } else {
+        let signals = session
+            .store
+            .health
+            .dialect
+            .as_ref()
+            .and_then(|name| session.dialects.iter().find(|d| &d.name == name))
+            .map(|d| d.signals())
+            .unwrap_or_default();
+        let interval = session.target.interval.as_secs_f64();
+        (
+            &session.store,
+            session.target.url.to_string(),
+            interval,
+            signals,
+        )
+    };
     DashboardView::compute(
-        &session.store,
+        store,
         &session.prices,
         &ViewParams {
             url: &url,
             window,
-            interval: session.target.interval.as_secs_f64(),
+            interval,
             columns,
             dialect_signals: &signals,
             model_filter,
@@ -100,27 +118,6 @@ pub async fn run(mut session: Session, ui: &UiArgs, options: TuiOptions) -> anyh
     ratatui::try_restore()?;
     session.shutdown().await;
     result
-}
-
-/// Chooses the store the panels show: the scrape, or probe results when there is no /metrics data.
-fn view_for(session: &Session, app: &App, columns: usize) -> DashboardView {
-    if session.showing_probes() {
-        let url = format!("{} (probes)", session.api_base);
-        let interval = 10.0;
-        return DashboardView::compute(
-            &session.probe_feed.store,
-            &session.prices,
-            &ViewParams {
-                url: &url,
-                window: app.window,
-                interval,
-                columns,
-                dialect_signals: &crate::source::probe_feed::SIGNALS,
-                model_filter: app.filter.as_deref(),
-            },
-        );
-    }
-    compute_view(session, app.window, columns, app.filter.as_deref())
 }
 
 async fn event_loop(
@@ -230,7 +227,7 @@ async fn event_loop(
                         let why = session.store.health.last_error.as_deref().unwrap_or("no data");
                         format!("/metrics: {why}")
                     });
-                    app.view = view_for(session, &app, columns);
+                    app.view = compute_view(session, app.window, columns, app.filter.as_deref());
                     stale_view = false;
                 }
                 if dirty {
