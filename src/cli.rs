@@ -30,6 +30,8 @@ pub enum Command {
     Probe(Box<ProbeArgs>),
     /// Load-test a gateway: N chat completions at concurrency C (or R/s), then latency, TTFT, tokens and cost.
     Bench(Box<BenchArgs>),
+    /// Open the dashboard on a `--record` file: play/pause, speed, seek; nothing is sent anywhere.
+    Replay(Box<ReplayArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -44,8 +46,64 @@ pub enum Command {
 pub struct TargetArgs {
     /// Metrics endpoint: host:port, http(s)://host:port (then /metrics is assumed), a full URL, or
     /// the name of a [[target]] in the config file.
-    #[arg(env = "LLMTOP_URL", required_unless_present = "demo")]
+    #[arg(env = "LLMTOP_URL", required_unless_present_any = ["demo", "prometheus"])]
     pub url: Option<String>,
+
+    /// More metrics endpoints (or [[target]] names): several direct targets shown as one fleet,
+    /// with a per-target table.
+    #[arg(
+        value_name = "MORE_URLS",
+        env = "LLMTOP_MORE_URLS",
+        value_delimiter = ' ',
+        requires = "url"
+    )]
+    pub more_urls: Vec<String>,
+
+    /// Fleet mode: read the gateways through this Prometheus-compatible server (Prometheus,
+    /// Thanos, Mimir/Cortex with its /prometheus prefix, VictoriaMetrics, Grafana Cloud).
+    #[arg(long, value_name = "URL", env = "LLMTOP_PROMETHEUS", conflicts_with_all = ["url", "demo"])]
+    pub prometheus: Option<String>,
+
+    /// Fleet mode: label matchers every query gets, e.g. '{job="litellm"}'.
+    #[arg(
+        long,
+        value_name = "MATCHERS",
+        env = "LLMTOP_SELECTOR",
+        requires = "prometheus"
+    )]
+    pub selector: Option<String>,
+
+    /// Fleet mode: the label that names a gateway instance (instance, or pod on Kubernetes).
+    #[arg(long, value_name = "LABEL", env = "LLMTOP_INSTANCE_LABEL", default_value = "instance")]
+    pub instance_label: String,
+
+    /// Fleet mode: how often Prometheus scrapes the gateways; rates span at least 4 of these and
+    /// the dashboard refreshes no faster.
+    #[arg(long, value_name = "D", env = "LLMTOP_PROMETHEUS_SCRAPE_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub prometheus_scrape_interval: Duration,
+
+    /// Fleet mode: send Thanos' dedup=true and partial_response=true with every query.
+    #[arg(long, env = "LLMTOP_THANOS", requires = "prometheus")]
+    pub thanos: bool,
+
+    /// Fleet mode: HTTP basic auth user (Grafana Cloud: the instance ID).
+    #[arg(long, value_name = "USER", env = "LLMTOP_BASIC_AUTH_USER", requires = "prometheus")]
+    pub basic_auth_user: Option<String>,
+
+    /// Fleet mode: read the basic auth password (Grafana Cloud: an access token) from this
+    /// environment variable.
+    #[arg(
+        long,
+        value_name = "VAR",
+        env = "LLMTOP_BASIC_AUTH_PASSWORD_ENV",
+        conflicts_with = "basic_auth_password_file",
+        requires = "basic_auth_user"
+    )]
+    pub basic_auth_password_env: Option<String>,
+
+    /// Fleet mode: read the basic auth password from this file.
+    #[arg(long, value_name = "PATH", env = "LLMTOP_BASIC_AUTH_PASSWORD_FILE", requires = "basic_auth_user")]
+    pub basic_auth_password_file: Option<PathBuf>,
 
     /// Start the built-in simulated gateway on 127.0.0.1 and attach to it.
     #[arg(long, env = "LLMTOP_DEMO", conflicts_with = "url")]
@@ -67,7 +125,7 @@ pub struct TargetArgs {
         env = "LLMTOP_HEADER",
         value_delimiter = '\n'
     )]
-    pub headers: Vec<String>,
+    pub headers: Vec<crate::secret::HeaderLine>,
 
     /// Read the scrape's bearer token from this environment variable.
     #[arg(
@@ -182,6 +240,35 @@ pub struct TargetArgs {
     /// Write logs here (default: the platform's state directory, e.g. ~/.local/state/llmtop/llmtop.log).
     #[arg(long, env = "LLMTOP_LOG_FILE")]
     pub log_file: Option<PathBuf>,
+
+    /// Append every scrape (raw body, timestamp), scrape error and probe result to this file
+    /// (gzip-compressed JSON Lines; credentials are never written). Replay it with `llmtop replay`.
+    #[arg(long, value_name = "FILE", env = "LLMTOP_RECORD")]
+    pub record: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Which TLS certificates to trust; shared by the dashboard, `snapshot`, `probe` and `bench`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// Do not verify TLS certificates (a lab gateway with a self-signed certificate); shows a warning.
+    #[arg(long, env = "LLMTOP_INSECURE")]
+    pub insecure: bool,
+
+    /// Also trust the CA certificate(s) in this PEM file (a private CA), on top of the system's.
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    pub fn settings(&self) -> crate::net::TlsSettings {
+        crate::net::TlsSettings {
+            insecure: self.insecure,
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
 }
 
 /// Dashboard-only settings.
@@ -200,8 +287,24 @@ pub struct UiArgs {
     pub no_color: bool,
 
     /// Print the names of every theme item, one per line, and exit.
-    #[arg(long)]
+    #[arg(long, env = "LLMTOP_PRINT_THEME_ITEMS")]
     pub print_theme_items: bool,
+
+    /// Print a fully commented config file (targets, dialects, prices, keys) and exit.
+    #[arg(long, env = "LLMTOP_PRINT_CONFIG_TEMPLATE")]
+    pub print_config_template: bool,
+
+    /// Draw with ASCII only: no braille, block or box-drawing glyphs (poor terminals and fonts).
+    #[arg(long, env = "LLMTOP_ASCII")]
+    pub ascii: bool,
+
+    /// Colours the terminal shows; auto reads COLORTERM, then TERM.
+    #[arg(long, env = "LLMTOP_COLOR_DEPTH", value_enum, default_value_t = crate::tui::theme::ColorDepth::Auto)]
+    pub color_depth: crate::tui::theme::ColorDepth,
+
+    /// Leave the mouse to the terminal (text selection) instead of click-to-focus and wheel zoom.
+    #[arg(long, env = "LLMTOP_NO_MOUSE")]
+    pub no_mouse: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -218,6 +321,17 @@ pub struct DemoArgs {
     /// Serve only real requests, no synthetic traffic.
     #[arg(long, env = "LLMTOP_DEMO_NO_TRAFFIC")]
     pub no_traffic: bool,
+    /// Misbehave on purpose: a fault scenario such as flapping, slow or huge-body; combine with +
+    /// (e.g. flapping+series-churn). --list-scenarios names them all.
+    #[arg(long, value_name = "NAME[+NAME…]", env = "LLMTOP_DEMO_SCENARIO", default_value = "none", value_parser = parse_scenarios)]
+    pub scenario: crate::demo::ScenarioSet,
+    /// Print every fault scenario with what it does, and exit.
+    #[arg(long, env = "LLMTOP_DEMO_LIST_SCENARIOS")]
+    pub list_scenarios: bool,
+}
+
+fn parse_scenarios(text: &str) -> Result<crate::demo::ScenarioSet, String> {
+    text.parse()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -231,10 +345,20 @@ pub enum SnapshotFormat {
 }
 
 #[derive(Debug, Clone, Args)]
+// With --from the recording is the target, so the URL is not required then. (`mut_args`, not
+// `mut_arg`: the latter moves the argument to the end and so reorders the positionals.)
+#[command(mut_args(|a| if a.get_id() == "url" { a.required_unless_present("from") } else { a }))]
 pub struct SnapshotArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// How long to collect before printing.
+    /// Compute the snapshot from this `--record` file instead of scraping (see --at).
+    #[arg(long, value_name = "FILE", env = "LLMTOP_FROM", conflicts_with = "demo")]
+    pub from: Option<PathBuf>,
+    /// With --from: end of the window (default: end), as RFC 3339, unix seconds, start, end,
+    /// +90s (after the recording's start) or -5m (before its end).
+    #[arg(long, value_name = "TIME", env = "LLMTOP_AT", requires = "from")]
+    pub at: Option<String>,
+    /// How long to collect before printing (with --from: the window ending at --at).
     #[arg(long = "for", env = "LLMTOP_FOR", default_value = "10s", value_parser = parse_duration)]
     pub collect_for: Duration,
     /// Output format.
@@ -315,7 +439,7 @@ pub struct ProbeArgs {
         env = "LLMTOP_PROBE_HEADER",
         value_delimiter = '\n'
     )]
-    pub headers: Vec<String>,
+    pub headers: Vec<crate::secret::HeaderLine>,
 
     /// Most probe requests started per minute (default: no limit).
     #[arg(long, value_name = "N", env = "LLMTOP_PROBE_RPM", value_parser = clap::value_parser!(u32).range(1..))]
@@ -328,6 +452,9 @@ pub struct ProbeArgs {
     /// Config file with price rows (default: ~/.config/llmtop/config.toml).
     #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
     pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -409,7 +536,7 @@ pub struct BenchArgs {
         env = "LLMTOP_BENCH_HEADER",
         value_delimiter = '\n'
     )]
-    pub headers: Vec<String>,
+    pub headers: Vec<crate::secret::HeaderLine>,
 
     /// Service-level objectives for goodput, e.g. ttft=500ms,tpot=50ms,e2e=2s.
     #[arg(long, value_name = "SLOS", env = "LLMTOP_BENCH_GOODPUT", value_parser = crate::loadgen::parse_goodput)]
@@ -422,6 +549,42 @@ pub struct BenchArgs {
     /// Config file with price rows (default: ~/.config/llmtop/config.toml).
     #[arg(long, value_name = "PATH", env = "LLMTOP_BENCH_CONFIG")]
     pub config: Option<PathBuf>,
+
+    /// Append every request's result to this file (the `--record` format; no credentials).
+    #[arg(long, value_name = "FILE", env = "LLMTOP_BENCH_RECORD")]
+    pub record: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// A file written with --record.
+    #[arg(value_name = "FILE", env = "LLMTOP_REPLAY_FILE")]
+    pub file: PathBuf,
+
+    /// Config file with user dialects, price rows and keys, as for the live dashboard.
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Playback speed to start at: 1, 2, 4, 8, 16, 32 or 64 (`<` and `>` change it).
+    #[arg(long, env = "LLMTOP_REPLAY_SPEED", default_value_t = 1, value_parser = parse_speed)]
+    pub speed: u32,
+
+    /// Write logs here (default: the platform's state directory).
+    #[arg(long, env = "LLMTOP_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+fn parse_speed(text: &str) -> Result<u32, String> {
+    match text.trim().trim_start_matches(['x', '×']).parse::<u32>() {
+        Ok(n) if n.is_power_of_two() && n <= 64 => Ok(n),
+        _ => Err(format!("{text:?}: the speed is one of 1, 2, 4, 8, 16, 32, 64")),
+    }
 }
 
 /// Parses `500ms`, `1s`, `5m`, `1h` (and combinations such as `1m30s`).
@@ -442,6 +605,35 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every flag of every command can also be set from an `LLMTOP_*` variable.
+    #[test]
+    fn every_flag_reads_an_llmtop_environment_variable() {
+        fn walk(cmd: &clap::Command, path: &str, offenders: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_positional() || id == "help" || id == "version" {
+                    continue;
+                }
+                match arg.get_env().and_then(|e| e.to_str()) {
+                    Some(var) if var.starts_with("LLMTOP_") => {}
+                    other => offenders.push(format!(
+                        "{path} --{} (env {other:?})",
+                        arg.get_long().unwrap_or(id)
+                    )),
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), offenders);
+            }
+        }
+        let mut offenders = Vec::new();
+        walk(&Cli::command(), "llmtop", &mut offenders);
+        assert!(
+            offenders.is_empty(),
+            "flags without an LLMTOP_* env var: {offenders:#?}"
+        );
     }
 
     #[test]

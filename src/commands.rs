@@ -11,12 +11,20 @@ use crate::source::Update;
 
 /// Runs the demo gateway in the foreground until Ctrl-C or SIGTERM.
 pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+    if args.list_scenarios {
+        let mut out = std::io::stdout();
+        let _ = out.write_all(demo::scenario::list().as_bytes());
+        let _ = out.flush();
+        return Ok(());
+    }
     let config = DemoConfig {
         seed: args.seed,
         traffic: !args.no_traffic,
         ..DemoConfig::default()
     };
-    let gateway = demo::spawn(SocketAddr::new(args.bind, args.port), config).await?;
+    let gateway =
+        demo::spawn_with_scenarios(SocketAddr::new(args.bind, args.port), config, args.scenario)
+            .await?;
     let base = gateway.base_url();
     // A closed stdout (a script that read the first line and left) must not stop the gateway.
     let mut out = std::io::stdout();
@@ -24,6 +32,9 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let _ = writeln!(out, "  metrics:          {base}/metrics");
     let _ = writeln!(out, "  chat completions: {base}/v1/chat/completions");
     let _ = writeln!(out, "  models:           {base}/v1/models");
+    if !args.scenario.is_empty() {
+        let _ = writeln!(out, "  fault scenario:   {}", args.scenario);
+    }
     let _ = writeln!(out, "Ctrl-C stops it.");
     let _ = out.flush();
     wait_for_shutdown_signal().await;
@@ -69,6 +80,20 @@ pub fn man() -> anyhow::Result<()> {
 
 /// Collects for `--for`, then prints one summary.
 pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
+    // clap's `requires` lets `--demo --at` through; a live snapshot has no past to go to.
+    anyhow::ensure!(
+        args.at.is_none() || args.from.is_some(),
+        "--at needs --from FILE (a live snapshot always ends now)"
+    );
+    if let Some(path) = &args.from {
+        let snap = crate::record::snapshot_from(
+            path,
+            args.at.as_deref().unwrap_or("end"),
+            args.collect_for.as_secs_f64(),
+            args.target.config.as_deref(),
+        )?;
+        return write_snapshot(args, &snap);
+    }
     let mut session = Session::new(&args.target).await?;
     session.start_sources();
     let deadline = tokio::time::Instant::now() + args.collect_for;
@@ -85,7 +110,7 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
             break;
         }
     }
-    let target = session.target.url.to_string();
+    let target = crate::secret::display_url(&session.target.url);
     let snap = report::snapshot(
         &session.store,
         &session.prices,
@@ -93,10 +118,17 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
         args.collect_for.as_secs_f64(),
         session.notices.clone(),
     );
+    write_snapshot(args, &snap)?;
+    session.shutdown().await;
+    Ok(())
+}
+
+/// Prints or saves a snapshot in the format asked for.
+fn write_snapshot(args: &SnapshotArgs, snap: &report::Snapshot) -> anyhow::Result<()> {
     let text = match args.format {
-        SnapshotFormat::Json => format!("{}\n", serde_json::to_string_pretty(&snap)?),
-        SnapshotFormat::Csv => report::to_csv(&snap),
-        SnapshotFormat::Table => report::to_table(&snap),
+        SnapshotFormat::Json => format!("{}\n", serde_json::to_string_pretty(snap)?),
+        SnapshotFormat::Csv => report::to_csv(snap),
+        SnapshotFormat::Table => report::to_table(snap),
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)
@@ -107,6 +139,5 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
             out.flush()?;
         }
     }
-    session.shutdown().await;
     Ok(())
 }

@@ -198,7 +198,9 @@ impl<'a> Exposition<'a> {
 
     /// Writes the exposition back as text format 0.0.4: all `# TYPE` lines
     /// first (the format only requires them before the family's first sample),
-    /// then every sample. `parse(&e.render())` yields the same samples.
+    /// then every sample. `parse(&e.render())` yields the same samples, except that a line
+    /// within a few bytes of [`MAX_LINE_BYTES`] can outgrow it (`1` is written `1.0`) and is
+    /// then skipped as too long.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(self.samples.len() * 64 + self.types.len() * 32);
         for (name, ty) in &self.types {
@@ -612,9 +614,19 @@ fn parse_sample<'a>(
     let (value_text, i) = token(line, value_start);
     let value = parse_float(value_text).ok_or("invalid value")?;
     let i = skip_blank(b, i);
+    // An OpenMetrics exemplar after the value or timestamp (`# {trace_id="…"} 0.5 1.7e9`)
+    // describes one observation, not the series: it is dropped.
+    let mut len = line
+        .get(i..)
+        .and_then(|rest| rest.find("# {"))
+        .map_or(len, |p| i + p);
+    while len > i && matches!(b[len - 1], b' ' | b'\t') {
+        len -= 1;
+    }
     let timestamp_ms = if i < len {
         let (ts, i) = token(line, i);
-        if skip_blank(b, i) != len {
+        // `<`, not `!=`: blanks before a dropped exemplar run past `len`.
+        if skip_blank(b, i) < len {
             return Err("unexpected text after timestamp");
         }
         Some(ts.parse::<i64>().map_err(|_| "invalid timestamp")?)

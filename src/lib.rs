@@ -7,13 +7,19 @@ pub mod config;
 pub mod demo;
 pub mod dialect;
 pub mod exposition;
+pub mod fleet;
 pub mod format;
+/// Property harnesses for `fuzz/` and `tests/fuzz_regressions.rs`; not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod loadgen;
 pub mod logging;
+pub mod net;
 pub mod pricing;
 pub mod probe;
 pub mod probe_cmd;
 pub mod promql;
+pub mod record;
 pub mod report;
 pub mod secret;
 pub mod session;

@@ -7,17 +7,28 @@ use clap::Parser;
 use llmtop::cli::{Cli, Command};
 use llmtop::{commands, logging, tui};
 
+/// Whether a flag is on: given on the command line, or its variable set to `true` (clap reads
+/// boolean variables as `true`/`false` and rejects anything else, which parsing then reports).
+fn asked(flag: &str, var: &str) -> bool {
+    std::env::args().skip(1).any(|a| a == flag) || std::env::var(var).is_ok_and(|v| v == "true")
+}
+
 fn main() -> ExitCode {
-    // Answered before parsing: it needs no target, which the parser would otherwise demand.
-    if std::env::args().skip(1).any(|a| a == "--print-theme-items") {
+    // Answered before parsing: they need no target, which the parser would otherwise demand.
+    if asked("--print-theme-items", "LLMTOP_PRINT_THEME_ITEMS") {
         for item in llmtop::tui::theme::ITEMS {
             println!("{item}");
         }
         return ExitCode::SUCCESS;
     }
+    if asked("--print-config-template", "LLMTOP_PRINT_CONFIG_TEMPLATE") {
+        print!("{}", llmtop::config::template());
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     let log_file = match &cli.command {
         Some(Command::Snapshot(s)) => s.target.log_file.clone(),
+        Some(Command::Replay(r)) => r.log_file.clone(),
         _ => cli.target.log_file.clone(),
     };
     let _log_guard = logging::init(log_file);
@@ -65,6 +76,7 @@ fn main() -> ExitCode {
             Some(Command::Man) => commands::man(),
             Some(Command::Probe(args)) => llmtop::probe_cmd::run(&args).await,
             Some(Command::Bench(args)) => llmtop::loadgen::run(&args).await,
+            Some(Command::Replay(args)) => tui::replay::run(&args).await,
         }
     });
     match result {

@@ -83,10 +83,10 @@ pub fn resolve_api_base(url: Option<&str>, api_base: Option<&str>) -> anyhow::Re
 }
 
 /// `--header 'Name: value'` arguments as (name, value) pairs for a request.
-pub(crate) fn request_headers(texts: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+pub(crate) fn request_headers<S: AsRef<str>>(texts: &[S]) -> anyhow::Result<Vec<(String, String)>> {
     let mut headers = Vec::new();
     for text in texts {
-        let (name, value) = session::parse_header(text)?;
+        let (name, value) = session::parse_header(text.as_ref())?;
         let value = value
             .to_str()
             .map_err(|_| anyhow::anyhow!("the value of header {name} is not plain text"))?
@@ -144,7 +144,7 @@ async fn probe(
         Some(base) => url::Url::parse(&base)?,
         None => resolve_api_base(args.url.as_deref(), args.api_base.as_deref())?,
     };
-    let client = session::http_client()?;
+    let client = crate::net::http_client(&args.tls.settings())?;
     let retry = RetryPolicy {
         max_retries: args.retries,
         base_delay: args.retry_delay,

@@ -19,6 +19,8 @@ pub struct Snapshot {
     pub models: Vec<ModelFigures>,
     pub totals: Figures,
     pub warnings: Vec<String>,
+    /// The last scrape failed: the figures are from the last good one (`at`), kept, not live.
+    pub stale: bool,
 }
 
 /// Builds the snapshot of the newest `window_seconds` of the store.
@@ -34,6 +36,12 @@ pub fn snapshot(
     let figures = eval_t.map(|t| stats::window_figures(store, prices, None, t, window_seconds));
     if let Some(error) = &health.last_error {
         warnings.push(format!("last scrape failed: {error}"));
+        if let (Some(ok), Some(attempt)) = (health.last_ok, health.last_attempt) {
+            warnings.push(format!(
+                "stale: the figures are from the last good scrape, {:.0} s before the last attempt",
+                (attempt - ok).max(0.0)
+            ));
+        }
     }
     if store.len() < 2 {
         warnings.push(format!(
@@ -58,6 +66,24 @@ pub fn snapshot(
             "{} models beyond the model cap are counted as \"(other models)\" (raise --max-models)",
             health.folded_models
         ));
+    }
+    if health.duplicate_series > 0 {
+        warnings.push(format!(
+            "{} duplicate series in the last scrape (same name and labels twice): kept the first of each",
+            health.duplicate_series
+        ));
+    }
+    if health.churning_scrapes >= crate::store::CHURN_SCRAPES {
+        warnings.push(format!(
+            "series churn: {} of {} series were new in the last scrape (a label value changes every scrape), so rates over them are lost",
+            health.new_series_last, health.series_last
+        ));
+    }
+    if health.invalid_utf8 {
+        warnings.push(
+            "the last scrape had bytes that are not UTF-8; they were replaced with \u{FFFD}"
+                .to_string(),
+        );
     }
     if health.resets > 0 {
         warnings.push(format!(
@@ -86,6 +112,7 @@ pub fn snapshot(
         models,
         totals,
         warnings,
+        stale: health.last_error.is_some() && eval_t.is_some(),
     }
 }
 

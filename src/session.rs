@@ -1,7 +1,6 @@
 //! One monitoring session: resolves the target and credentials, starts the demo gateway and the
 //! scraper, and owns the store that every view reads.
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
@@ -37,6 +36,14 @@ pub struct Session {
     pub probe_feed: ProbeFeed,
     /// Problems found at start-up that the user should see (e.g. an unknown --dialect).
     pub notices: Vec<String>,
+    /// The dashboard's key bindings (defaults plus the config file's `[keys]`).
+    pub keymap: crate::tui::keys::Keymap,
+    /// TLS certificates are not verified (`--insecure`): the dashboard keeps a badge up.
+    pub insecure_tls: bool,
+    /// `--record FILE`: every scrape and probe result is appended there.
+    pub recorder: Option<crate::record::Recorder>,
+    /// Fleet mode (`--prometheus`, or several target URLs); `None` for one gateway.
+    pub fleet: Option<crate::fleet::FleetMode>,
 }
 
 /// Parses `Name: value` into a header, marked sensitive so it is never printed by `Debug`.
@@ -53,14 +60,9 @@ pub fn parse_header(text: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
     Ok((name, value))
 }
 
-/// The HTTP client every source shares: TLS verified, bounded redirects, identifiable agent.
+/// The HTTP client with default TLS (system roots, verified); see [`crate::net::http_client`].
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("llmtop/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .context("cannot build the HTTP client")
+    crate::net::http_client(&crate::net::TlsSettings::default())
 }
 
 fn scrape_headers(args: &TargetArgs) -> anyhow::Result<(HeaderMap, String)> {
@@ -91,6 +93,37 @@ fn scrape_headers(args: &TargetArgs) -> anyhow::Result<(HeaderMap, String)> {
         headers.insert(AUTHORIZATION, value);
     }
     Ok((headers, hint))
+}
+
+/// Opens `--record FILE` with a header describing this session; no credential goes in.
+fn open_recorder(
+    path: &std::path::Path,
+    target: &ScrapeTarget,
+    api_base: &url::Url,
+    api_key: Option<&Secret>,
+    limits: StoreLimits,
+) -> anyhow::Result<crate::record::Recorder> {
+    use crate::record::{self, Header, Scrub};
+    let mut scrub = Scrub::new();
+    scrub.add_headers(&target.headers);
+    scrub.add_url(&target.url);
+    scrub.add_url(api_base);
+    if let Some(key) = api_key {
+        scrub.add(key.expose());
+    }
+    let header = Header {
+        format: record::FORMAT_VERSION,
+        llmtop: env!("CARGO_PKG_VERSION").to_string(),
+        command: "scrape".to_string(),
+        started: crate::source::unix_now(),
+        target: record::redact_url(&target.url),
+        name: target.name.clone(),
+        dialect: target.dialect_override.clone(),
+        interval_ns: Some(u64::try_from(target.interval.as_nanos()).unwrap_or(u64::MAX)),
+        api_base: Some(record::redact_url(api_base)),
+        limits: Some(limits.into()),
+    };
+    record::Recorder::create(path, header, scrub)
 }
 
 fn api_key(args: &TargetArgs) -> anyhow::Result<Option<Secret>> {
@@ -126,6 +159,10 @@ impl Session {
         let raw_url = match (&demo, &args.url) {
             (Some(d), _) => format!("{}/metrics", d.base_url()),
             (None, Some(u)) => u.clone(),
+            // Fleet mode through Prometheus: the target stands for the server (never scraped).
+            (None, None) if args.prometheus.is_some() => {
+                args.prometheus.clone().unwrap_or_default()
+            }
             (None, None) => anyhow::bail!("give a target URL, or --demo"),
         };
         let url = scrape::metrics_url(&raw_url)?;
@@ -156,6 +193,9 @@ impl Session {
         if slots > 1_000_000 {
             notices.push("history capped at 1 000 000 scrapes".to_string());
         }
+        if args.tls.insecure {
+            notices.push(crate::net::INSECURE_WARNING.to_string());
+        }
         let target = ScrapeTarget {
             url,
             name: name.clone(),
@@ -166,25 +206,84 @@ impl Session {
             dialect_override: args.dialect.clone(),
             auth_hint,
         };
+        let api_key = api_key(args)?;
+        let recorder = match &args.record {
+            Some(path) => Some(open_recorder(path, &target, &api_base, api_key.as_ref(), limits)?),
+            None => None,
+        };
         let (updates_tx, updates) = mpsc::channel(256);
+        let client = crate::net::http_client(&args.tls.settings())?;
+        let fleet = crate::fleet::FleetMode::from_args(
+            args,
+            &config,
+            &target,
+            &client,
+            dialects.clone(),
+            limits,
+        )?;
+        if fleet.is_some() && args.api_base.is_none() {
+            notices.push("fleet mode: probe keys go to the first target; set --api-base to probe the load balancer".to_string());
+        }
         Ok(Self {
             store: TargetStore::new(name, limits),
             probe_feed: ProbeFeed::new(limits),
             target,
             api_base,
-            api_key: api_key(args)?,
+            api_key,
             prices: config.price_table(),
             dialects,
-            client: http_client()?,
+            client,
             updates_tx,
             updates,
             demo,
             notices,
+            keymap: config.keymap.clone(),
+            insecure_tls: args.tls.insecure,
+            recorder,
+            fleet,
+        })
+    }
+
+    /// A session with no network source, fed by `llmtop replay` and `snapshot --from`; dialects,
+    /// prices and keys come from `config` as for a live session.
+    pub fn offline(
+        target: ScrapeTarget,
+        api_base: url::Url,
+        limits: StoreLimits,
+        config: &Config,
+    ) -> anyhow::Result<Self> {
+        let (updates_tx, updates) = mpsc::channel(1);
+        Ok(Self {
+            store: TargetStore::new(target.name.clone(), limits),
+            probe_feed: ProbeFeed::new(limits),
+            target,
+            api_base,
+            api_key: None,
+            prices: config.price_table(),
+            dialects: Arc::new(config.all_dialects()),
+            client: http_client()?,
+            updates_tx,
+            updates,
+            demo: None,
+            notices: Vec::new(),
+            keymap: config.keymap.clone(),
+            insecure_tls: false,
+            recorder: None,
+            fleet: None,
         })
     }
 
     /// Starts the scraper task.
     pub fn start_sources(&self) {
+        if let Some(fleet) = &self.fleet {
+            fleet.start(
+                self.client.clone(),
+                self.dialects.clone(),
+                self.prices.clone(),
+                self.updates_tx.clone(),
+            );
+            return;
+        }
         tokio::spawn(scrape::run(
             self.client.clone(),
             0,
@@ -196,6 +295,9 @@ impl Session {
 
     /// Applies one scrape result to the store.
     pub fn apply_scrape(&mut self, outcome: ScrapeOutcome) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.scrape(&outcome);
+        }
         match outcome {
             ScrapeOutcome::Ok(data) => {
                 let health = &mut self.store.health;
@@ -207,6 +309,7 @@ impl Session {
                     .is_some_and(|d| d.provides(crate::signal::Signal::RequestsFailed));
                 health.skipped_lines_last = data.skipped_lines;
                 health.skipped_lines_total += data.skipped_lines as u64;
+                health.invalid_utf8 = std::str::from_utf8(&data.body).is_err();
                 if let Some(first) = &data.first_skipped {
                     tracing::warn!(
                         "skipped {} malformed lines, first: {first}",
@@ -231,14 +334,34 @@ impl Session {
 
     /// Feeds a finished probe into the probe source.
     pub fn apply_probe(&mut self, result: &crate::probe::ProbeResult) {
+        let now = crate::source::unix_now();
+        self.apply_probe_at(now, result, crate::record::ProbeKind::Probe);
+    }
+
+    /// Feeds one finished request of a burst into the probe source.
+    pub fn apply_burst(&mut self, result: &crate::probe::ProbeResult) {
+        let now = crate::source::unix_now();
+        self.apply_probe_at(now, result, crate::record::ProbeKind::Burst);
+    }
+
+    /// Feeds a probe that finished at `time` (a replay passes the recorded time).
+    pub fn apply_probe_at(
+        &mut self,
+        time: f64,
+        result: &crate::probe::ProbeResult,
+        kind: crate::record::ProbeKind,
+    ) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.probe(time, kind, result);
+        }
         let cost = result.cost(&self.prices).map(|c| c.total);
-        self.probe_feed
-            .record(crate::source::unix_now(), result, cost);
+        self.probe_feed.record(time, result, cost);
     }
 
     /// Whether the dashboard should show probe results instead of the scrape (no usable /metrics).
     pub fn showing_probes(&self) -> bool {
-        self.store.is_empty() && !self.probe_feed.store.is_empty()
+        self.fleet.is_none()
+            && self.store.is_empty() && !self.probe_feed.store.is_empty()
     }
 
     pub async fn shutdown(self) {

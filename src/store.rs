@@ -78,6 +78,16 @@ pub struct TargetHealth {
     pub rejected_histograms: usize,
     /// Distinct models folded into "(other models)" because the model cap was reached.
     pub folded_models: usize,
+    /// Samples of the latest scrape that repeated a series already in it (same name and
+    /// labels); the first of each was kept, as Prometheus does.
+    pub duplicate_series: usize,
+    /// Raw series in the latest scrape, and how many of them were not in the one before.
+    pub series_last: usize,
+    pub new_series_last: usize,
+    /// Consecutive scrapes in which most series were new: label values that change every scrape.
+    pub churning_scrapes: u64,
+    /// The latest scrape's body had bytes that are not UTF-8 (replaced by U+FFFD).
+    pub invalid_utf8: bool,
 }
 
 /// Per-bucket counts of one canonical histogram at one slot.
@@ -126,6 +136,8 @@ pub struct TargetStore {
 
 /// Raw series unseen for this many scrapes are forgotten (their next value starts afresh).
 const RAW_FORGET_AFTER: u64 = 600;
+/// After this many consecutive scrapes in which most series are new, the target is churning.
+pub const CHURN_SCRAPES: u64 = 3;
 
 impl TargetStore {
     pub fn new(name: impl Into<String>, limits: StoreLimits) -> Self {
@@ -228,11 +240,30 @@ impl TargetStore {
         let mut dropped = 0usize;
         let mut rejected = 0usize;
         let mut resets = 0u64;
+        let mut duplicates = 0usize;
+        let mut seen: std::collections::HashSet<(Signal, u64)> =
+            std::collections::HashSet::with_capacity(samples.len());
+        // Gauges keep no per-series state, so only counters and histograms can be new or absent.
+        let present: std::collections::HashSet<(Signal, u64)> = samples
+            .iter()
+            .filter(|s| s.signal.kind() != SignalKind::Gauge)
+            .map(|s| (s.signal, s.series_id))
+            .collect();
+        let new_series = present.iter().filter(|k| !self.raw.contains_key(k)).count();
+        if self.raw.len() + new_series > self.limits.max_series {
+            self.forget_absent_raw(&present);
+        }
 
         for sample in samples {
+            let raw_key = (sample.signal, sample.series_id);
+            if !seen.insert(raw_key) {
+                // A second sample of a series within one scrape would read as a reset (or
+                // double a gauge); keep the first, as Prometheus does.
+                duplicates += 1;
+                continue;
+            }
             let model = self.admit_model(&sample.model);
             let key = SeriesKey::new(sample.signal, model);
-            let raw_key = (sample.signal, sample.series_id);
             match (&sample.value, sample.signal.kind()) {
                 (CanonicalValue::Scalar(v), SignalKind::Gauge) => {
                     if v.is_finite() {
@@ -440,11 +471,33 @@ impl TargetStore {
         health.dropped_series = dropped;
         health.rejected_histograms = rejected;
         health.folded_models = self.folded_models.len();
+        health.duplicate_series = duplicates;
+        health.series_last = present.len();
+        health.new_series_last = if first_scrape { 0 } else { new_series };
+        // Churn is most series new, scrape after scrape; one new model is not churn.
+        if !first_scrape && new_series * 2 > present.len() && new_series > 0 {
+            health.churning_scrapes += 1;
+        } else {
+            health.churning_scrapes = 0;
+        }
+        if health.churning_scrapes >= CHURN_SCRAPES {
+            // The series of past scrapes will not come back: stop following them now rather
+            // than after RAW_FORGET_AFTER scrapes, so memory stays at one scrape's worth.
+            self.raw.retain(|key, _| present.contains(key));
+        }
         // One restart resets every counter at once: count scrapes that saw resets, not series.
         if resets > 0 && !first_scrape {
             health.resets += 1;
             health.last_reset = Some(time);
         }
+    }
+
+    /// Forgets raw series absent from the scrape being ingested. Only done when its new series
+    /// would not fit under the cap: under label churn the cap would otherwise fill with series
+    /// that never come back, and every current series would be dropped for [`RAW_FORGET_AFTER`]
+    /// scrapes.
+    fn forget_absent_raw(&mut self, present: &std::collections::HashSet<(Signal, u64)>) {
+        self.raw.retain(|key, _| present.contains(key));
     }
 
     /// The scalar series for `key`, created (all NaN) if the series cap allows; `None` past the cap.

@@ -322,3 +322,206 @@ fn help_scrolls_on_a_24_row_terminal_to_reach_every_binding() {
         "j scrolls the help, not the table, while help is open"
     );
 }
+
+fn draw_with_layout(app: &mut App, now: f64, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let mut layout = Default::default();
+    terminal
+        .draw(|f| layout = render::render_with_layout(f, app, now))
+        .unwrap();
+    app.layout = layout;
+    terminal
+}
+
+fn mouse(
+    kind: crossterm::event::MouseEventKind,
+    column: u16,
+    row: u16,
+) -> crossterm::event::MouseEvent {
+    crossterm::event::MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: crossterm::event::KeyModifiers::NONE,
+    }
+}
+
+#[test]
+fn a_click_focuses_the_panel_under_it_and_the_wheel_zooms() {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    use llmtop::tui::app::{Effect, Modal, Panel};
+    let (mut app, now) = app_for(120);
+    let terminal = draw_with_layout(&mut app, now, 120, 40);
+    let text = screen_text(&terminal);
+    let line = |y: usize| text.lines().nth(y).unwrap().to_string();
+    // At 120×40 the top row of panels starts under the status line: request rate on the left
+    // half, latency on the right.
+    assert!(line(1).starts_with("┌ Request rate"), "{}", line(1));
+    let right_half: String = line(1).chars().skip(60).collect();
+    assert!(right_half.starts_with("┌ Latency"), "{}", line(1));
+    let click =
+        |app: &mut App, x, y| app.mouse(&mouse(MouseEventKind::Down(MouseButton::Left), x, y), now);
+    assert_eq!(click(&mut app, 90, 5), Effect::None);
+    assert_eq!(app.focus, Panel::Latency);
+    assert_eq!(click(&mut app, 59, 5), Effect::None);
+    assert_eq!(app.focus, Panel::Requests);
+    // The status line and the footer are no panel: focus stays.
+    click(&mut app, 10, 0);
+    click(&mut app, 10, 39);
+    assert_eq!(app.focus, Panel::Requests);
+    // The focused panel's border is redrawn in the accent colour.
+    app.focus = Panel::Latency;
+    let terminal = draw_with_layout(&mut app, now, 120, 40);
+    let cell = &terminal.backend().buffer()[(60, 1)];
+    assert_eq!(cell.fg, app.theme.accent);
+
+    // Wheel up over a chart zooms in like `+` (300 s → 150 s), down zooms out like `-`.
+    assert_eq!(app.window, 300.0);
+    let wheel = |app: &mut App, kind, x, y| app.mouse(&mouse(kind, x, y), now);
+    assert_eq!(
+        wheel(&mut app, MouseEventKind::ScrollUp, 30, 5),
+        Effect::Recompute
+    );
+    assert_eq!(app.window, 150.0);
+    assert_eq!(
+        wheel(&mut app, MouseEventKind::ScrollDown, 90, 15),
+        Effect::Recompute
+    );
+    assert_eq!(
+        wheel(&mut app, MouseEventKind::ScrollDown, 90, 15),
+        Effect::Recompute
+    );
+    assert_eq!(app.window, 600.0);
+
+    // While a dialog is open the mouse does nothing.
+    app.modal = Modal::ConfirmBurst;
+    assert_eq!(
+        wheel(&mut app, MouseEventKind::ScrollUp, 30, 5),
+        Effect::None
+    );
+    click(&mut app, 30, 5);
+    assert_eq!((app.window, app.focus), (600.0, Panel::Latency));
+    app.modal = Modal::None;
+    // Over the help overlay the wheel scrolls the help, not the window.
+    app.show_help = true;
+    wheel(&mut app, MouseEventKind::ScrollDown, 60, 20);
+    assert_eq!((app.help_scroll, app.window), (1, 600.0));
+}
+
+#[test]
+fn the_wheel_scrolls_the_model_table_and_a_click_picks_a_row() {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    use llmtop::tui::app::Panel;
+    let (mut app, now) = app_for(80);
+    draw_with_layout(&mut app, now, 80, 24);
+    // At 80×24 the model table shows 3 of the 4 models: rows 15–17 under its header.
+    let (rows, first) = app.layout.model_rows.unwrap();
+    assert_eq!((rows.y, rows.height, first), (15, 3, 0));
+    assert_eq!(app.layout.panel_at(40, rows.y), Some(Panel::Models));
+    for _ in 0..3 {
+        app.mouse(&mouse(MouseEventKind::ScrollDown, 40, rows.y + 1), now);
+    }
+    assert_eq!(app.window, 300.0, "the wheel over the table does not zoom");
+    assert_eq!((app.focus, app.selected_model), (Panel::Models, 3));
+    let text = screen_text(&draw_with_layout(&mut app, now, 80, 24));
+    let table: Vec<&str> = text.lines().skip(15).take(3).collect();
+    // Sorted by req/s: deepseek-chat, gpt-4o-mini, gpt-4o, deepseek-reasoner. The table has
+    // scrolled one row to keep the selected (last) model in sight.
+    assert!(table[0].starts_with("│gpt-4o-mini "), "{text}");
+    assert!(table[2].starts_with("│deepseek-reasoner "), "{text}");
+    assert_eq!(app.layout.model_rows.unwrap().1, 1);
+    // A click on the first visible row picks that model.
+    app.mouse(&mouse(MouseEventKind::Down(MouseButton::Left), 10, 15), now);
+    assert_eq!(app.selected_model, 1);
+    app.mouse(&mouse(MouseEventKind::ScrollUp, 10, 15), now);
+    assert_eq!(app.selected_model, 0);
+}
+
+#[test]
+fn ascii_dashboard_at_80x24_draws_only_ascii() {
+    use llmtop::tui::theme::ColorDepth;
+    for (width, height, help) in [(80u16, 24u16, false), (120, 40, false), (120, 40, true)] {
+        let (mut app, now) = app_for(width);
+        app.theme = Theme::builtin_default().for_terminal(ColorDepth::TrueColor, true);
+        app.show_help = help;
+        let terminal = draw(&app, now, width, height);
+        let buffer = terminal.backend().buffer();
+        for y in 0..height {
+            for x in 0..width {
+                let symbol = buffer[(x, y)].symbol();
+                assert!(
+                    symbol.is_ascii(),
+                    "{width}x{height}: {symbol:?} at {x},{y}\n{}",
+                    screen_text(&terminal)
+                );
+            }
+        }
+        let text = screen_text(&terminal);
+        assert!(text.contains("+ Request rate"), "{text}");
+        assert!(
+            text.contains("| Models") || text.contains("+ Models"),
+            "{text}"
+        );
+        if width == 120 && !help {
+            // The pie and its legend use the same ASCII mark per model.
+            assert!(text.contains(" # "), "{text}");
+            assert!(text.contains("TTFT 212 ms"), "{text}");
+        }
+        if (width, height) == (80, 24) {
+            insta::assert_snapshot!("dashboard_80x24_ascii", text);
+        }
+    }
+}
+
+#[test]
+fn rebound_keys_show_in_the_footer_and_the_help() {
+    use llmtop::tui::keys::{Keymap, Rebinding};
+    let (mut app, now) = app_for(120);
+    app.keymap = Keymap::with_rebindings(&[Rebinding {
+        action: "probe".into(),
+        keys: vec!["P".into()],
+        line: 0,
+    }])
+    .unwrap();
+    let text = screen_text(&draw(&app, now, 120, 40));
+    let footer = text.lines().last().unwrap();
+    assert!(footer.contains(" P probe "), "{footer}");
+    assert!(!footer.contains(" p probe "), "{footer}");
+    app.show_help = true;
+    let text = screen_text(&draw(&app, now, 120, 40));
+    assert!(
+        text.contains("│P              send one probe prompt"),
+        "{text}"
+    );
+}
+
+#[test]
+fn t_keeps_the_colour_depth_and_ascii_of_the_terminal() {
+    use llmtop::tui::keys::Action;
+    use llmtop::tui::theme::ColorDepth;
+    use ratatui::style::Color;
+    let (mut app, now) = app_for(120);
+    app.color_depth = ColorDepth::Ansi16;
+    app.theme = Theme::builtin_default().for_terminal(ColorDepth::Ansi16, true);
+    for _ in 0..llmtop::tui::theme::BUILTIN.len() {
+        app.apply(Action::CycleTheme, now);
+        let t = &app.theme;
+        assert!(t.ascii, "{} lost --ascii", t.name);
+        for c in [
+            t.text,
+            t.dim,
+            t.accent,
+            t.help_bg,
+            t.status_bg,
+            t.heat[0],
+            t.slices[7],
+        ] {
+            assert!(
+                !matches!(c, Color::Rgb(..) | Color::Indexed(16..)),
+                "theme {}: {c:?} is not one of the 16 colours",
+                t.name
+            );
+        }
+    }
+    assert_eq!(app.theme.name, "default");
+}

@@ -258,6 +258,11 @@ fn sigterm_restores_the_terminal() {
         !parser.screen().hide_cursor(),
         "cursor left hidden after SIGTERM"
     );
+    assert_eq!(
+        parser.screen().mouse_protocol_mode(),
+        vt100::MouseProtocolMode::None,
+        "mouse reporting left on after SIGTERM"
+    );
 }
 
 #[test]
@@ -358,4 +363,59 @@ fn no_color_emits_no_colour_escapes() {
         params.is_empty(),
         "colour SGR parameters under NO_COLOR: {params:?}"
     );
+}
+
+#[test]
+fn the_mouse_is_captured_while_running_and_released_on_exit() {
+    let mut pty = Pty::spawn(&["--demo"], 120, 40, &[]);
+    pty.wait_for("LIVE", Duration::from_secs(20));
+    {
+        let parser = pty.parser.lock().unwrap();
+        // Clicks and the wheel only: no motion reports to flood a slow link.
+        assert_eq!(
+            parser.screen().mouse_protocol_mode(),
+            vt100::MouseProtocolMode::PressRelease
+        );
+        assert_eq!(
+            parser.screen().mouse_protocol_encoding(),
+            vt100::MouseProtocolEncoding::Sgr
+        );
+    }
+    // Wheel up (SGR button 64) over the request-rate chart, cell 20,6: the window halves.
+    pty.send(b"\x1b[<64;20;6M");
+    pty.wait_for("window 150s", Duration::from_secs(5));
+    // A click on the latency panel focuses it; Enter then shows it full screen.
+    pty.send(b"\x1b[<0;90;6M\x1b[<0;90;6m");
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send(b"\r");
+    let start = Instant::now();
+    while pty.screen().contains("Request rate") {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the clicked latency panel did not expand:\n{}",
+            pty.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(pty.screen().contains("┌ Latency"), "{}", pty.screen());
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        pty.parser.lock().unwrap().screen().mouse_protocol_mode(),
+        vt100::MouseProtocolMode::None,
+        "mouse reporting left on after q"
+    );
+}
+
+#[test]
+fn no_mouse_leaves_selection_to_the_terminal() {
+    let mut pty = Pty::spawn(&["--demo"], 120, 40, &[("LLMTOP_NO_MOUSE", "true")]);
+    pty.wait_for("LIVE", Duration::from_secs(20));
+    assert_eq!(
+        pty.parser.lock().unwrap().screen().mouse_protocol_mode(),
+        vt100::MouseProtocolMode::None
+    );
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
 }

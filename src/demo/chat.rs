@@ -28,6 +28,9 @@ const ERROR_AFTER: usize = 2;
 /// Default `Retry-After` for `fail_first` when the header names none.
 const DEFAULT_RETRY_AFTER: f64 = 1.0;
 const FINGERPRINT: &str = "fp_llmtop_demo";
+/// What `garbage_sse` puts before every token event: a non-UTF-8 line, a line without a colon,
+/// an unknown field and a `data:` payload that is not JSON (exactly one malformed event).
+const GARBAGE: &[u8] = b"\xff\xfe\x00 binary junk\nno colon on this line\nbogus-field: 1\ndata: {\"choices\": [ {\"delta\"\n\n";
 
 const WORDS: &[&str] = &[
     "the",
@@ -605,6 +608,8 @@ pub(crate) async fn completions(
             );
         }
     };
+    let mut faults = faults;
+    shared.scenarios.get().apply_chat_faults(&mut faults);
     if request.messages.is_empty() {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -693,6 +698,18 @@ async fn respond_plain(
         // Some gateways answer 200 with an error object when the upstream dies mid-generation.
         guard.fail();
         return Json(in_stream_error()).into_response();
+    }
+    if faults.stall_mid_stream {
+        // Headers never come; only the client's timeout (or shutdown) ends the wait.
+        let _ = stop.wait_for(|s| *s).await;
+        return shutting_down();
+    }
+    if faults.garbage_sse {
+        guard.fail();
+        let mut resp = Response::new(Body::from(GARBAGE));
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return resp;
     }
     guard.first_token();
     if !pause(answer.gaps.iter().sum(), &mut stop).await {
@@ -822,6 +839,9 @@ async fn stream_answer(
     let error_at = faults
         .error_in_stream
         .then(|| answer.content.len().min(ERROR_AFTER));
+    let stall_at = faults
+        .stall_mid_stream
+        .then(|| answer.content.len().min(CUT_AFTER));
     let tokens = answer
         .reasoning
         .iter()
@@ -838,12 +858,20 @@ async fn stream_answer(
             (false, true) => json!({"content": piece, "reasoning_content": null}),
             (false, false) => json!({"content": piece}),
         };
+        if faults.garbage_sse && !out.send(Bytes::from_static(GARBAGE)).await {
+            return;
+        }
         if !out.data(&chunk(&answer, include_usage, delta, None)).await {
             return;
         }
         guard.first_token();
         if !is_reasoning {
             content_sent += 1;
+            if stall_at == Some(content_sent) {
+                // Connection open, no more events, no end: a hung upstream.
+                out.wait(Duration::MAX).await;
+                return;
+            }
             if error_at == Some(content_sent) {
                 out.data(&in_stream_error()).await;
                 guard.fail();

@@ -1,4 +1,5 @@
 //! Fault injection: the `x-llmtop-demo-fault` header grammar and the per-key state behind `fail_first`.
+//! A [`super::scenario`] can impose the same faults on every request.
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -26,6 +27,10 @@ pub(crate) struct FaultPlan {
     pub keepalive: bool,
     pub reasoning: bool,
     pub fail_first: Option<u64>,
+    /// Streams stop sending after a few tokens and never finish.
+    pub stall_mid_stream: bool,
+    /// Garbage lines and non-JSON `data:` events between the real ones.
+    pub garbage_sse: bool,
 }
 
 impl FaultPlan {
@@ -68,6 +73,8 @@ impl FaultPlan {
                 ("error_in_stream", None) => plan.error_in_stream = true,
                 ("keepalive", None) => plan.keepalive = true,
                 ("reasoning", None) => plan.reasoning = true,
+                ("stall_mid_stream", None) => plan.stall_mid_stream = true,
+                ("garbage_sse", None) => plan.garbage_sse = true,
                 _ => return Err(format!("unknown {FAULT_HEADER} directive `{directive}`")),
             }
         }
@@ -108,10 +115,11 @@ mod tests {
         assert_eq!(p.status, Some(429));
         assert_eq!(p.retry_after, Some(1.0));
         let p = FaultPlan::parse(
-            " keepalive ; reasoning,slow_first_token=300;cut_mid_stream;error_in_stream;insufficient_quota;fail_first=2; ",
+            " keepalive ; reasoning,slow_first_token=300;cut_mid_stream;error_in_stream;insufficient_quota;fail_first=2;stall_mid_stream;garbage_sse ",
         )
         .unwrap();
         assert!(p.keepalive && p.reasoning && p.cut_mid_stream && p.error_in_stream);
+        assert!(p.stall_mid_stream && p.garbage_sse);
         assert!(p.insufficient_quota);
         assert_eq!(p.slow_first_token, Some(Duration::from_millis(300)));
         assert_eq!(p.fail_first, Some(2));

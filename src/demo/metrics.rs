@@ -155,6 +155,32 @@ impl Metrics {
         self.lock().cache_hit_ratio = ratio;
     }
 
+    /// What a process restart does to the exporter: every counter and histogram back to 0
+    /// (series stay registered, as exporters that pre-register their labels do).
+    pub fn restart(&self) {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let now = unix_now();
+        for s in st
+            .requests
+            .series
+            .iter_mut()
+            .chain(st.tokens.series.iter_mut())
+        {
+            s.value = 0;
+            s.created = now;
+        }
+        for s in st
+            .latency
+            .series
+            .iter_mut()
+            .chain(st.ttft.series.iter_mut())
+        {
+            s.value = Histogram::default();
+            s.created = now;
+        }
+    }
+
     pub fn cache_hit_ratio(&self) -> f64 {
         self.lock().cache_hit_ratio
     }

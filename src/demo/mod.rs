@@ -2,7 +2,8 @@
 //!
 //! `llmtop --demo` points the dashboard at it, and tests use it as a real HTTP peer on loopback.
 //! Endpoints: `GET /metrics`, `GET /v1/models`, `POST /v1/chat/completions` (with fault injection
-//! through the [`FAULT_HEADER`] request header, see [`FAULT_KEY_HEADER`] for `fail_first`).
+//! through the [`FAULT_HEADER`] request header, see [`FAULT_KEY_HEADER`] for `fail_first`), and
+//! whole-gateway misbehaviour through a [`Scenario`] set switchable at runtime.
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,10 +21,12 @@ mod chat;
 mod fault;
 mod metrics;
 mod models;
+pub mod scenario;
 mod traffic;
 
 pub use fault::{FAULT_HEADER, FAULT_KEY_HEADER};
 pub use models::MODEL_IDS;
+pub use scenario::{Scenario, ScenarioSet, ScenarioSwitch};
 
 /// How long [`DemoGateway::shutdown`] lets open connections finish before cutting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -59,6 +62,7 @@ pub(crate) struct Shared {
     seed: u64,
     request_seq: AtomicU64,
     fail_first: fault::FailFirstCounters,
+    scenarios: ScenarioSwitch,
     /// Flipped to `true` once; everything that waits also watches it.
     shutdown: watch::Sender<bool>,
 }
@@ -95,6 +99,10 @@ impl DemoGateway {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
+    /// The live scenario set: flip it to make the running gateway misbehave (or behave again).
+    pub fn scenarios(&self) -> &ScenarioSwitch {
+        &self.shared.scenarios
+    }
     /// Stops accepting, ends open streams and the traffic task, and waits (briefly) for both.
     pub async fn shutdown(self) {
         self.shared.shutdown.send_replace(true);
@@ -116,6 +124,15 @@ impl DemoGateway {
 
 /// Binds `addr` (port 0 = a free port), starts the HTTP server and the synthetic traffic, returns at once.
 pub async fn spawn(addr: SocketAddr, config: DemoConfig) -> anyhow::Result<DemoGateway> {
+    spawn_with_scenarios(addr, config, ScenarioSet::NONE).await
+}
+
+/// [`spawn`], misbehaving as `scenarios` says from the first request on.
+pub async fn spawn_with_scenarios(
+    addr: SocketAddr,
+    config: DemoConfig,
+    scenarios: ScenarioSet,
+) -> anyhow::Result<DemoGateway> {
     anyhow::ensure!(
         config.latency_scale.is_finite() && config.latency_scale >= 0.0,
         "latency_scale must be a finite number >= 0, got {}",
@@ -141,6 +158,7 @@ pub async fn spawn(addr: SocketAddr, config: DemoConfig) -> anyhow::Result<DemoG
         seed,
         request_seq: AtomicU64::new(0),
         fail_first: fault::FailFirstCounters::default(),
+        scenarios: ScenarioSwitch::new(scenarios),
         shutdown,
     });
 
@@ -149,7 +167,15 @@ pub async fn spawn(addr: SocketAddr, config: DemoConfig) -> anyhow::Result<DemoG
         .route("/v1/models", get(chat::list_models))
         .route("/v1/chat/completions", post(chat::completions))
         .fallback(chat::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            scenario::middleware,
+        ))
         .with_state(shared.clone());
+    let listener = scenario::FlapListener {
+        inner: listener,
+        switch: shared.scenarios.clone(),
+    };
     let mut stop = shared.shutdown.subscribe();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -163,7 +189,7 @@ pub async fn spawn(addr: SocketAddr, config: DemoConfig) -> anyhow::Result<DemoG
         let sim = traffic::Simulator::new(seed, config.requests_per_second, INITIAL_CACHE_RATIO);
         tokio::spawn(traffic::run(sim, metrics, shared.shutdown.subscribe()))
     });
-    tracing::info!(%addr, seed, traffic = config.traffic, "demo gateway listening");
+    tracing::info!(%addr, seed, traffic = config.traffic, %scenarios, "demo gateway listening");
     Ok(DemoGateway {
         addr,
         shared,

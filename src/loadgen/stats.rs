@@ -88,6 +88,20 @@ impl Dist {
         self.count
     }
 
+    /// Adds everything `other` recorded, as if it had been recorded here.
+    pub fn merge(&mut self, other: &Dist) {
+        if other.count == 0 {
+            return;
+        }
+        self.hist
+            .add(&other.hist)
+            .expect("every Dist has the same constant bounds");
+        self.count += other.count;
+        self.sum = self.sum.saturating_add(other.sum);
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
     /// Seconds at quantile `q` (0…1), within the exact min and max; `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
@@ -201,6 +215,69 @@ impl Recorder {
         if slo.is_some_and(|slo| slo.met_by(sample)) {
             self.goodput_met += 1;
         }
+    }
+}
+
+impl Recorder {
+    /// Adds everything `other` recorded, so per-worker recorders can be summed into one summary.
+    /// Error samples keep the first distinct ones up to the same cap.
+    pub fn merge(&mut self, other: &Recorder) {
+        // Destructured so that a new field cannot be forgotten here.
+        let Recorder {
+            done,
+            ok,
+            latency,
+            service,
+            ttft,
+            tpot,
+            itl,
+            input_tokens,
+            cached_input_tokens,
+            output_tokens,
+            reasoning_tokens,
+            ok_output_tokens,
+            requests_with_usage,
+            cost_usd,
+            requests_with_cost,
+            status_codes,
+            no_response,
+            errors,
+            error_samples,
+            retries,
+            requests_retried,
+            goodput_met,
+        } = other;
+        self.done += done;
+        self.ok += ok;
+        self.latency.merge(latency);
+        self.service.merge(service);
+        self.ttft.merge(ttft);
+        self.tpot.merge(tpot);
+        self.itl.merge(itl);
+        self.input_tokens += input_tokens;
+        self.cached_input_tokens += cached_input_tokens;
+        self.output_tokens += output_tokens;
+        self.reasoning_tokens += reasoning_tokens;
+        self.ok_output_tokens += ok_output_tokens;
+        self.requests_with_usage += requests_with_usage;
+        self.cost_usd += cost_usd;
+        self.requests_with_cost += requests_with_cost;
+        for (code, n) in status_codes {
+            *self.status_codes.entry(*code).or_insert(0) += n;
+        }
+        self.no_response += no_response;
+        for (kind, n) in errors {
+            *self.errors.entry(kind.clone()).or_insert(0) += n;
+        }
+        for message in error_samples {
+            if self.error_samples.len() < MAX_ERROR_SAMPLES && !self.error_samples.contains(message)
+            {
+                self.error_samples.push(message.clone());
+            }
+        }
+        self.retries += retries;
+        self.requests_retried += requests_retried;
+        self.goodput_met += goodput_met;
     }
 }
 
@@ -399,6 +476,82 @@ mod tests {
         assert_eq!(j["retries"], 1);
         assert_eq!(j["mode"], "closed");
         assert!(j["goodput"].is_null());
+    }
+
+    #[test]
+    fn merged_recorders_summarise_like_one() {
+        let samples: Vec<Sample> = (1..=9u64)
+            .map(|i| Sample {
+                ok: i % 3 != 0,
+                status: Some(if i % 3 == 0 { 503 } else { 200 }),
+                error_kind: (i % 3 == 0).then_some(ProbeErrorKind::Http),
+                error: (i % 3 == 0).then(|| format!("HTTP 503: try {i}")),
+                latency: ms(i * 10),
+                service: ms(i * 5),
+                ttft: Some(ms(i)),
+                tpot: (i > 4).then_some(ms(2)),
+                itl: vec![ms(1); i as usize],
+                usage: Some(Usage {
+                    input: 10 * i,
+                    cached_input: i,
+                    output: 3 * i,
+                    reasoning: 1,
+                }),
+                cost: Some(0.25 * i as f64),
+                retries: u32::from(i == 4),
+            })
+            .collect();
+        let slo = Slo {
+            e2e: Some(ms(50)),
+            ..Slo::default()
+        };
+        let mut whole = Recorder::default();
+        let mut parts = [Recorder::default(), Recorder::default()];
+        for (i, s) in samples.iter().enumerate() {
+            whole.record(s, Some(&slo));
+            parts[i % 2].record(s, Some(&slo));
+        }
+        let mut merged = Recorder::default();
+        for part in &parts {
+            merged.merge(part);
+        }
+        let info = RunInfo {
+            model: "m".into(),
+            target: "http://127.0.0.1:1".into(),
+            stream: true,
+            concurrency: 2,
+            rate: None,
+            requests_target: Some(9),
+            duration_limit: None,
+            max_tokens: 16,
+            prompts: 1,
+            seed: None,
+            slo: Some(slo),
+        };
+        let a = summary_json(&info, &whole, Duration::from_secs(3), false);
+        let mut b = summary_json(&info, &merged, Duration::from_secs(3), false);
+        // Shards see failures in another order; the set of messages is what must agree.
+        let sorted = |v: &Value| {
+            let mut m: Vec<String> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
+            m.sort();
+            m
+        };
+        assert_eq!(sorted(&a["error_samples"]), sorted(&b["error_samples"]));
+        b["error_samples"] = a["error_samples"].clone();
+        assert_eq!(a, b);
+        assert_eq!(b["requests_done"], 9);
+        assert_eq!(b["requests_ok"], 6);
+        assert_eq!(b["status_codes"], json!({"200": 6, "503": 3}));
+        assert_eq!(b["cost_usd"], 11.25);
+        assert_eq!(b["itl_seconds"]["count"], 27);
+        assert_eq!(b["goodput"]["requests_met"], 4);
+        assert_eq!(b["latency_seconds"]["min"], 0.01);
+        assert_eq!(b["latency_seconds"]["max"], 0.08);
     }
 
     #[test]

@@ -356,9 +356,7 @@ pub async fn run_probe(
                 break;
             }
             Err(mut failure) => {
-                if let Some(key) = &request.api_key {
-                    failure.message = scrub(&failure.message, key);
-                }
+                failure.message = scrub_request(&failure.message, request);
                 failure
             }
         };
@@ -394,13 +392,11 @@ pub async fn run_probe(
         break;
     }
     result.latency = start.elapsed();
-    if let Some(key) = &request.api_key {
-        for text in [&mut result.answer, &mut result.reasoning] {
-            *text = scrub(text, key);
-        }
-        if let Some(reason) = &mut result.finish_reason {
-            *reason = scrub(reason, key);
-        }
+    for text in [&mut result.answer, &mut result.reasoning] {
+        *text = scrub_request(text, request);
+    }
+    if let Some(reason) = &mut result.finish_reason {
+        *reason = scrub_request(reason, request);
     }
     result
 }
@@ -752,6 +748,21 @@ fn status_failure(status: StatusCode, headers: &HeaderMap, body: &[u8], key_sent
         gateway_message
     };
 
+    // The client follows redirects only within the origin (crate::net), so this one leaves it.
+    if status.is_redirection()
+        && let Some(to) = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url::Url::parse(l).ok())
+    {
+        return Failure::new(
+            ProbeErrorKind::Config,
+            format!(
+                "HTTP {code}: the gateway redirects to another origin ({}); the API key and headers are sent only to the origin given, so use --api-base with that address",
+                crate::net::origin_text(&to)
+            ),
+        );
+    }
     if matches!(code, 401 | 403) {
         let verdict = if key_sent {
             "gateway rejected the API key"
@@ -838,6 +849,26 @@ pub(crate) fn redacted_url(url: &url::Url) -> String {
         shown.set_query(Some("<redacted>"));
     }
     shown.to_string()
+}
+
+/// [`scrub`] for the key and every `--header` value long enough to be a credential (a gateway
+/// echoing the request's headers in its error body must not put an `X-Api-Key` on screen).
+fn scrub_request(text: &str, request: &ProbeRequest) -> String {
+    let mut out = match &request.api_key {
+        Some(key) => scrub(text, key),
+        None => text.to_string(),
+    };
+    // The demo gateway's own fault-injection headers name faults, never credentials.
+    let secret_headers = request
+        .extra_headers
+        .iter()
+        .filter(|(name, _)| !name.to_ascii_lowercase().starts_with("x-llmtop-demo-"));
+    for (_, value) in secret_headers {
+        for secret in crate::secret::header_value_secrets(value) {
+            out = scrub(&out, &Secret::new(secret));
+        }
+    }
+    out
 }
 
 /// Gateways sometimes echo the key they refused; it must not reach the screen or logs.

@@ -20,6 +20,8 @@ pub enum Update {
     BurstDone(Box<ProbeResult>),
     /// The gateway's model list arrived (or could not be fetched).
     ModelsListed(Result<Vec<String>, String>),
+    /// A fleet source's refresh or synchronized scrape (fleet mode).
+    Fleet(crate::fleet::FleetUpdate),
 }
 
 /// Current wall-clock time as unix seconds (what every sample is stamped with).

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use reqwest::header::{ACCEPT, HeaderMap};
+use reqwest::header::HeaderMap;
 use tokio::sync::mpsc;
 
 use super::{Update, unix_now};
@@ -41,6 +41,8 @@ pub struct ScrapeData {
     pub rejected_histograms: usize,
     pub bytes: usize,
     pub duration: Duration,
+    /// The body as received, kept so `--record` can write exactly what the parser saw.
+    pub body: bytes::Bytes,
 }
 
 /// What one scrape attempt produced.
@@ -92,16 +94,18 @@ pub async fn scrape_once(
     let time = unix_now();
     let started = Instant::now();
     let fail = |error: String| ScrapeOutcome::Failed { time, error };
-    let response = client
-        .get(target.url.clone())
-        .headers(target.headers.clone())
-        .header(ACCEPT, "text/plain;version=0.0.4")
-        .timeout(target.timeout)
-        .send()
-        .await;
+    let response = crate::net::get_with_credentials(
+        client,
+        &target.url,
+        &target.headers,
+        "text/plain;version=0.0.4",
+        target.timeout,
+    )
+    .await;
     let response = match response {
         Ok(r) => r,
-        Err(e) => return fail(describe_request_error(&e, target)),
+        Err(crate::net::FetchError::Http(e)) => return fail(describe_request_error(&e, target)),
+        Err(e) => return fail(e.to_string()),
     };
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
@@ -125,8 +129,27 @@ pub async fn scrape_once(
         Ok(b) => b,
         Err(e) => return fail(e),
     };
+    let body = bytes::Bytes::from(body);
     let text = exposition::decode_body(&body);
-    let parsed = exposition::parse(&text);
+    let mut data = map_text(time, &text, target, dialects, sticky_dialect);
+    data.bytes = body.len();
+    data.duration = started.elapsed();
+    drop(text);
+    data.body = body;
+    ScrapeOutcome::Ok(Box::new(data))
+}
+
+/// Parses a decoded body and maps it with the target's dialect: the part of a scrape after the
+/// network, shared by the live scraper and `llmtop replay` so both compute the same samples.
+/// `bytes`, `duration` and `body` are left for the caller to fill in.
+pub fn map_text(
+    time: f64,
+    text: &str,
+    target: &ScrapeTarget,
+    dialects: &[Dialect],
+    sticky_dialect: &mut Option<String>,
+) -> ScrapeData {
+    let parsed = exposition::parse(text);
     let dialect = match &target.dialect_override {
         Some(name) => dialects.iter().find(|d| &d.name == name),
         None => match sticky_dialect {
@@ -143,7 +166,7 @@ pub async fn scrape_once(
     let mut families: Vec<&str> = parsed.samples.iter().map(|s| s.name).collect();
     families.sort_unstable();
     families.dedup();
-    ScrapeOutcome::Ok(Box::new(ScrapeData {
+    ScrapeData {
         time,
         dialect: dialect.map(|d| d.name.clone()),
         samples: mapped.samples,
@@ -154,9 +177,10 @@ pub async fn scrape_once(
             .first()
             .map(|s| format!("line {}: {}", s.line_number, s.reason)),
         rejected_histograms: mapped.rejected_histograms,
-        bytes: body.len(),
-        duration: started.elapsed(),
-    }))
+        bytes: text.len(),
+        duration: Duration::ZERO,
+        body: bytes::Bytes::new(),
+    }
 }
 
 /// Reads a body without ever holding more than `cap` bytes of it.
@@ -198,7 +222,14 @@ fn describe_request_error(e: &reqwest::Error, target: &ScrapeTarget) -> String {
     } else if e.is_redirect() {
         "too many redirects".to_string()
     } else if e.is_connect() {
-        format!("cannot connect: {}", short_error(e))
+        let cause = short_error(e);
+        if cause.contains("certificate") {
+            format!(
+                "TLS certificate not trusted: {cause} (private CA: --ca-cert PATH; lab only: --insecure)"
+            )
+        } else {
+            format!("cannot connect: {cause}")
+        }
     } else {
         format!("request failed: {}", short_error(e))
     }

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use crate::pricing::PriceTable;
 use crate::probe::{ProbeEvent, ProbeResult};
-use crate::tui::keys::Action;
-use crate::tui::theme::Theme;
+use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use crate::tui::keys::{Action, Keymap};
+use crate::tui::theme::{ColorDepth, Theme};
 use crate::tui::view::DashboardView;
 
 /// Shortest window `+` zooms to.
@@ -164,6 +167,26 @@ impl Panel {
     }
 }
 
+/// Where the last frame drew what, in terminal cells.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScreenLayout {
+    /// Each panel on screen with its rectangle (borders included).
+    pub panels: Vec<(Panel, Rect)>,
+    /// The model table's data rows, and the index (in sorted order) of the model on the first.
+    pub model_rows: Option<(Rect, usize)>,
+}
+
+impl ScreenLayout {
+    /// The panel under a cell, if any.
+    pub fn panel_at(&self, column: u16, row: u16) -> Option<Panel> {
+        let at = Position::new(column, row);
+        self.panels
+            .iter()
+            .find(|(_, r)| r.contains(at))
+            .map(|(p, _)| *p)
+    }
+}
+
 /// The model table's sort column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortColumn {
@@ -255,6 +278,16 @@ pub struct App {
     pub frozen_at: f64,
     /// Why the dashboard shows probe results instead of the scrape (no usable /metrics), if it does.
     pub showing_probes: Option<String>,
+    /// The key bindings in force (defaults plus the config file's `[keys]`).
+    pub keymap: Keymap,
+    /// The terminal's colour depth, applied again to every theme `t` switches to.
+    pub color_depth: ColorDepth,
+    /// Where the last frame put each panel, so a click or the wheel knows what it is over.
+    pub layout: ScreenLayout,
+    /// `--insecure`: certificates are not checked, and the status line says so the whole time.
+    pub insecure_tls: bool,
+    /// `llmtop replay`: the time cursor; `None` on a live dashboard.
+    pub replay: Option<crate::tui::replay::ReplayClock>,
 }
 
 /// What the event loop must do after an action.
@@ -269,6 +302,8 @@ pub enum Effect {
     StartBurst,
     /// Fetch the gateway's model list for the picker.
     FetchModels,
+    /// Fleet mode: show one instance (`Some`) or the whole fleet again (`None`).
+    Drill(Option<String>),
 }
 
 /// Probe settings the keys act on.
@@ -329,6 +364,11 @@ impl App {
             burst: None,
             probe_spent_usd: 0.0,
             showing_probes: None,
+            keymap: Keymap::default(),
+            color_depth: ColorDepth::TrueColor,
+            layout: ScreenLayout::default(),
+            insecure_tls: false,
+            replay: None,
             frozen: false,
             focus: Panel::Requests,
             expanded: false,
@@ -356,6 +396,19 @@ impl App {
                 self.help_scroll = 0;
                 Effect::None
             }
+            Action::CloseOverlay
+                if !self.show_help
+                    && self.modal == Modal::None
+                    && !self.expanded
+                    && self
+                        .view
+                        .fleet
+                        .as_ref()
+                        .is_some_and(|f| f.drilled.is_some()) =>
+            {
+                self.selected_model = 0;
+                Effect::Drill(None)
+            }
             Action::CloseOverlay => {
                 self.show_help = false;
                 self.modal = Modal::None;
@@ -365,6 +418,25 @@ impl App {
             Action::FocusNext | Action::FocusPrev => {
                 self.focus = self.focus.step(action == Action::FocusNext);
                 Effect::None
+            }
+            Action::Expand if self.focus == Panel::Models && self.view.fleet.is_some() => {
+                // In fleet mode Enter on the instance table drills into the selected instance.
+                match crate::fleet::selected_instance(
+                    &self.view,
+                    self.sort,
+                    self.sort_descending,
+                    self.selected_model,
+                ) {
+                    Some(instance) => {
+                        self.set_notice(format!("{instance}: Esc goes back to the fleet"), now);
+                        self.selected_model = 0;
+                        Effect::Drill(Some(instance))
+                    }
+                    None => {
+                        self.expanded = !self.expanded;
+                        Effect::None
+                    }
+                }
             }
             Action::Expand => {
                 self.expanded = !self.expanded;
@@ -380,6 +452,7 @@ impl App {
                 };
                 Effect::None
             }
+            Action::Top | Action::Bottom if self.replay.is_some() => self.replay_seek(action, now),
             Action::Down | Action::Up | Action::Top | Action::Bottom => {
                 // Motion moves the model table's selection, the table being the only list on screen.
                 let last = self.view.models.len().saturating_sub(1);
@@ -453,7 +526,8 @@ impl App {
                 }
             }
             Action::CycleTheme => {
-                self.theme = Theme::next_builtin(&self.theme.name);
+                self.theme = Theme::next_builtin(&self.theme.name)
+                    .for_terminal(self.color_depth, self.theme.ascii);
                 self.set_notice(format!("theme: {}", self.theme.name), now);
                 Effect::None
             }
@@ -474,11 +548,85 @@ impl App {
                 self.sort_descending = !self.sort_descending;
                 Effect::None
             }
+            Action::ReplayPause
+            | Action::ReplaySlower
+            | Action::ReplayFaster
+            | Action::SeekBack
+            | Action::SeekForward
+            | Action::SeekBackWindow
+            | Action::SeekForwardWindow => self.replay_seek(action, now),
+        }
+    }
+
+    /// The replay keys: move the time cursor or change how it moves. A live dashboard has no
+    /// past to move in, and says where these keys work.
+    fn replay_seek(&mut self, action: Action, now: f64) -> Effect {
+        let window = self.window;
+        let Some(clock) = self.replay.as_mut() else {
+            self.set_notice(
+                "time keys work in `llmtop replay FILE` (record with --record FILE)",
+                now,
+            );
+            return Effect::None;
+        };
+        let step = crate::tui::replay::SEEK_STEP;
+        match action {
+            Action::ReplayPause => clock.toggle(),
+            Action::ReplaySlower => clock.slower(),
+            Action::ReplayFaster => clock.faster(),
+            Action::SeekBack => clock.seek(clock.cursor - step),
+            Action::SeekForward => clock.seek(clock.cursor + step),
+            Action::SeekBackWindow => clock.seek(clock.cursor - window),
+            Action::SeekForwardWindow => clock.seek(clock.cursor + window),
+            Action::Top => clock.seek(clock.start),
+            Action::Bottom => clock.seek(clock.end),
+            _ => {}
+        }
+        Effect::Recompute
+    }
+
+    /// Handles the mouse, against the layout of the last frame: a left click focuses the panel
+    /// under it (and picks the model row clicked), the wheel scrolls the model table when over
+    /// it and otherwise zooms the time window like `+`/`-`.
+    pub fn mouse(&mut self, event: &MouseEvent, now: f64) -> Effect {
+        // Dialogs and the filter prompt own the input while open.
+        if self.filter_input.is_some() || self.modal != Modal::None {
+            return Effect::None;
+        }
+        let over = self.layout.panel_at(event.column, event.row);
+        match event.kind {
+            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+                let up = event.kind == MouseEventKind::ScrollUp;
+                if self.show_help || over == Some(Panel::Models) {
+                    self.apply(if up { Action::Up } else { Action::Down }, now)
+                } else {
+                    // Wheel up brings the data closer: a shorter window, like `+`.
+                    self.apply(if up { Action::ZoomIn } else { Action::ZoomOut }, now)
+                }
+            }
+            MouseEventKind::Down(MouseButton::Left) if !self.show_help => {
+                let Some(panel) = over else {
+                    return Effect::None;
+                };
+                self.focus = panel;
+                if let Some((rows, first)) = self.layout.model_rows
+                    && panel == Panel::Models
+                    && rows.contains(Position::new(event.column, event.row))
+                {
+                    let last = self.view.models.len().saturating_sub(1);
+                    self.selected_model = (first + usize::from(event.row - rows.y)).min(last);
+                }
+                Effect::None
+            }
+            _ => Effect::None,
         }
     }
 
     /// Why requests may not be sent now, if they may not.
     pub fn refuse_requests(&self) -> Option<String> {
+        if self.replay.is_some() {
+            return Some("replay is read-only: nothing is sent to any gateway".into());
+        }
         if self.settings.read_only {
             return Some("read-only: keys that send requests are off (--read-only)".into());
         }

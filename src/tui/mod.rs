@@ -2,12 +2,13 @@
 pub mod app;
 pub mod keys;
 pub mod render;
+pub mod replay;
 pub mod theme;
 pub mod view;
 
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{Event, EventStream, KeyEventKind, MouseEventKind};
 use futures_util::StreamExt;
 
 use crate::cli::UiArgs;
@@ -30,6 +31,10 @@ pub fn compute_view(
     columns: usize,
     model_filter: Option<&str>,
 ) -> DashboardView {
+    if let Some(fleet) = &session.fleet {
+        let url = crate::secret::display_url(&session.target.url);
+        return fleet.view(&session.prices, &url, window, columns, model_filter);
+    }
     let (store, url, interval, signals) = if session.showing_probes() {
         // Probes arrive every few seconds at most; staleness is judged on that scale.
         let signals = crate::source::probe_feed::SIGNALS.to_vec();
@@ -51,7 +56,7 @@ pub fn compute_view(
         let interval = session.target.interval.as_secs_f64();
         (
             &session.store,
-            session.target.url.to_string(),
+            crate::secret::display_url(&session.target.url),
             interval,
             signals,
         )
@@ -104,17 +109,49 @@ fn probe_model(session: &Session, configured: Option<&str>, window: f64) -> Opti
         .map(|(m, _)| m)
 }
 
-/// The theme the flags ask for: mono under `--no-color` or `NO_COLOR` (any value), else `--theme`.
+/// The theme the flags ask for: mono under `--no-color` or `NO_COLOR` (any value), else `--theme`;
+/// its colours mapped once to the terminal's depth, ASCII glyphs under `--ascii`.
 pub fn choose_theme(ui: &UiArgs) -> anyhow::Result<Theme> {
     let no_color = ui.no_color || std::env::var_os("NO_COLOR").is_some();
-    Theme::load(if no_color { "mono" } else { &ui.theme })
+    Ok(Theme::load(if no_color { "mono" } else { &ui.theme })?
+        .for_terminal(ui.color_depth.resolve(), ui.ascii))
 }
 
-/// Runs the dashboard until the user quits. The terminal is restored on every exit path
-/// (ratatui's init installs a panic hook that restores it too).
+/// Mouse reporting for clicks and the wheel only (xterm modes 1000, 1015 and 1006). Crossterm's
+/// `EnableMouseCapture` also asks for every motion, which floods a slow SSH link for nothing.
+struct EnableClickAndWheel;
+
+impl crossterm::Command for EnableClickAndWheel {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str("\x1b[?1000h\x1b[?1015h\x1b[?1006h")
+    }
+}
+
+/// Turns mouse reporting off; safe to send when it was never on.
+fn disable_mouse() {
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+}
+
+/// Runs the dashboard until the user quits. The terminal is restored on every exit path: q and
+/// Ctrl-C, SIGTERM (both end the loop), errors, and panics (ratatui's init installs a hook that
+/// restores the screen; ours turns the mouse off before it).
 pub async fn run(mut session: Session, ui: &UiArgs, options: TuiOptions) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
+    let mouse = !ui.no_mouse;
+    if mouse {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            disable_mouse();
+            previous(info);
+        }));
+        if let Err(e) = crossterm::execute!(std::io::stdout(), EnableClickAndWheel) {
+            tracing::warn!("cannot enable mouse reporting: {e}");
+        }
+    }
     let result = event_loop(&mut terminal, &mut session, ui, options).await;
+    if mouse {
+        disable_mouse();
+    }
     ratatui::try_restore()?;
     session.shutdown().await;
     result
@@ -138,6 +175,9 @@ async fn event_loop(
         session.api_base.to_string(),
     );
     app.settings = options.settings.clone();
+    app.keymap = session.keymap.clone();
+    app.color_depth = ui.color_depth.resolve();
+    app.insecure_tls = session.insecure_tls;
     for notice in &session.notices {
         app.set_notice(notice.clone(), unix_now());
     }
@@ -159,7 +199,9 @@ async fn event_loop(
     let mut dirty = true;
     let mut stale_view = false;
     // Draw the splash ("waiting for the first scrape") at once.
-    terminal.draw(|f| render::render(f, &app, unix_now()))?;
+    let mut layout = Default::default();
+    terminal.draw(|f| layout = render::render_with_layout(f, &app, unix_now()))?;
+    app.layout = layout;
     loop {
         let mut effect = Effect::None;
         tokio::select! {
@@ -176,10 +218,19 @@ async fn event_loop(
                         dirty = true;
                     }
                     Event::Key(key) => {
-                        if let Some(action) = keys::action_for(&key) {
+                        if let Some(action) = app.keymap.action_for(&key) {
                             effect = app.apply(action, unix_now());
                             dirty = true;
                         }
+                    }
+                    // Motion and release reports carry nothing the dashboard acts on.
+                    Event::Mouse(mouse) if matches!(
+                        mouse.kind,
+                        MouseEventKind::Moved | MouseEventKind::Drag(_) | MouseEventKind::Up(_)
+                    ) => {}
+                    Event::Mouse(mouse) => {
+                        effect = app.mouse(&mouse, unix_now());
+                        dirty = true;
                     }
                     Event::Resize(width, _) => {
                         columns = render::chart_columns(width);
@@ -204,13 +255,19 @@ async fn event_loop(
                         stale_view = true;
                     }
                     Update::BurstDone(result) => {
-                        session.apply_probe(&result);
+                        session.apply_burst(&result);
                         app.probe_spent_usd = session.probe_feed.spent_usd;
                         let cost = result.cost(&session.prices).map(|c| c.total);
                         app.burst_result(&result, cost, unix_now());
                         stale_view = true;
                     }
                     Update::ModelsListed(result) => app.models_listed(result),
+                    Update::Fleet(update) => {
+                        if let Some(fleet) = session.fleet.as_mut() {
+                            fleet.apply(update);
+                        }
+                        stale_view = true;
+                    }
                 }
                 dirty = true;
             }
@@ -231,7 +288,9 @@ async fn event_loop(
                     stale_view = false;
                 }
                 if dirty {
-                    terminal.draw(|f| render::render(f, &app, unix_now()))?;
+                    let mut layout = Default::default();
+                    terminal.draw(|f| layout = render::render_with_layout(f, &app, unix_now()))?;
+                    app.layout = layout;
                     dirty = false;
                 }
             }
@@ -242,6 +301,12 @@ async fn event_loop(
             Effect::StartProbe => start_probe(session, &mut app, &options),
             Effect::StartBurst => start_burst(session, &mut app, &options),
             Effect::FetchModels => fetch_models(session, options.timeout),
+            Effect::Drill(instance) => {
+                if let Some(fleet) = session.fleet.as_mut() {
+                    fleet.set_drill(instance);
+                }
+                stale_view = true;
+            }
         }
         if app.quit {
             break;
@@ -269,8 +334,9 @@ fn probe_request(
 fn model_or_notice(session: &Session, app: &mut App, now: f64) -> Option<String> {
     let model = probe_model(session, app.settings.model.as_deref(), app.window);
     if model.is_none() {
+        let key = app.keymap.first_label(keys::Action::PickModel);
         app.set_notice(
-            "no model known yet: press m to pick one, or pass --model",
+            format!("no model known yet: press {key} to pick one, or pass --model"),
             now,
         );
     }

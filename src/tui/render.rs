@@ -4,7 +4,7 @@ use std::f64::consts::TAU;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::symbols::Marker;
+use ratatui::symbols::{self, Marker};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::canvas::{Canvas, Points};
 use ratatui::widgets::{
@@ -16,7 +16,9 @@ use crate::dialect::ALL_MODELS;
 use crate::format::{self, UNKNOWN};
 use crate::signal::Signal;
 use crate::stats::CostSource;
-use crate::tui::app::{App, BurstState, Modal, Panel, ProbeState, ProbeSummary, SortColumn};
+use crate::tui::app::{
+    App, BurstState, Modal, Panel, ProbeState, ProbeSummary, ScreenLayout, SortColumn,
+};
 use crate::tui::keys;
 use crate::tui::theme::Theme;
 use crate::tui::view::DashboardView;
@@ -36,6 +38,7 @@ pub const TITLE_ERRORS: &str = "Error rate";
 pub const TITLE_COST: &str = "Cost burn";
 pub const TITLE_PROBE: &str = "Probe";
 pub const TITLE_MODELS: &str = "Models";
+pub const TITLE_INSTANCES: &str = "Instances";
 
 /// How many time columns the charts and heatmap get for a terminal this wide.
 pub fn chart_columns(width: u16) -> usize {
@@ -54,8 +57,27 @@ pub fn is_stale(view: &DashboardView, now: f64) -> bool {
 }
 
 pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
-    // A frozen display is a picture of one moment, ages included.
-    let now = if app.frozen { app.frozen_at } else { now };
+    render_with_layout(frame, app, now);
+}
+
+/// Draws the frame and says where each panel went, for the mouse.
+pub fn render_with_layout(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
+    let layout = draw(frame, app, now);
+    if app.theme.ascii {
+        asciify(frame.buffer_mut());
+    }
+    layout
+}
+
+fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
+    // A frozen display is a picture of one moment, ages included; a replay shows the moment of
+    // its cursor. Notices were stamped with the wall clock, so the footer keeps it.
+    let wall = now;
+    let now = match &app.replay {
+        _ if app.frozen => app.frozen_at,
+        Some(clock) => clock.cursor,
+        None => now,
+    };
     let area = frame.area();
     let theme = &app.theme;
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
@@ -70,7 +92,7 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
                 .wrap(Wrap { trim: true }),
             area,
         );
-        return;
+        return ScreenLayout::default();
     }
     let view = &app.view;
     let stale = is_stale(view, now);
@@ -84,9 +106,12 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
         .areas(area);
         render_status(frame, status, app, stale, now);
         render_panel(frame, app.focus, body, app, stale, now);
-        render_footer(frame, footer, app, now);
+        render_footer(frame, footer, app, wall);
         render_overlays(frame, area, app);
-        return;
+        return ScreenLayout {
+            model_rows: (app.focus == Panel::Models).then(|| model_rows(body, app)),
+            panels: vec![(app.focus, body)],
+        };
     }
     let probe_height = match area.height {
         h if h >= 50 => 8,
@@ -130,8 +155,111 @@ pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
     if let Some((_, rect)) = places.iter().find(|(p, _)| *p == app.focus) {
         highlight_border(frame, *rect, theme);
     }
-    render_footer(frame, footer, app, now);
+    render_footer(frame, footer, app, wall);
     render_overlays(frame, area, app);
+    ScreenLayout {
+        panels: places.to_vec(),
+        model_rows: Some(model_rows(table, app)),
+    }
+}
+
+/// The model table's data rows inside its panel, and the first model shown: the table scrolls
+/// to keep the selected model in sight.
+fn model_rows(panel: Rect, app: &App) -> (Rect, usize) {
+    // Inside the border, below the header row.
+    let rows = Rect {
+        x: panel.x.saturating_add(1),
+        y: panel.y.saturating_add(2),
+        width: panel.width.saturating_sub(2),
+        height: panel.height.saturating_sub(3),
+    };
+    let first = if app.focus == Panel::Models {
+        let selected = app
+            .selected_model
+            .min(app.view.models.len().saturating_sub(1));
+        selected.saturating_sub(usize::from(rows.height).saturating_sub(1))
+    } else {
+        0
+    };
+    (rows, first)
+}
+
+/// Box-drawing borders in plain ASCII, for `--ascii`.
+const ASCII_BORDER: symbols::border::Set<'static> = symbols::border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
+
+/// Sparkline bars in ASCII, lowest to highest.
+const ASCII_BARS: symbols::bar::Set<'static> = symbols::bar::Set {
+    full: "#",
+    seven_eighths: "#",
+    three_quarters: "+",
+    five_eighths: "+",
+    half: ":",
+    three_eighths: ":",
+    one_quarter: ".",
+    one_eighth: ".",
+    empty: " ",
+};
+
+/// Heatmap shades, least to most.
+const SHADES: [&str; 6] = ["░", "▒", "▓", "▓", "█", "█"];
+const ASCII_SHADES: [&str; 6] = [".", ":", "+", "*", "#", "@"];
+
+/// Pie slices under `--ascii`: one character per slice, the same in the legend.
+const ASCII_SLICES: [char; 8] = ['#', '*', '+', 'o', '=', '%', '@', 'x'];
+
+/// A bordered block, with ASCII borders under `--ascii`.
+fn bordered<'a>(theme: &Theme) -> Block<'a> {
+    let block = Block::bordered();
+    if theme.ascii {
+        block.border_set(ASCII_BORDER)
+    } else {
+        block
+    }
+}
+
+/// What an ASCII terminal shows for a symbol drawn by code that knows nothing of `--ascii`
+/// (chart axes, arrows, dashes, gateway-supplied names).
+fn ascii_stand_in(symbol: &str) -> &'static str {
+    let Some(c) = symbol.chars().next() else {
+        return " ";
+    };
+    match c {
+        '─' | '━' | '═' | '╌' | '┄' | '–' | '—' | '−' => "-",
+        '│' | '┃' | '║' | '╎' | '┆' | '▏' | '▕' => "|",
+        '\u{2500}'..='\u{257f}' => "+",
+        '░' | '·' | '…' | '\u{2800}'..='\u{28ff}' => ".",
+        '▒' => ":",
+        '\u{2580}'..='\u{259f}' | '■' => "#",
+        '•' | '◌' => "*",
+        '×' | '✗' => "x",
+        '✓' => "+",
+        '←' => "<",
+        '→' => ">",
+        '↑' => "^",
+        '↓' => "v",
+        '⚠' => "!",
+        'µ' | 'μ' => "u",
+        _ => "?",
+    }
+}
+
+/// Replaces every non-ASCII symbol left in the frame, so `--ascii` holds for every cell.
+fn asciify(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in buffer.content.iter_mut() {
+        if !cell.symbol().is_ascii() {
+            let stand_in = ascii_stand_in(cell.symbol());
+            cell.set_symbol(stand_in);
+        }
+    }
 }
 
 fn render_overlays(frame: &mut Frame<'_>, area: Rect, app: &App) {
@@ -144,7 +272,7 @@ fn render_overlays(frame: &mut Frame<'_>, area: Rect, app: &App) {
         Modal::History { scroll } => render_history(frame, area, app, *scroll),
     }
     if app.show_help {
-        render_help(frame, area, theme, app.help_scroll);
+        render_help(frame, area, app);
     }
 }
 
@@ -198,7 +326,7 @@ fn dialog<'a>(
         height,
     };
     frame.render_widget(Clear, rect);
-    let block = Block::bordered()
+    let block = bordered(theme)
         .title(Line::from(Span::styled(
             format!(" {title} "),
             theme.title(),
@@ -344,7 +472,7 @@ fn panel<'a>(title: &'a str, extra: Vec<Span<'a>>, theme: &Theme, stale: bool) -
             Style::new().fg(theme.badge_fg).bg(theme.stale),
         ));
     }
-    Block::bordered()
+    bordered(theme)
         .border_style(if stale {
             Style::new().fg(theme.stale)
         } else {
@@ -370,6 +498,11 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
         " llmtop ",
         base.add_modifier(Modifier::BOLD).fg(theme.accent),
     )];
+    // First, so a narrow terminal cannot cut it off.
+    if app.insecure_tls {
+        spans.push(badge(" INSECURE TLS ".into(), theme.error));
+        spans.push(Span::styled(" ", base));
+    }
     spans.push(Span::styled(format!("{} ", s.url), base));
     spans.push(Span::styled("│ ", base.fg(theme.dim)));
     spans.push(Span::styled(
@@ -378,9 +511,17 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
     ));
     spans.push(Span::styled("│ ", base.fg(theme.dim)));
     let age = s.last_ok.map(|t| (now - t).max(0.0));
+    if let Some(clock) = &app.replay {
+        // In place of LIVE: where the cursor is, how fast and whether it moves.
+        spans.push(badge(" REPLAY ".into(), theme.accent));
+        spans.push(Span::styled(format!(" {} ", clock.label()), base));
+        spans.push(Span::styled("│ ", base.fg(theme.dim)));
+    }
     match (stale, age) {
         (false, Some(a)) => {
-            spans.push(badge(" LIVE ".into(), theme.ok));
+            if app.replay.is_none() {
+                spans.push(badge(" LIVE ".into(), theme.ok));
+            }
             spans.push(Span::styled(
                 format!(" {} ago ", format::seconds(Some(a))),
                 base,
@@ -398,7 +539,8 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
     }
     if app.frozen {
         spans.push(Span::raw(" "));
-        spans.push(badge(" FROZEN (f resumes) ".into(), theme.accent));
+        let key = app.keymap.first_label(keys::Action::Freeze);
+        spans.push(badge(format!(" FROZEN ({key} resumes) "), theme.accent));
     }
     if s.restarted_at.is_some() {
         spans.push(Span::raw(" "));
@@ -488,13 +630,21 @@ fn render_requests(
     let datasets = vec![
         Dataset::default()
             .name("ok")
-            .marker(Marker::Braille)
+            .marker(if theme.ascii {
+                Marker::Custom('*')
+            } else {
+                Marker::Braille
+            })
             .graph_type(GraphType::Line)
             .style(Style::new().fg(theme.ok))
             .data(&view.rate_ok),
         Dataset::default()
             .name("error")
-            .marker(Marker::Braille)
+            .marker(if theme.ascii {
+                Marker::Custom('x')
+            } else {
+                Marker::Braille
+            })
             .graph_type(GraphType::Line)
             .style(Style::new().fg(theme.error))
             .data(&view.rate_error),
@@ -669,7 +819,7 @@ fn render_heatmap(
         .fold(0.0_f64, f64::max);
     let columns = heatmap.cells.len();
     let width = (area.width - HEATMAP_LABEL_WIDTH) as usize;
-    let shades = ['░', '▒', '▓', '▓', '█', '█'];
+    let shades = if theme.ascii { ASCII_SHADES } else { SHADES };
     let mut lines = Vec::with_capacity(groups.len() + 1);
     for g in groups.iter().rev() {
         let top = g
@@ -693,7 +843,7 @@ fn render_heatmap(
             } else {
                 let level = (((v / max).sqrt() * 6.0).ceil() as usize).clamp(1, 6) - 1;
                 spans.push(Span::styled(
-                    shades[level].to_string(),
+                    shades[level],
                     Style::new().fg(theme.heat[level]),
                 ));
             }
@@ -743,12 +893,21 @@ fn render_tokens(
     let [pie_area, legend_area] =
         Layout::horizontal([Constraint::Length(pie_width), Constraint::Fill(1)]).areas(inner);
     let slices = pie_slices(view, theme);
-    render_pie(frame, pie_area, &slices);
+    if theme.ascii {
+        render_ascii_pie(frame, pie_area, &slices);
+    } else {
+        render_pie(frame, pie_area, &slices);
+    }
     let mut rows: Vec<Line<'_>> = Vec::new();
-    for (name, tokens, color) in &slices {
+    for (i, (name, tokens, color)) in slices.iter().enumerate() {
         let share = tokens / total;
+        let swatch = if theme.ascii {
+            format!(" {} ", ASCII_SLICES[i % ASCII_SLICES.len()])
+        } else {
+            " ■ ".to_string()
+        };
         let mut spans = vec![
-            Span::styled(" ■ ", Style::new().fg(*color)),
+            Span::styled(swatch, Style::new().fg(*color)),
             Span::styled(
                 format!("{:>5.1}% ", share * 100.0),
                 theme.text().add_modifier(Modifier::BOLD),
@@ -788,36 +947,71 @@ fn pie_slices(view: &DashboardView, theme: &Theme) -> Vec<(String, f64, Color)> 
     out
 }
 
-fn render_pie(frame: &mut Frame<'_>, area: Rect, slices: &[(String, f64, Color)]) {
-    if area.width < 2 || area.height < 2 {
-        return;
+/// Which slice a point of the unit disc belongs to, clockwise from twelve o'clock like every pie
+/// a person has seen; `None` outside the disc.
+fn slice_at(x: f64, y: f64, bounds: &[f64]) -> Option<usize> {
+    if x * x + y * y > 1.0 {
+        return None;
     }
+    let turn = x.atan2(y).rem_euclid(TAU) / TAU;
+    Some(
+        bounds
+            .iter()
+            .position(|b| turn <= *b)
+            .unwrap_or(bounds.len().saturating_sub(1)),
+    )
+}
+
+/// Cumulative shares of the slices, ending at 1.
+fn slice_bounds(slices: &[(String, f64, Color)]) -> Vec<f64> {
     let total: f64 = slices.iter().map(|s| s.1).sum();
-    // Braille gives 2×4 dots per cell; a cell is about twice as tall as wide.
-    let dots_x = area.width as usize * 2;
-    let dots_y = area.height as usize * 4;
-    let mut points: Vec<Vec<(f64, f64)>> = vec![Vec::new(); slices.len()];
-    let bounds: Vec<f64> = slices
+    slices
         .iter()
         .scan(0.0, |acc, s| {
             *acc += s.1 / total;
             Some(*acc)
         })
-        .collect();
+        .collect()
+}
+
+/// The pie with one ASCII character per cell, a different character per slice.
+fn render_ascii_pie(frame: &mut Frame<'_>, area: Rect, slices: &[(String, f64, Color)]) {
+    if area.width < 2 || area.height < 2 || slices.is_empty() {
+        return;
+    }
+    let bounds = slice_bounds(slices);
+    let buffer = frame.buffer_mut();
+    for j in 0..area.height {
+        for i in 0..area.width {
+            let x = -1.0 + (f64::from(i) + 0.5) * 2.0 / f64::from(area.width);
+            // Rows run top to bottom; the disc's y runs up.
+            let y = 1.0 - (f64::from(j) + 0.5) * 2.0 / f64::from(area.height);
+            if let Some(slice) = slice_at(x, y, &bounds) {
+                let mark = ASCII_SLICES[slice % ASCII_SLICES.len()];
+                buffer[(area.x + i, area.y + j)]
+                    .set_char(mark)
+                    .set_fg(slices[slice].2);
+            }
+        }
+    }
+}
+
+fn render_pie(frame: &mut Frame<'_>, area: Rect, slices: &[(String, f64, Color)]) {
+    if area.width < 2 || area.height < 2 {
+        return;
+    }
+    // Braille gives 2×4 dots per cell; a cell is about twice as tall as wide.
+    let dots_x = area.width as usize * 2;
+    let dots_y = area.height as usize * 4;
+    let mut points: Vec<Vec<(f64, f64)>> = vec![Vec::new(); slices.len()];
+    let bounds = slice_bounds(slices);
     for j in 0..dots_y {
         for i in 0..dots_x {
             let x = -1.0 + (i as f64 + 0.5) * 2.0 / dots_x as f64;
             let y = -1.0 + (j as f64 + 0.5) * 2.0 / dots_y as f64;
-            if x * x + y * y > 1.0 {
-                continue;
+            if let Some(slice) = slice_at(x, y, &bounds) {
+                points[slice].push((x, y));
             }
-            // Clockwise from twelve o'clock, like every pie a person has seen.
-            let turn = x.atan2(y).rem_euclid(TAU) / TAU;
-            let slice = bounds
-                .iter()
-                .position(|b| turn <= *b)
-                .unwrap_or(slices.len() - 1);
-            points[slice].push((x, y));
         }
     }
     let canvas = Canvas::default()
@@ -871,7 +1065,8 @@ fn render_errors(
         Constraint::Fill(1),
     ])
     .areas(inner);
-    if big_area.height >= 4 && inner.width >= 20 {
+    // The big digits are drawn with quadrant blocks, which --ascii rules out.
+    if big_area.height >= 4 && inner.width >= 20 && !theme.ascii {
         let text = BigText::builder()
             .pixel_size(PixelSize::Quadrant)
             .style(Style::new().fg(color))
@@ -924,6 +1119,11 @@ fn render_errors(
             .collect();
         frame.render_widget(
             Sparkline::default()
+                .bar_set(if theme.ascii {
+                    ASCII_BARS
+                } else {
+                    symbols::bar::NINE_LEVELS
+                })
                 .data(&data)
                 .style(Style::new().fg(theme.error)),
             spark_area,
@@ -998,25 +1198,24 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
             Style::new().fg(theme.warn),
         ));
     }
-    let block = panel(TITLE_MODELS, extra, theme, stale);
-    let mut rows_data: Vec<&crate::stats::ModelFigures> = view.models.iter().collect();
-    rows_data.sort_by(|a, b| {
-        let ord = match app.sort {
-            SortColumn::Model => a.model.cmp(&b.model),
-            col => match (col.key(&a.figures), col.key(&b.figures)) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Greater,
-                (None, Some(_)) => std::cmp::Ordering::Less,
-                (None, None) => std::cmp::Ordering::Equal,
-            },
-        };
-        let ord = if app.sort_descending {
-            ord.reverse()
-        } else {
-            ord
-        };
-        ord.then_with(|| a.model.cmp(&b.model))
-    });
+    // Fleet mode lists instances here (Enter drills into one); drilled, the instance's models.
+    let instances = view
+        .fleet
+        .as_ref()
+        .is_some_and(|f| f.table_lists_instances());
+    if let Some(f) = view.fleet.as_ref() {
+        if let Some(d) = &f.drilled {
+            extra.push(Span::styled(format!("{d} · Esc: fleet "), theme.dim()));
+        } else if !f.errors.is_empty() {
+            extra.push(Span::styled(
+                format!("{} ", f.errors.join("; ")),
+                Style::new().fg(theme.error),
+            ));
+        }
+    }
+    let title = if instances { TITLE_INSTANCES } else { TITLE_MODELS };
+    let block = panel(title, extra, theme, stale);
+    let rows_data = crate::fleet::table_order(&view.models, app.sort, app.sort_descending);
     let header_style = theme.dim().add_modifier(Modifier::BOLD);
     // Columns in the order they are dropped last-first as the table narrows; the model name
     // keeps at least MODEL_MIN cells, because a row without its name means nothing.
@@ -1052,12 +1251,15 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         } else {
             header_style
         };
-        Span::styled(HEADERS[i], style)
+        let name = if i == 0 && instances { "instance" } else { HEADERS[i] };
+        Span::styled(name, style)
     }));
     let selected = (app.focus == Panel::Models).then_some(app.selected_model);
+    let (_, first) = model_rows(area, app);
     let rows: Vec<Row<'_>> = rows_data
         .iter()
         .enumerate()
+        .skip(first)
         .map(|(index, m)| {
             let f = &m.figures;
             let err_style = match f.error_ratio {
@@ -1110,7 +1312,10 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         .collect();
     if rows.is_empty() {
         let text = match &view.filter {
-            Some(f) => format!("no model matches /{f} — press / then Esc to clear"),
+            Some(f) => format!(
+                "no model matches /{f} — press {} then Esc to clear",
+                app.keymap.first_label(keys::Action::Filter)
+            ),
             None => "no per-model data yet".to_string(),
         };
         frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
@@ -1253,7 +1458,10 @@ fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
         ProbeState::Idle => {
             lines.push(Line::from(vec![
                 Span::styled("press ", theme.dim()),
-                Span::styled("p", Style::new().fg(theme.key).add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    app.keymap.first_label(keys::Action::Probe),
+                    Style::new().fg(theme.key).add_modifier(Modifier::BOLD),
+                ),
                 Span::styled(
                     " to send a probe prompt through the gateway and measure TTFT, tokens and cost",
                     theme.dim(),
@@ -1329,7 +1537,16 @@ fn burst_lines(b: &BurstState, theme: &Theme, width: u16, now: f64) -> Vec<Line<
         .checked_div(b.total)
         .unwrap_or(0)
         .min(bar_width);
-    let bar = format!("{}{}", "█".repeat(filled), "░".repeat(bar_width - filled));
+    let (full, empty) = if theme.ascii {
+        ("#", ".")
+    } else {
+        ("█", "░")
+    };
+    let bar = format!(
+        "{}{}",
+        full.repeat(filled),
+        empty.repeat(bar_width - filled)
+    );
     let rate = if elapsed > 0.0 {
         done as f64 / elapsed
     } else {
@@ -1415,7 +1632,7 @@ fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
-    for (keys, short) in keys::footer_hints() {
+    for (keys, short) in app.keymap.footer_hints() {
         spans.push(Span::styled(
             format!(" {keys} "),
             Style::new().fg(theme.key).add_modifier(Modifier::BOLD),
@@ -1433,8 +1650,10 @@ fn render_footer(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme, scroll: usize) {
-    let all_rows = keys::help_rows();
+fn render_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let (theme, scroll) = (&app.theme, app.help_scroll);
+    // The keys in force, rebound ones included.
+    let all_rows = app.keymap.help_rows();
     let total = all_rows.len();
     // On a short terminal the list scrolls (j/k or arrows) instead of being cut.
     let room = area.height.saturating_sub(4) as usize;
@@ -1462,13 +1681,22 @@ fn render_help(frame: &mut Frame<'_>, area: Rect, theme: &Theme, scroll: usize) 
             ])
         })
         .collect();
-    let block = Block::bordered()
+    let block = bordered(theme)
         .title(Line::from(Span::styled(" Help — keys ", theme.title())))
         .title_bottom(Line::from(Span::styled(
-            if more || first > 0 {
-                " j/k scroll · ? or Esc closes "
-            } else {
-                " ? or Esc closes "
+            {
+                let key = |a| app.keymap.first_label(a);
+                let close = format!(
+                    "{} or {} closes",
+                    key(keys::Action::ToggleHelp),
+                    key(keys::Action::CloseOverlay)
+                );
+                if more || first > 0 {
+                    let (down, up) = (key(keys::Action::Down), key(keys::Action::Up));
+                    format!(" {down}/{up} scroll · {close} ")
+                } else {
+                    format!(" {close} ")
+                }
             },
             theme.dim(),
         )))

@@ -61,6 +61,8 @@ pub struct DashboardView {
     /// The model filter in force and how many models it matched.
     pub filter: Option<String>,
     pub filter_matches: usize,
+    /// Fleet mode: the instance table and what it is drilled into; `None` for one gateway.
+    pub fleet: Option<crate::fleet::FleetInfo>,
 }
 
 /// Inputs that are not in the store.
@@ -141,6 +143,7 @@ impl DashboardView {
                 models: Vec::new(),
                 filter,
                 filter_matches,
+                fleet: None,
             };
         };
         let columns = params.columns.max(2);
@@ -196,6 +199,7 @@ impl DashboardView {
             models: now_figures.models,
             filter,
             filter_matches,
+            fleet: None,
         }
     }
 }

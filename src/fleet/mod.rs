@@ -1,0 +1,430 @@
+//! Fleet mode: many gateway instances seen as one, through a Prometheus-compatible server
+//! ([`prom`]) or by scraping several targets directly ([`direct`]), with a per-instance table so
+//! the one sick replica stands out.
+//!
+//! Both produce the dashboard's own [`DashboardView`]; at fleet level its table lists instances
+//! instead of models (Enter drills into one, Esc goes back), and [`FleetInfo`] says which.
+pub mod direct;
+pub mod prom;
+pub mod promapi;
+pub mod queries;
+
+use std::cmp::Ordering;
+
+use crate::stats::{Figures, ModelFigures};
+use crate::tui::app::SortColumn;
+use crate::tui::view::DashboardView;
+
+/// What a row of the instance table says after the instance name when the instance is down.
+pub const DOWN_MARK: &str = " STALE";
+
+/// One gateway instance's figures over the "now" range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRow {
+    pub instance: String,
+    pub figures: Figures,
+    /// The last scrape of it failed (direct) or `up` is 0 (Prometheus).
+    pub down: bool,
+}
+
+impl InstanceRow {
+    /// The row as the table draws it: the model column holds the instance name.
+    pub fn as_table_row(&self) -> ModelFigures {
+        ModelFigures {
+            model: if self.down {
+                format!("{}{DOWN_MARK}", self.instance)
+            } else {
+                self.instance.clone()
+            },
+            figures: self.figures.clone(),
+        }
+    }
+}
+
+/// The fleet part of a view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetInfo {
+    /// `instance`, `pod`, or `target` for direct targets.
+    pub instance_label: String,
+    pub instances: Vec<InstanceRow>,
+    /// The instance drilled into; `None` at fleet level (the table lists instances).
+    pub drilled: Option<String>,
+    /// Query or scrape errors of this refresh, in plain words.
+    pub errors: Vec<String>,
+    /// Queries the last refresh sent (0 for direct targets).
+    pub queries_per_refresh: usize,
+}
+
+impl FleetInfo {
+    /// At fleet level the table lists instances.
+    pub fn table_lists_instances(&self) -> bool {
+        self.drilled.is_none()
+    }
+}
+
+/// Puts the instance rows into the view's table at fleet level.
+pub fn show_instances(view: &mut DashboardView) {
+    if let Some(info) = &view.fleet
+        && info.table_lists_instances()
+    {
+        view.models = info
+            .instances
+            .iter()
+            .map(InstanceRow::as_table_row)
+            .collect();
+    }
+}
+
+/// The table's rows in the order the dashboard draws them: by `sort`, unknown values last,
+/// ties by name. One function for drawing and for Enter, so the highlighted row is the one drilled.
+pub fn table_order(
+    rows: &[ModelFigures],
+    sort: SortColumn,
+    descending: bool,
+) -> Vec<&ModelFigures> {
+    let mut out: Vec<&ModelFigures> = rows.iter().collect();
+    out.sort_by(|a, b| {
+        let ord = match sort {
+            SortColumn::Model => a.model.cmp(&b.model),
+            col => match (col.key(&a.figures), col.key(&b.figures)) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => Ordering::Greater,
+                (None, Some(_)) => Ordering::Less,
+                (None, None) => Ordering::Equal,
+            },
+        };
+        let ord = if descending { ord.reverse() } else { ord };
+        ord.then_with(|| a.model.cmp(&b.model))
+    });
+    out
+}
+
+/// The instance under the table's selection at fleet level, if any.
+pub fn selected_instance(
+    view: &DashboardView,
+    sort: SortColumn,
+    descending: bool,
+    selected: usize,
+) -> Option<String> {
+    let info = view.fleet.as_ref()?;
+    if !info.table_lists_instances() {
+        return None;
+    }
+    let row = table_order(&view.models, sort, descending)
+        .get(selected)
+        .map(|r| r.model.clone())?;
+    Some(row.strip_suffix(DOWN_MARK).unwrap_or(&row).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, rps: Option<f64>, down: bool) -> InstanceRow {
+        InstanceRow {
+            instance: name.into(),
+            figures: Figures {
+                requests_per_second: rps,
+                ..Figures::default()
+            },
+            down,
+        }
+    }
+
+    #[test]
+    fn the_selection_names_the_drawn_row() {
+        let rows: Vec<ModelFigures> = [
+            row("a:1", Some(1.0), false),
+            row("b:1", Some(9.0), true),
+            row("c:1", None, false),
+            row("d:1", Some(5.0), false),
+        ]
+        .iter()
+        .map(InstanceRow::as_table_row)
+        .collect();
+        let order: Vec<&str> = table_order(&rows, SortColumn::Requests, true)
+            .iter()
+            .map(|r| r.model.as_str())
+            .collect();
+        assert_eq!(order, ["b:1 STALE", "d:1", "a:1", "c:1"]);
+        let names: Vec<&str> = table_order(&rows, SortColumn::Model, false)
+            .iter()
+            .map(|r| r.model.as_str())
+            .collect();
+        assert_eq!(names, ["a:1", "b:1 STALE", "c:1", "d:1"]);
+    }
+}
+
+/// The fleet a session shows, and how it is fed.
+#[derive(Debug)]
+pub enum FleetMode {
+    /// Through a Prometheus-compatible server; the view arrives ready from the refresh task.
+    Prometheus {
+        source: prom::PromSource,
+        dialect_override: Option<String>,
+        latest: Option<Box<prom::FleetFrame>>,
+        request: tokio::sync::watch::Sender<Option<prom::FleetRequest>>,
+        drill: Option<String>,
+    },
+    /// Several direct targets, scraped together each interval.
+    Direct {
+        fleet: direct::DirectFleet,
+        interval: std::time::Duration,
+        drill: Option<String>,
+    },
+}
+
+/// What the fleet sources send to the session.
+#[derive(Debug)]
+pub enum FleetUpdate {
+    Frame(Box<prom::FleetFrame>),
+    Scrape(Box<direct::FleetScrape>),
+}
+
+/// A target's short name in the table: host:port.
+pub fn target_name(url: &url::Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => "target".to_string(),
+    }
+}
+
+/// Builds the Prometheus API client's settings from the flags; the password is read here and
+/// only ever lives in a [`crate::secret::Secret`].
+pub fn prom_config(
+    args: &crate::cli::TargetArgs,
+    url: &str,
+) -> anyhow::Result<promapi::PromConfig> {
+    use anyhow::Context as _;
+    let mut headers = reqwest::header::HeaderMap::new();
+    for h in &args.headers {
+        let (name, value) = crate::session::parse_header(h)?;
+        headers.append(name, value);
+    }
+    let password = match (
+        &args.basic_auth_password_env,
+        &args.basic_auth_password_file,
+    ) {
+        (Some(var), _) => Some(crate::secret::Secret::from_env(var).with_context(|| {
+            format!("--basic-auth-password-env {var}: the variable is not set or empty")
+        })?),
+        (None, Some(path)) => Some(crate::secret::Secret::from_file(path)?),
+        (None, None) => None,
+    };
+    let basic_auth = match (&args.basic_auth_user, password) {
+        (Some(user), Some(pw)) => Some((user.clone(), pw)),
+        (Some(_), None) => anyhow::bail!(
+            "--basic-auth-user needs --basic-auth-password-env VAR or --basic-auth-password-file PATH"
+        ),
+        (None, _) => None,
+    };
+    Ok(promapi::PromConfig {
+        base: promapi::base_url(url)?,
+        headers,
+        basic_auth,
+        thanos: args.thanos,
+        timeout: args.timeout,
+        max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+    })
+}
+
+impl FleetMode {
+    /// The fleet the flags ask for, if any: `--prometheus`, or more than one target URL.
+    /// `first` is the session's own (first) target, already resolved.
+    pub fn from_args(
+        args: &crate::cli::TargetArgs,
+        config: &crate::config::Config,
+        first: &crate::source::scrape::ScrapeTarget,
+        http: &reqwest::Client,
+        dialects: std::sync::Arc<Vec<crate::dialect::Dialect>>,
+        limits: crate::store::StoreLimits,
+    ) -> anyhow::Result<Option<Self>> {
+        anyhow::ensure!(
+            args.prometheus.is_some()
+                || (args.selector.is_none() && !args.thanos && args.basic_auth_user.is_none()),
+            "--selector, --thanos and --basic-auth-user only apply with --prometheus URL"
+        );
+        if let Some(url) = &args.prometheus {
+            // Validated now so a bad selector is a start-up error, not a screen of errors.
+            let selector = args.selector.clone().unwrap_or_default();
+            queries::selector_matchers(&selector)?;
+            let scrape = args.prometheus_scrape_interval.as_secs_f64();
+            let source = prom::PromSource {
+                client: promapi::PromClient::new(http.clone(), prom_config(args, url)?),
+                selector,
+                instance_label: args.instance_label.clone(),
+                scrape_interval: scrape,
+                // Faster than Prometheus scrapes would only repeat the same numbers.
+                refresh: args.interval.as_secs_f64().max(scrape),
+            };
+            let (request, _) = tokio::sync::watch::channel(None);
+            return Ok(Some(FleetMode::Prometheus {
+                source,
+                dialect_override: args.dialect.clone(),
+                latest: None,
+                request,
+                drill: None,
+            }));
+        }
+        if args.more_urls.is_empty() {
+            return Ok(None);
+        }
+        let mut first = first.clone();
+        first.name = target_name(&first.url);
+        let mut targets = vec![first.clone()];
+        for raw in &args.more_urls {
+            let raw = config
+                .targets
+                .iter()
+                .find(|t| &t.name == raw)
+                .map(|t| t.url.clone())
+                .unwrap_or_else(|| raw.clone());
+            let url = crate::source::scrape::metrics_url(&raw)?;
+            let mut t = first.clone();
+            t.name = target_name(&url);
+            t.url = url;
+            anyhow::ensure!(
+                !targets.iter().any(|x| x.name == t.name && x.url == t.url),
+                "{} is given twice",
+                t.url
+            );
+            targets.push(t);
+        }
+        Ok(Some(FleetMode::Direct {
+            fleet: direct::DirectFleet::new(targets, dialects, limits),
+            interval: first.interval,
+            drill: None,
+        }))
+    }
+
+    /// Starts the task that feeds this fleet.
+    pub fn start(
+        &self,
+        http: reqwest::Client,
+        dialects: std::sync::Arc<Vec<crate::dialect::Dialect>>,
+        prices: crate::pricing::PriceTable,
+        updates: tokio::sync::mpsc::Sender<crate::source::Update>,
+    ) {
+        match self {
+            FleetMode::Prometheus {
+                source,
+                dialect_override,
+                request,
+                ..
+            } => {
+                tokio::spawn(prom::run(
+                    source.clone(),
+                    dialects,
+                    dialect_override.clone(),
+                    prices,
+                    request.subscribe(),
+                    updates,
+                ));
+            }
+            FleetMode::Direct {
+                fleet, interval, ..
+            } => {
+                let targets = fleet.targets.clone();
+                let mut sticky = fleet.sticky.clone();
+                let interval = *interval;
+                tokio::spawn(async move {
+                    let mut ticker = tokio::time::interval(interval);
+                    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        ticker.tick().await;
+                        let tick =
+                            direct::scrape_all(&http, &targets, &dialects, &mut sticky).await;
+                        let update =
+                            crate::source::Update::Fleet(FleetUpdate::Scrape(Box::new(tick)));
+                        if updates.send(update).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Applies what a fleet source sent.
+    pub fn apply(&mut self, update: FleetUpdate) {
+        match (self, update) {
+            (FleetMode::Prometheus { latest, .. }, FleetUpdate::Frame(frame)) => {
+                *latest = Some(frame);
+            }
+            (FleetMode::Direct { fleet, .. }, FleetUpdate::Scrape(tick)) => fleet.apply(*tick),
+            _ => {}
+        }
+    }
+
+    /// Drills into one instance (`Some`) or back to the fleet (`None`).
+    pub fn set_drill(&mut self, instance: Option<String>) {
+        match self {
+            FleetMode::Prometheus { drill, .. } | FleetMode::Direct { drill, .. } => {
+                *drill = instance
+            }
+        }
+    }
+
+    /// The view for the dashboard. For Prometheus the newest refresh's view; a changed window,
+    /// width, filter or drill-down is passed to the refresh task, which answers at once.
+    pub fn view(
+        &self,
+        prices: &crate::pricing::PriceTable,
+        url: &str,
+        window: f64,
+        columns: usize,
+        model_filter: Option<&str>,
+    ) -> DashboardView {
+        match self {
+            FleetMode::Prometheus {
+                source,
+                latest,
+                request,
+                drill,
+                ..
+            } => {
+                let wanted = prom::FleetRequest {
+                    window,
+                    columns,
+                    model_filter: model_filter.map(str::to_string),
+                    drill: drill.clone(),
+                };
+                request.send_if_modified(|current| {
+                    let changed = current.as_ref() != Some(&wanted);
+                    if changed {
+                        *current = Some(wanted.clone());
+                    }
+                    changed
+                });
+                match latest {
+                    Some(frame) => frame.view.clone(),
+                    None => source.waiting_view(&wanted),
+                }
+            }
+            FleetMode::Direct {
+                fleet,
+                interval,
+                drill,
+            } => {
+                let signals = fleet
+                    .aggregate
+                    .health
+                    .dialect
+                    .as_ref()
+                    .and_then(|name| fleet.dialects.iter().find(|d| &d.name == name))
+                    .map(|d| d.signals())
+                    .unwrap_or_default();
+                let params = crate::tui::view::ViewParams {
+                    url,
+                    window,
+                    interval: interval.as_secs_f64(),
+                    columns,
+                    dialect_signals: &signals,
+                    model_filter,
+                };
+                fleet.view(prices, &params, drill.as_deref())
+            }
+        }
+    }
+}

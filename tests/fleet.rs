@@ -1,0 +1,915 @@
+//! Fleet mode end to end: three demo gateways with different traffic, read once through a real
+//! Prometheus server (`--prometheus`) and once as three direct targets (`llmtop URL1 URL2 URL3`);
+//! both must report the same totals and the same per-instance rows. Plus the API client against
+//! a loopback stand-in for Mimir/Thanos/Grafana Cloud (prefix, headers, basic auth, POST).
+//!
+//! The Prometheus part needs `/usr/bin/prometheus` (Debian's `prometheus`, 2.42); without it the
+//! test is skipped locally and fails on CI (`CI` set), like `tests/prometheus_compare.rs`.
+//!
+//! Tolerances: Prometheus and llmtop scrape every [`INTERVAL`] at phases that differ by an
+//! unknown φ ∈ [0, 1 s), so their [`WINDOW`]-second rates see different edge requests: at most
+//! `2 × rate × interval` requests, Poisson, so σ = `sqrt(2 × rate × interval) / (window −
+//! interval)`. The demo's bursts triple the rate for 8–12 s, so σ is taken at 3× the measured
+//! rate, and 4σ is allowed (a Gaussian false alarm ~6e-5 per figure), plus one request per
+//! window for a series (a model's first error) that appears inside the window and is
+//! extrapolated by Prometheus but counted from its first sample by llmtop. Quantiles may differ
+//! by the width of the bucket they fall in: inside a bucket the true value is unknown anyway.
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use llmtop::demo::{self, DemoConfig, DemoGateway};
+use llmtop::fleet::direct::{self, DirectFleet};
+use llmtop::fleet::prom::{FleetRequest, PromSource};
+use llmtop::fleet::promapi::{self, PromClient, PromConfig, PromError, QueryData};
+use llmtop::fleet::{FleetInfo, InstanceRow};
+use llmtop::pricing::PriceTable;
+use llmtop::source::scrape::{ScrapeTarget, metrics_url};
+use llmtop::stats::Figures;
+use llmtop::store::StoreLimits;
+use llmtop::tui::view::{DashboardView, ViewParams};
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+const INTERVAL: f64 = 1.0;
+/// The dashboard window of both modes; the "now" figures span it too (min(now_range, window)).
+const WINDOW: f64 = 20.0;
+/// Seeds and base request rates of the three gateways: different traffic on each.
+const GATEWAYS: [(u64, f64); 3] = [(11, 20.0), (22, 45.0), (33, 80.0)];
+const SIGMAS: f64 = 4.0;
+const BURST_FACTOR: f64 = 3.0;
+const JOIN_REQUESTS: f64 = 1.0;
+
+fn on_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+fn unique_dir(tag: &str) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!("llmtop-{tag}-{}-{nanos}", std::process::id()))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A Prometheus server in a temp dir; killed and removed on every path, panics included.
+struct PrometheusServer {
+    child: Child,
+    dir: PathBuf,
+    base: String,
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl PrometheusServer {
+    fn log(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    async fn start(http: &reqwest::Client, targets: &[SocketAddr]) -> Self {
+        for _attempt in 0..3 {
+            let dir = unique_dir("fleet-prometheus");
+            std::fs::create_dir_all(dir.join("data")).expect("create the Prometheus temp dir");
+            let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+            let config = format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1m\n\
+                 scrape_configs:\n  - job_name: gateways\n    static_configs:\n      - targets: [{}]\n",
+                list.join(", ")
+            );
+            std::fs::write(dir.join("prometheus.yml"), config).expect("write prometheus.yml");
+            let port = free_port();
+            let log = File::create(dir.join("prometheus.log")).expect("create the log");
+            let child = Command::new(PROMETHEUS)
+                .arg(format!(
+                    "--config.file={}",
+                    dir.join("prometheus.yml").display()
+                ))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("clone the log handle"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {PROMETHEUS}: {e}"));
+            let mut server = PrometheusServer {
+                child,
+                dir,
+                base: format!("http://127.0.0.1:{port}"),
+            };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break;
+                }
+                let ready = http
+                    .get(format!("{}/-/ready", server.base))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ready {
+                    return server;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "Prometheus not ready:\n{}",
+                    server.log()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        panic!("Prometheus did not start in 3 attempts");
+    }
+}
+
+fn client(http: &reqwest::Client, base: &str) -> PromClient {
+    PromClient::new(
+        http.clone(),
+        PromConfig {
+            base: promapi::base_url(base).expect("a base URL"),
+            headers: Default::default(),
+            basic_auth: None,
+            thanos: false,
+            timeout: Duration::from_secs(5),
+            max_body_bytes: 8 << 20,
+        },
+    )
+}
+
+fn target(addr: SocketAddr) -> ScrapeTarget {
+    ScrapeTarget {
+        url: metrics_url(&addr.to_string()).expect("a metrics URL"),
+        name: addr.to_string(),
+        headers: Default::default(),
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_millis(900),
+        max_body_bytes: 8 << 20,
+        dialect_override: None,
+        auth_hint: String::new(),
+    }
+}
+
+/// Allowed |Δ| between two rates of about `rate` requests per second.
+fn rate_tolerance(rate: f64) -> f64 {
+    let sigma = (2.0 * BURST_FACTOR * rate.max(0.0) * INTERVAL).sqrt() / (WINDOW - INTERVAL);
+    SIGMAS * sigma + JOIN_REQUESTS / WINDOW
+}
+
+/// Width of the demo histogram bucket `value` falls in (the largest finite one past the end).
+fn bucket_width(value: f64) -> f64 {
+    // The demo's buckets (src/demo/metrics.rs DEFAULT_BUCKETS).
+    const BOUNDS: [f64; 14] = [
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    ];
+    let mut lower = 0.0;
+    for b in BOUNDS {
+        if value <= b {
+            return b - lower;
+        }
+        lower = b;
+    }
+    // Past the last finite bound histogram_quantile answers that bound.
+    2.5
+}
+
+fn check(
+    label: &str,
+    direct: Option<f64>,
+    prom: Option<f64>,
+    allowed: f64,
+    failures: &mut Vec<String>,
+) {
+    match (direct, prom) {
+        (Some(d), Some(p)) => {
+            let line = format!(
+                "{label}: direct {d:.4} prometheus {p:.4} |Δ| {:.4} allowed {allowed:.4}",
+                (d - p).abs()
+            );
+            eprintln!("{line}");
+            if (d - p).abs() > allowed {
+                failures.push(line);
+            }
+        }
+        other => failures.push(format!("{label}: missing on one side {other:?}")),
+    }
+}
+
+fn compare_figures(label: &str, d: &Figures, p: &Figures, failures: &mut Vec<String>) {
+    let rps = d.requests_per_second.unwrap_or(0.0);
+    check(
+        &format!("{label} req/s"),
+        d.requests_per_second,
+        p.requests_per_second,
+        rate_tolerance(rps),
+        failures,
+    );
+    let errors = d.errors_per_second.unwrap_or(0.0);
+    check(
+        &format!("{label} errors/s"),
+        d.errors_per_second,
+        p.errors_per_second,
+        rate_tolerance(errors),
+        failures,
+    );
+    // Tokens arrive in lumps of one request's tokens; the same edge argument in requests,
+    // scaled by the window's tokens per request.
+    let per_request = d.tokens_per_second.total.unwrap_or(0.0) / rps.max(1e-9);
+    check(
+        &format!("{label} tokens/s"),
+        d.tokens_per_second.total,
+        p.tokens_per_second.total,
+        rate_tolerance(rps) * per_request * 2.0,
+        failures,
+    );
+}
+
+fn instances(view: &DashboardView) -> &FleetInfo {
+    view.fleet.as_ref().expect("a fleet view")
+}
+
+fn row<'a>(info: &'a FleetInfo, name: &str) -> &'a InstanceRow {
+    info.instances
+        .iter()
+        .find(|r| r.instance == name)
+        .unwrap_or_else(|| panic!("no row for {name}: {:?}", info.instances))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
+    if !Path::new(PROMETHEUS).exists() {
+        assert!(
+            !on_ci(),
+            "{PROMETHEUS} is missing on CI: .ci/run should install Debian's `prometheus`"
+        );
+        eprintln!("SKIPPED: {PROMETHEUS} not found (apt-get install prometheus to run it)");
+        return;
+    }
+    let started = Instant::now();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client");
+    let mut gateways: Vec<DemoGateway> = Vec::new();
+    for (seed, rps) in GATEWAYS {
+        gateways.push(
+            demo::spawn(
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                DemoConfig {
+                    seed: Some(seed),
+                    traffic: true,
+                    latency_scale: 0.0,
+                    requests_per_second: rps,
+                },
+            )
+            .await
+            .expect("a demo gateway"),
+        );
+    }
+    let addrs: Vec<SocketAddr> = gateways.iter().map(|g| g.addr()).collect();
+    let prometheus = PrometheusServer::start(&http, &addrs).await;
+
+    // Both sides need samples over the whole window: llmtop starts scraping once Prometheus has
+    // scraped every gateway (else Prometheus' window would start late and its rate, extrapolated
+    // by half an interval only, would come out low).
+    let api = client(&http, &prometheus.base);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let up = api
+            .query("count(up == 1)", llmtop::source::unix_now())
+            .await;
+        if let Ok(promapi::Answer {
+            data: QueryData::Vector(v),
+            ..
+        }) = &up
+            && v.first().is_some_and(|s| s.value == 3.0)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus does not see three gateways up: {up:?}\n{}",
+            prometheus.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // llmtop's own scrapes of the three, ticking every second as `llmtop URL1 URL2 URL3` does.
+    let dialects = Arc::new(llmtop::dialect::builtin());
+    let limits = StoreLimits {
+        slots: 600,
+        ..StoreLimits::default()
+    };
+    let mut fleet = DirectFleet::new(
+        addrs.iter().map(|a| target(*a)).collect(),
+        dialects.clone(),
+        limits,
+    );
+    let prices = PriceTable::builtin();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    // Enough history for full windows on both sides: the window plus a few intervals.
+    for _ in 0..(WINDOW as usize + 4) {
+        ticker.tick().await;
+        let tick = direct::scrape_all(&http, &fleet.targets, &dialects, &mut fleet.sticky).await;
+        fleet.apply(tick);
+    }
+    let eval_t = fleet.aggregate.latest_time().expect("direct scrapes");
+    let params = ViewParams {
+        url: "direct",
+        window: WINDOW,
+        interval: INTERVAL,
+        columns: 40,
+        dialect_signals: &[],
+        model_filter: None,
+    };
+    let direct_view = fleet.view(&prices, &params, None);
+
+    // Prometheus must hold a scrape past eval_t before it is asked about eval_t.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let newest = api.query("min(timestamp(up))", eval_t + 5.0).await;
+        if let Ok(promapi::Answer {
+            data: QueryData::Vector(v),
+            ..
+        }) = &newest
+            && v.first().is_some_and(|s| s.value > eval_t)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus has no scrape past {eval_t}: {newest:?}\n{}",
+            prometheus.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let source = PromSource {
+        client: api.clone(),
+        selector: "{job=\"gateways\"}".to_string(),
+        instance_label: "instance".to_string(),
+        scrape_interval: INTERVAL,
+        refresh: INTERVAL,
+    };
+    let seed_dialect = source
+        .detect_dialect(&dialects, None)
+        .await
+        .expect("the seed dialect is detected from metric names");
+    assert_eq!(seed_dialect.name, "seed");
+    let request = FleetRequest {
+        window: WINDOW,
+        columns: 40,
+        model_filter: None,
+        drill: None,
+    };
+    let frame = source
+        .refresh(seed_dialect, &prices, &request, eval_t)
+        .await;
+    let prom_view = &frame.view;
+    assert_eq!(
+        instances(prom_view).errors,
+        Vec::<String>::new(),
+        "query errors"
+    );
+    eprintln!(
+        "queries per refresh: {} (budget {})",
+        frame.queries_sent,
+        llmtop::fleet::prom::QUERY_BUDGET
+    );
+    assert!(frame.queries_sent <= llmtop::fleet::prom::QUERY_BUDGET);
+    // The seed dialect has no spend counter, no cached tokens and no queue gauge: 27 queries.
+    assert_eq!(frame.queries_sent, 27);
+
+    let mut failures = Vec::new();
+    compare_figures("fleet", &direct_view.now, &prom_view.now, &mut failures);
+    for (q, d, p) in [
+        (
+            "p50",
+            direct_view.now.latency_seconds.p50,
+            prom_view.now.latency_seconds.p50,
+        ),
+        (
+            "p95",
+            direct_view.now.latency_seconds.p95,
+            prom_view.now.latency_seconds.p95,
+        ),
+        (
+            "p99",
+            direct_view.now.latency_seconds.p99,
+            prom_view.now.latency_seconds.p99,
+        ),
+    ] {
+        let width = bucket_width(d.unwrap_or(0.0)).max(bucket_width(p.unwrap_or(0.0)));
+        check(&format!("fleet latency {q}"), d, p, width, &mut failures);
+    }
+    // Per-instance rows: the same three instances, each matching its own demo's counters as
+    // llmtop scraped them directly.
+    let direct_rows = instances(&direct_view);
+    let prom_rows = instances(prom_view);
+    let mut names: Vec<String> = prom_rows
+        .instances
+        .iter()
+        .map(|r| r.instance.clone())
+        .collect();
+    names.sort();
+    let mut want: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    want.sort();
+    assert_eq!(
+        names, want,
+        "one row per gateway, named by its instance label"
+    );
+    let mut sum_rows = 0.0;
+    for addr in &addrs {
+        let name = addr.to_string();
+        let d = row(direct_rows, &name);
+        let p = row(prom_rows, &name);
+        assert!(!d.down && !p.down, "{name} is up");
+        compare_figures(&name, &d.figures, &p.figures, &mut failures);
+        sum_rows += p.figures.requests_per_second.unwrap_or(0.0);
+    }
+    // The fleet total is the sum of its rows, exactly (sums of rates, never averages).
+    let total = prom_view.now.requests_per_second.unwrap_or(0.0);
+    assert!(
+        (sum_rows - total).abs() <= 1e-9 * total.max(1.0),
+        "{sum_rows} vs {total}"
+    );
+    // Different traffic really is different: the busiest gateway shows the highest rate.
+    let busiest = row(prom_rows, &addrs[2].to_string())
+        .figures
+        .requests_per_second
+        .unwrap_or(0.0);
+    let quietest = row(prom_rows, &addrs[0].to_string())
+        .figures
+        .requests_per_second
+        .unwrap_or(0.0);
+    assert!(busiest > 2.0 * quietest, "{busiest} vs {quietest}");
+    // The table at fleet level lists the instances.
+    assert_eq!(prom_view.models.len(), 3);
+    assert_eq!(direct_view.models.len(), 3);
+    assert!(
+        failures.is_empty(),
+        "fleet figures disagree:\n{}",
+        failures.join("\n")
+    );
+
+    // Drill-down: the queries narrowed to one instance give that instance's figures.
+    let one = addrs[1].to_string();
+    let drilled = source
+        .refresh(
+            seed_dialect,
+            &prices,
+            &FleetRequest {
+                drill: Some(one.clone()),
+                ..request.clone()
+            },
+            eval_t,
+        )
+        .await;
+    assert_eq!(
+        instances(&drilled.view).drilled.as_deref(),
+        Some(one.as_str())
+    );
+    assert_eq!(
+        drilled.view.now.requests_per_second,
+        row(prom_rows, &one).figures.requests_per_second
+    );
+    assert!(
+        drilled.view.models.len() >= 3,
+        "the drilled table lists models"
+    );
+
+    // A query the server refuses is an error on screen, not a panic.
+    let bad = api.query("sum(", eval_t).await.expect_err("a parse error");
+    assert_eq!(bad.error_type(), Some("bad_data"), "{bad}");
+
+    // The dashboard in fleet mode: the instance table, a drill-down, the query count.
+    let mut term = pty::Pty::spawn(
+        &[
+            "--prometheus",
+            &prometheus.base,
+            "--selector",
+            "{job=\"gateways\"}",
+            "--prometheus-scrape-interval",
+            "1s",
+        ],
+        160,
+        50,
+    );
+    let names: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    let wanted: Vec<&str> = ["Instances", "seed"]
+        .into_iter()
+        .chain(names.iter().map(String::as_str))
+        .collect();
+    term.wait_for(&wanted, Duration::from_secs(15));
+    term.send(b"g\r");
+    term.wait_for(
+        &["Esc: fleet", "Models", "deepseek-chat"],
+        Duration::from_secs(15),
+    );
+    term.send(b"q");
+    assert!(term.wait_exit(Duration::from_secs(10)), "llmtop exits 0");
+
+    // One gateway goes down: its row turns STALE in both modes while the others go on.
+    let down = gateways.pop().expect("three gateways");
+    let down_name = down.addr().to_string();
+    down.shutdown().await;
+    for _ in 0..3 {
+        ticker.tick().await;
+        let tick = direct::scrape_all(&http, &fleet.targets, &dialects, &mut fleet.sticky).await;
+        fleet.apply(tick);
+    }
+    let direct_view = fleet.view(&prices, &params, None);
+    assert!(row(instances(&direct_view), &down_name).down);
+    assert!(!row(instances(&direct_view), &addrs[0].to_string()).down);
+    assert_eq!(
+        direct_view.status.last_error, None,
+        "the fleet as a whole is not stale"
+    );
+    assert!(
+        direct_view
+            .models
+            .iter()
+            .any(|m| m.model == format!("{down_name} STALE"))
+    );
+    assert!(direct_view.now.requests_per_second.is_some_and(|r| r > 0.0));
+    let later = fleet.aggregate.latest_time().expect("ticks");
+    let frame = source.refresh(seed_dialect, &prices, &request, later).await;
+    assert!(
+        row(instances(&frame.view), &down_name).down,
+        "up == 0 marks it"
+    );
+    assert!(!row(instances(&frame.view), &addrs[0].to_string()).down);
+
+    for g in gateways {
+        g.shutdown().await;
+    }
+    eprintln!("fleet test took {:?}", started.elapsed());
+}
+
+// --- The API client against a loopback stand-in for Mimir, Thanos and Grafana Cloud. ---
+
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    body: String,
+    org: Option<String>,
+    auth: Option<String>,
+}
+
+async fn stand_in() -> (SocketAddr, Arc<std::sync::Mutex<Vec<Seen>>>) {
+    use axum::extract::{Request, State};
+    let seen: Arc<std::sync::Mutex<Vec<Seen>>> = Default::default();
+    async fn handle(
+        State(seen): State<Arc<std::sync::Mutex<Vec<Seen>>>>,
+        req: Request,
+    ) -> axum::response::Response {
+        let mut s = {
+            let header = |n: &str| {
+                req.headers()
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            Seen {
+                method: req.method().to_string(),
+                path: req.uri().path().to_string(),
+                query: req.uri().query().unwrap_or("").to_string(),
+                org: header("x-scope-orgid"),
+                auth: header("authorization"),
+                ..Seen::default()
+            }
+        };
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        s.body = String::from_utf8_lossy(&body).to_string();
+        let error = s.query.contains("bad") || s.body.contains("bad");
+        seen.lock().expect("the lock").push(s);
+        let (status, text) = if error {
+            (
+                400,
+                r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#,
+            )
+        } else {
+            (
+                200,
+                r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"instance":"a"},"value":[1700000000,"NaN"]}]}}"#,
+            )
+        };
+        axum::response::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(text))
+            .expect("a response")
+    }
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn the_client_keeps_prefix_headers_auth_and_thanos_flags() {
+    let (addr, seen) = stand_in().await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "x-scope-orgid",
+        reqwest::header::HeaderValue::from_static("tenant-1"),
+    );
+    let client = PromClient::new(
+        reqwest::Client::new(),
+        PromConfig {
+            base: promapi::base_url(&format!("http://{addr}/select/0/prometheus")).expect("a URL"),
+            headers,
+            basic_auth: Some(("12345".into(), llmtop::secret::Secret::new("glc_token"))),
+            thanos: true,
+            timeout: Duration::from_secs(3),
+            max_body_bytes: 1 << 20,
+        },
+    );
+    let answer = client
+        .query("up", 1_700_000_000.0)
+        .await
+        .expect("an answer");
+    let QueryData::Vector(v) = answer.data else {
+        panic!("a vector")
+    };
+    assert!(v[0].value.is_nan());
+    let long = format!("sum(up{{job=~\"{}\"}})", "x|".repeat(1500));
+    client
+        .query(&long, 1_700_000_000.0)
+        .await
+        .expect("a long query");
+    let err = client
+        .query("bad(", 1_700_000_000.0)
+        .await
+        .expect_err("an error");
+    assert!(
+        matches!(
+            err,
+            PromError::Api {
+                http_status: 400,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let seen = seen.lock().expect("the lock").clone();
+    assert_eq!(seen.len(), 3);
+    let first = &seen[0];
+    assert_eq!(first.method, "GET");
+    assert_eq!(first.path, "/select/0/prometheus/api/v1/query");
+    assert_eq!(
+        first.query,
+        "query=up&time=1700000000.000&timeout=3s&partial_response=true&dedup=true"
+    );
+    assert_eq!(first.org.as_deref(), Some("tenant-1"));
+    // base64("12345:glc_token")
+    assert_eq!(first.auth.as_deref(), Some("Basic MTIzNDU6Z2xjX3Rva2Vu"));
+    // A long query goes as a form POST, the same parameters in the body.
+    assert_eq!(seen[1].method, "POST");
+    assert_eq!(seen[1].query, "");
+    assert!(
+        seen[1]
+            .body
+            .starts_with("query=sum%28up%7Bjob%3D%7E%22x%7Cx%7C"),
+        "{}",
+        seen[1].body
+    );
+    assert!(
+        seen[1]
+            .body
+            .ends_with("&timeout=3s&partial_response=true&dedup=true")
+    );
+}
+
+// --- The dashboard on two direct targets, in a real pseudo-terminal. ---
+
+mod pty {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+    pub struct Pty {
+        parser: Arc<Mutex<vt100::Parser>>,
+        writer: Box<dyn Write + Send>,
+        child: Box<dyn portable_pty::Child + Send + Sync>,
+        _master: Box<dyn portable_pty::MasterPty + Send>,
+    }
+
+    impl Pty {
+        pub fn spawn(args: &[&str], cols: u16, rows: u16) -> Self {
+            let pair = native_pty_system()
+                .openpty(PtySize {
+                    rows,
+                    cols,
+                    pixel_width: 0,
+                    pixel_height: 0,
+                })
+                .expect("open a pty");
+            let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_llmtop"));
+            cmd.args(args);
+            cmd.env("TERM", "xterm-256color");
+            let log = std::env::temp_dir().join(format!("llmtop-fleet-{}.log", std::process::id()));
+            cmd.env("LLMTOP_LOG_FILE", log);
+            let child = pair.slave.spawn_command(cmd).expect("spawn llmtop");
+            drop(pair.slave);
+            let mut reader = pair.master.try_clone_reader().expect("pty reader");
+            let writer = pair.master.take_writer().expect("pty writer");
+            let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+            let sink = parser.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = reader.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().expect("the parser").process(&buf[..n]);
+                }
+            });
+            Self {
+                parser,
+                writer,
+                child,
+                _master: pair.master,
+            }
+        }
+
+        pub fn screen(&self) -> String {
+            self.parser.lock().expect("the parser").screen().contents()
+        }
+
+        pub fn wait_for(&self, what: &[&str], timeout: Duration) -> String {
+            let start = Instant::now();
+            loop {
+                let screen = self.screen();
+                if what.iter().all(|w| screen.contains(w)) {
+                    return screen;
+                }
+                assert!(
+                    start.elapsed() < timeout,
+                    "timed out waiting for {what:?}; screen:\n{screen}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+
+        pub fn send(&mut self, bytes: &[u8]) {
+            self.writer.write_all(bytes).expect("write to the pty");
+            self.writer.flush().expect("flush the pty");
+        }
+
+        pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+            let start = Instant::now();
+            loop {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return status.success();
+                }
+                if start.elapsed() > timeout {
+                    let _ = self.child.kill();
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_lists_targets_drills_in_and_marks_a_down_one_stale() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let spawn = |seed: u64, rps: f64| {
+        rt.block_on(demo::spawn(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            DemoConfig {
+                seed: Some(seed),
+                traffic: true,
+                latency_scale: 0.0,
+                requests_per_second: rps,
+            },
+        ))
+        .expect("a demo gateway")
+    };
+    let a = spawn(5, 10.0);
+    let b = spawn(6, 30.0);
+    let (name_a, name_b) = (a.addr().to_string(), b.addr().to_string());
+    let mut term = pty::Pty::spawn(
+        &[
+            &name_a,
+            &name_b,
+            "--interval",
+            "500ms",
+            "--timeout",
+            "400ms",
+        ],
+        160,
+        50,
+    );
+    let long = Duration::from_secs(15);
+    term.wait_for(&["Instances", "instance", &name_a, &name_b], long);
+    // g selects the top row of the table; Enter drills into it, Esc goes back.
+    term.send(b"g");
+    term.send(b"\r");
+    let screen = term.wait_for(&["Esc: fleet", "Models"], long);
+    assert!(
+        screen.contains(&format!("{name_a} · Esc")) || screen.contains(&format!("{name_b} · Esc")),
+        "the table names the instance drilled into:\n{screen}"
+    );
+    term.send(b"\x1b");
+    term.wait_for(&["Instances", &name_a, &name_b], long);
+    // One target goes down: its row says STALE, the other keeps going.
+    rt.block_on(b.shutdown());
+    term.wait_for(&[&format!("{name_b} STALE")], long);
+    term.send(b"q");
+    assert!(term.wait_exit(Duration::from_secs(10)), "llmtop exits 0");
+    rt.block_on(a.shutdown());
+}
+
+#[test]
+fn fleet_flags_parse_and_conflict_as_documented() {
+    use clap::Parser;
+    use llmtop::cli::Cli;
+    let cli = Cli::try_parse_from([
+        "llmtop",
+        "--prometheus",
+        "https://mimir.example/prometheus",
+        "--selector",
+        "{job=\"litellm\"}",
+        "--header",
+        "X-Scope-OrgID: team-a",
+        "--thanos",
+        "--instance-label",
+        "pod",
+    ])
+    .expect("fleet flags parse");
+    assert_eq!(
+        cli.target.prometheus.as_deref(),
+        Some("https://mimir.example/prometheus")
+    );
+    assert_eq!(cli.target.selector.as_deref(), Some("{job=\"litellm\"}"));
+    assert!(cli.target.thanos);
+    assert_eq!(cli.target.instance_label, "pod");
+    let cli =
+        Cli::try_parse_from(["llmtop", "gw1:4000", "gw2:4000", "gw3:4000"]).expect("three targets");
+    assert_eq!(cli.target.url.as_deref(), Some("gw1:4000"));
+    assert_eq!(cli.target.more_urls, ["gw2:4000", "gw3:4000"]);
+    // A URL and --prometheus are two different modes; --selector only filters Prometheus.
+    assert!(Cli::try_parse_from(["llmtop", "gw:4000", "--prometheus", "http://p:9090"]).is_err());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmtop"))
+        .args(["127.0.0.1:9", "--selector", "{job=\"x\"}"])
+        .env(
+            "LLMTOP_LOG_FILE",
+            std::env::temp_dir().join("llmtop-fleet-flags.log"),
+        )
+        .output()
+        .expect("run llmtop");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only apply with --prometheus URL"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        Cli::try_parse_from([
+            "llmtop",
+            "--prometheus",
+            "p:9090",
+            "--basic-auth-password-env",
+            "X"
+        ])
+        .is_err(),
+        "a password without a user"
+    );
+}
