@@ -65,7 +65,7 @@ for m in $(seq 1 "$minutes"); do
 done
 
 echo "status line at the end:"
-tmux capture-pane -p -t "$session" | grep -m1 -E 'scrapes [0-9]+' || true
+tmux capture-pane -p -t "$session" | head -n 2 || true
 verdict=$(awk -v a="$rss" -v b="$rss2" 'BEGIN {d = (a - b) / b; if (d < 0) d = -d; printf "%s %.1f", (d <= 0.10 ? "PASS" : "FAIL"), 100 * (a - b) / b}')
 set -- $verdict
 echo "$1: final RSS $(awk -v r="$rss" 'BEGIN {printf "%.1f", r / 1024}') MiB vs $(awk -v r="$rss2" 'BEGIN {printf "%.1f", r / 1024}') MiB at minute 2 ($2 %, limit ±10 %)"

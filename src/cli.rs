@@ -278,9 +278,10 @@ pub struct UiArgs {
     #[arg(long, env = "LLMTOP_WINDOW", default_value = "5m", value_parser = parse_duration)]
     pub window: Duration,
 
-    /// Colour theme: default, light, gruvbox, nord, high-contrast, mono, or a path to a .toml theme.
-    #[arg(long, env = "LLMTOP_THEME", default_value = "default")]
-    pub theme: String,
+    /// Colour theme: default, light, gruvbox, nord, high-contrast, mono, or a path to a .toml theme
+    /// [default: the config file's `theme`, else default].
+    #[arg(long, env = "LLMTOP_THEME")]
+    pub theme: Option<String>,
 
     /// No colours at all (also when NO_COLOR is set to anything).
     #[arg(long, env = "LLMTOP_NO_COLOR")]

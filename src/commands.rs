@@ -95,6 +95,10 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
         return write_snapshot(args, &snap);
     }
     let mut session = Session::new(&args.target).await?;
+    anyhow::ensure!(
+        session.fleet.is_none(),
+        "snapshot reads one target; fleet mode (--prometheus, several URLs) is dashboard-only for now"
+    );
     session.start_sources();
     let deadline = tokio::time::Instant::now() + args.collect_for;
     // The first scrape happens at once; the last one lands at or just before the deadline.

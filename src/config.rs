@@ -21,6 +21,8 @@ pub struct Config {
     pub targets: Vec<NamedTarget>,
     /// The dashboard's key bindings: the defaults with `[keys]` laid over them.
     pub keymap: Keymap,
+    /// `theme = "nord"`: used when neither `--theme` nor `LLMTOP_THEME` names one.
+    pub theme: Option<String>,
 }
 
 /// A `[[target]]` of the config file. Secrets are named by variable or file, never written inline.
@@ -42,6 +44,7 @@ pub struct NamedTarget {
 
 #[derive(Debug, Default, Deserialize)]
 struct ConfigFile {
+    theme: Option<String>,
     #[serde(default)]
     dialect: Vec<toml::Table>,
     #[serde(default)]
@@ -95,6 +98,10 @@ pub fn template() -> String {
         r#"# llmtop config file: {path} (or --config PATH / LLMTOP_CONFIG).
 # Everything here is commented out; uncomment what you need. Flags and LLMTOP_* variables win
 # over this file.
+
+# Colour theme when neither --theme nor LLMTOP_THEME names one: default, light, gruvbox, nord,
+# high-contrast, mono, or a path to a .toml theme file.
+# theme = "nord"
 
 # Named targets: `llmtop prod` scrapes this URL with these headers and credentials. Secrets are
 # named by variable or file, never written here.
@@ -211,6 +218,7 @@ impl Config {
             prices,
             targets: file.target,
             keymap,
+            theme: file.theme,
         })
     }
 
@@ -263,6 +271,23 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn theme_from_the_file_is_used_only_when_no_flag_names_one() {
+        use clap::Parser;
+        let config = Config::from_toml_str("theme = \"nord\"\n").unwrap();
+        assert_eq!(config.theme.as_deref(), Some("nord"));
+        let plain = crate::cli::Cli::try_parse_from(["llmtop", "--demo"]).unwrap();
+        let chosen = crate::tui::choose_theme(&plain.ui, config.theme.as_deref()).unwrap();
+        let flagged =
+            crate::cli::Cli::try_parse_from(["llmtop", "--demo", "--theme", "gruvbox"]).unwrap();
+        let overridden = crate::tui::choose_theme(&flagged.ui, config.theme.as_deref()).unwrap();
+        if std::env::var_os("NO_COLOR").is_none() {
+            assert_eq!(chosen.name, "nord");
+            assert_eq!(overridden.name, "gruvbox");
+        }
+        assert_eq!(Config::from_toml_str("").unwrap().theme, None);
+    }
+
     use super::*;
 
     const EXAMPLE: &str = r#"

@@ -47,7 +47,8 @@ fn main() -> ExitCode {
             None => {
                 let session = llmtop::session::Session::new(&cli.target).await?;
                 let t = &cli.target;
-                let theme = tui::choose_theme(&cli.ui)?;
+                let config_theme = llmtop::config::Config::load(t.config.as_deref())?.theme;
+                let theme = tui::choose_theme(&cli.ui, config_theme.as_deref())?;
                 let options = tui::TuiOptions {
                     theme,
                     settings: tui::app::ProbeSettings {

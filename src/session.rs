@@ -208,7 +208,13 @@ impl Session {
         };
         let api_key = api_key(args)?;
         let recorder = match &args.record {
-            Some(path) => Some(open_recorder(path, &target, &api_base, api_key.as_ref(), limits)?),
+            Some(path) => Some(open_recorder(
+                path,
+                &target,
+                &api_base,
+                api_key.as_ref(),
+                limits,
+            )?),
             None => None,
         };
         let (updates_tx, updates) = mpsc::channel(256);

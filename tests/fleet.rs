@@ -913,3 +913,27 @@ fn fleet_flags_parse_and_conflict_as_documented() {
         "a password without a user"
     );
 }
+
+#[test]
+fn snapshot_and_record_refuse_fleet_mode_plainly() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmtop"))
+            .args(args)
+            .env(
+                "LLMTOP_LOG_FILE",
+                std::env::temp_dir().join("llmtop-fleet-refuse.log"),
+            )
+            .output()
+            .expect("run llmtop");
+        assert!(!out.status.success(), "{args:?} must fail");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let err = run(&["snapshot", "127.0.0.1:9", "127.0.0.1:10", "--for", "1s"]);
+    assert!(err.contains("dashboard-only for now"), "{err}");
+    let dir = unique_dir("fleet-record");
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let file = dir.join("x.llmrec").to_string_lossy().to_string();
+    let err = run(&["127.0.0.1:9", "127.0.0.1:10", "--record", &file]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(err.contains("cannot be recorded yet"), "{err}");
+}

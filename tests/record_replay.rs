@@ -282,6 +282,28 @@ async fn replay_reproduces_every_panel_at_every_instant() {
         replay.session.recorder.is_none(),
         "a replay records nothing"
     );
+
+    // The probe panel replays too: the two `p` probes (not the burst request) in its history,
+    // newest first; going back to the start empties it again.
+    let theme = llmtop::tui::theme::Theme::load("mono").unwrap();
+    let mut app = llmtop::tui::replay::new_app(&replay, window, columns, 1, theme);
+    let mut clock = app.replay.unwrap();
+    clock.seek(seen.last().unwrap().time);
+    app.replay = Some(clock);
+    llmtop::tui::replay::sync(&mut replay, &mut app).unwrap();
+    let history: Vec<(bool, Duration)> = app.history().iter().map(|p| (p.ok, p.latency)).collect();
+    assert_eq!(
+        history,
+        vec![
+            (false, Duration::from_millis(405)),
+            (true, Duration::from_millis(403))
+        ]
+    );
+    assert_eq!(app.probe_spent_usd, replay.session.probe_feed.spent_usd);
+    clock.seek(clock.start);
+    app.replay = Some(clock);
+    llmtop::tui::replay::sync(&mut replay, &mut app).unwrap();
+    assert!(app.history().is_empty());
 }
 
 /// Credentials in the URL, the bearer token, extra headers and the API key never reach the file;

@@ -149,7 +149,9 @@ impl Scenario {
             Scenario::RateLimitStorm => "every chat completion answers 429 with Retry-After: 2",
             Scenario::StalledStream => "chat streams stop sending after 3 tokens and never end",
             Scenario::Disconnect => "chat streams hang up after 3 tokens",
-            Scenario::GarbageSse => "chat streams mix garbage lines and non-JSON data: events in",
+            Scenario::GarbageSse => {
+                "chat streams carry garbage lines and non-JSON data: events between the real ones"
+            }
         }
     }
 

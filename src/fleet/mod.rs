@@ -245,6 +245,11 @@ impl FleetMode {
                 || (args.selector.is_none() && !args.thanos && args.basic_auth_user.is_none()),
             "--selector, --thanos and --basic-auth-user only apply with --prometheus URL"
         );
+        let fleet_asked = args.prometheus.is_some() || !args.more_urls.is_empty();
+        anyhow::ensure!(
+            !(fleet_asked && args.record.is_some()),
+            "--record keeps one target; fleet mode (--prometheus, several URLs) cannot be recorded yet"
+        );
         if let Some(url) = &args.prometheus {
             // Validated now so a bad selector is a start-up error, not a screen of errors.
             let selector = args.selector.clone().unwrap_or_default();

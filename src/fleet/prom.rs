@@ -278,7 +278,7 @@ impl PromSource {
             .get(&Key::InstanceP95)
             .map(|v| {
                 v.iter()
-                    .filter(|s| !s.value.is_nan())
+                    .filter(|s| s.value.is_finite())
                     .map(|s| (label(s, &self.instance_label), s.value))
                     .collect()
             })
@@ -313,7 +313,7 @@ impl PromSource {
                 .get(&Key::ModelQuantile(i))
                 .map(|v| {
                     v.iter()
-                        .filter(|s| !s.value.is_nan())
+                        .filter(|s| s.value.is_finite())
                         .map(|s| (label(s, MODEL), s.value))
                         .collect()
                 })
@@ -347,7 +347,7 @@ impl PromSource {
 
         let scalar = |key: Key| -> Option<f64> {
             let v = instant.get(&key)?;
-            v.first().map(|s| s.value).filter(|x| !x.is_nan())
+            v.first().map(|s| s.value).filter(|x| x.is_finite())
         };
         let mut now = counter_figures(
             &now_counters,
@@ -878,4 +878,95 @@ fn summary(errors: &[String]) -> Option<String> {
         1 => first.clone(),
         n => format!("{first} (+{} more query errors)", n - 1),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(rows: &[(&str, &str, f64)]) -> Option<Grouped> {
+        Some(
+            rows.iter()
+                .map(|(i, m, v)| (i.to_string(), m.to_string(), *v))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn figures_are_sums_over_instances_and_models_with_prices() {
+        let prices = PriceTable::from_toml_str(
+            "[[price]]\nprovider = \"x\"\nmodel = \"m1\"\ninput = 1.0\noutput = 2.0\n",
+        )
+        .unwrap();
+        // requests, failed (absent), input, cached (absent), output, total (absent), spend (absent).
+        let counters = vec![
+            g(&[("a", "m1", 2.0), ("b", "m1", 3.0), ("b", "m2", 5.0)]),
+            None,
+            g(&[("a", "m1", 1000.0), ("b", "m1", 3000.0), ("b", "m2", 7.0)]),
+            None,
+            g(&[("a", "m1", 500.0), ("b", "m1", 500.0)]),
+            None,
+            None,
+        ];
+        let all = counter_figures(&counters, |_, _| true, &prices, true, false, 1.0);
+        assert_eq!(all.requests_per_second, Some(10.0));
+        // The dialect can report failures and none were reported: 0, not unknown.
+        assert_eq!(all.errors_per_second, Some(0.0));
+        assert_eq!(all.error_ratio, Some(0.0));
+        assert_eq!(all.tokens_per_second.input, Some(4007.0));
+        assert_eq!(all.tokens_per_second.total, Some(5007.0));
+        // m1 only (m2 has no price): (4000 × $1 + 1000 × $2) / 1M per second × 3600.
+        let per_hour = all.cost_usd_per_hour.unwrap();
+        assert!((per_hour - 0.006 * 3600.0).abs() < 1e-9, "{per_hour}");
+        assert_eq!(all.cost_source, CostSource::PriceTable);
+        let b = counter_figures(&counters, |i, _| i == "b", &prices, false, false, 1.0);
+        assert_eq!(b.requests_per_second, Some(8.0));
+        // A dialect without a failure family leaves errors unknown.
+        assert_eq!(b.errors_per_second, None);
+        let none = counter_figures(&counters, |i, _| i == "zz", &prices, true, false, 1.0);
+        assert_eq!(none.requests_per_second, None);
+        assert_eq!(none.errors_per_second, None);
+    }
+
+    #[test]
+    fn charts_align_failures_by_time() {
+        let series = |points: &[(f64, f64)]| {
+            vec![RangeSeries {
+                labels: Default::default(),
+                points: points.to_vec(),
+            }]
+        };
+        let all = series(&[(100.0, 10.0), (110.0, 20.0), (120.0, f64::NAN)]);
+        let failed = series(&[(110.0, 5.0)]);
+        let (ok, err, ratio) = charts(Some(&all), Some(&failed), true, 120.0);
+        assert_eq!(ok, vec![(-20.0, 10.0), (-10.0, 15.0)]);
+        assert_eq!(err, vec![(-20.0, 0.0), (-10.0, 5.0)]);
+        assert_eq!(ratio, vec![(-20.0, 0.0), (-10.0, 0.25)]);
+    }
+
+    #[test]
+    fn heatmap_columns_are_de_cumulated_by_bound() {
+        let bucket = |le: &str, points: &[(f64, f64)]| RangeSeries {
+            labels: [("le".to_string(), le.to_string())].into_iter().collect(),
+            points: points.to_vec(),
+        };
+        let series = vec![
+            bucket("+Inf", &[(10.0, 6.0), (20.0, 9.0)]),
+            bucket("0.5", &[(10.0, 2.0), (20.0, 9.0)]),
+            bucket("0.1", &[(10.0, 1.0), (20.0, 4.0)]),
+        ];
+        let h = heatmap(&series, 10.0, 10.0, 2, 1.0).unwrap();
+        assert_eq!(h.bounds, vec![0.1, 0.5, f64::INFINITY]);
+        assert_eq!(h.cells, vec![vec![1.0, 1.0, 4.0], vec![4.0, 5.0, 0.0]]);
+    }
+
+    #[test]
+    fn the_status_line_counts_further_errors() {
+        assert_eq!(summary(&[]), None);
+        assert_eq!(summary(&["a".into()]).as_deref(), Some("a"));
+        assert_eq!(
+            summary(&["a".into(), "b".into(), "c".into()]).as_deref(),
+            Some("a (+2 more query errors)")
+        );
+    }
 }

@@ -111,9 +111,16 @@ fn probe_model(session: &Session, configured: Option<&str>, window: f64) -> Opti
 
 /// The theme the flags ask for: mono under `--no-color` or `NO_COLOR` (any value), else `--theme`;
 /// its colours mapped once to the terminal's depth, ASCII glyphs under `--ascii`.
-pub fn choose_theme(ui: &UiArgs) -> anyhow::Result<Theme> {
+/// The theme in force: `--theme`/`LLMTOP_THEME`, else the config file's `theme`, else `default`;
+/// `--no-color`/`NO_COLOR` override all of them.
+pub fn choose_theme(ui: &UiArgs, config_theme: Option<&str>) -> anyhow::Result<Theme> {
     let no_color = ui.no_color || std::env::var_os("NO_COLOR").is_some();
-    Ok(Theme::load(if no_color { "mono" } else { &ui.theme })?
+    let name = if no_color {
+        "mono"
+    } else {
+        ui.theme.as_deref().or(config_theme).unwrap_or("default")
+    };
+    Ok(Theme::load(name)?
         .for_terminal(ui.color_depth.resolve(), ui.ascii))
 }
 

@@ -130,7 +130,8 @@ pub fn sync(replay: &mut Replay, app: &mut App) -> anyhow::Result<bool> {
 /// Opens the recording and runs the dashboard on it until the user quits.
 pub async fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let mut replay = Replay::open(&args.file, args.config.as_deref())?;
-    let theme = super::choose_theme(&args.ui)?;
+    let config_theme = crate::config::Config::load(args.config.as_deref())?.theme;
+    let theme = super::choose_theme(&args.ui, config_theme.as_deref())?;
     let mut terminal = ratatui::try_init()?;
     // Mouse as on the live dashboard (see `tui::run`): clicks and the wheel, off on every exit.
     let mouse = !args.ui.no_mouse;
