@@ -937,3 +937,77 @@ fn snapshot_and_record_refuse_fleet_mode_plainly() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(err.contains("cannot be recorded yet"), "{err}");
 }
+
+#[test]
+fn enter_drills_into_the_highlighted_instance_and_esc_comes_back() {
+    use llmtop::tui::app::{App, Effect, Panel, SortColumn};
+    use llmtop::tui::keys::Action;
+    use llmtop::tui::theme::Theme;
+    let store = llmtop::store::TargetStore::new("fleet", StoreLimits::default());
+    let params = ViewParams {
+        url: "direct",
+        window: 60.0,
+        interval: 1.0,
+        columns: 20,
+        dialect_signals: &[],
+        model_filter: None,
+    };
+    let mut view = DashboardView::compute(&store, &PriceTable::builtin(), &params);
+    let row = |name: &str, rps: f64, down: bool| InstanceRow {
+        instance: name.to_string(),
+        figures: Figures {
+            requests_per_second: Some(rps),
+            ..Figures::default()
+        },
+        down,
+    };
+    view.fleet = Some(FleetInfo {
+        instance_label: "instance".into(),
+        instances: vec![
+            row("a:1", 1.0, false),
+            row("b:1", 9.0, true),
+            row("c:1", 5.0, false),
+        ],
+        drilled: None,
+        errors: vec![],
+        queries_per_refresh: 0,
+    });
+    llmtop::fleet::show_instances(&mut view);
+    assert_eq!(view.models.len(), 3);
+    let mut app = App::new(
+        view.clone(),
+        Theme::builtin_default(),
+        60.0,
+        3600.0,
+        String::new(),
+    );
+    app.sort = SortColumn::Requests;
+    app.sort_descending = true;
+    // Down moves into the table (second row by req/s: c:1), Enter drills into it.
+    assert_eq!(app.apply(Action::Down, 0.0), Effect::None);
+    assert_eq!(app.focus, Panel::Models);
+    assert_eq!(
+        app.apply(Action::Expand, 0.0),
+        Effect::Drill(Some("c:1".into()))
+    );
+    assert!(
+        !app.expanded,
+        "Enter drilled instead of expanding the panel"
+    );
+    // The top row is the down one; its STALE mark is not part of the name drilled into.
+    app.selected_model = 0;
+    assert_eq!(
+        app.apply(Action::Expand, 0.0),
+        Effect::Drill(Some("b:1".into()))
+    );
+    // Drilled in, Esc goes back to the fleet.
+    let mut drilled = view.clone();
+    if let Some(f) = drilled.fleet.as_mut() {
+        f.drilled = Some("b:1".into());
+    }
+    app.view = drilled;
+    assert_eq!(app.apply(Action::CloseOverlay, 0.0), Effect::Drill(None));
+    // Drilled in, the table lists models, so Enter expands the panel as usual.
+    assert_eq!(app.apply(Action::Expand, 0.0), Effect::None);
+    assert!(app.expanded);
+}

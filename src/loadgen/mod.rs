@@ -405,7 +405,6 @@ pub async fn execute_recorded(
                 .unwrap_or(u64::MAX)
                 .min(limit);
             let closed = ClosedLoop {
-                client: shared.client.clone(),
                 shared: shared.clone(),
                 issued: Arc::new(AtomicU64::new(0)),
                 limit,
@@ -443,7 +442,7 @@ pub async fn execute_recorded(
                     let (shared, tx, mut stop) = (shared.clone(), tx.clone(), stop.clone());
                     tokio::spawn(async move {
                         tokio::select! {
-                            sample = shared.send(&shared.client, index, intended) => {
+                            sample = shared.send(index, intended) => {
                                 shared.finish(index, sample, &tx);
                             }
                             _ = stopped(&mut stop) => {}
@@ -543,7 +542,6 @@ impl Tally {
 #[derive(Clone)]
 struct ClosedLoop {
     shared: Arc<Shared>,
-    client: reqwest::Client,
     /// Requests handed out so far; the next request's number.
     issued: Arc<AtomicU64>,
     limit: u64,
@@ -580,10 +578,7 @@ impl ClosedLoop {
                     std::thread::Builder::new()
                         .name(format!("llmtop-bench-{thread}"))
                         .spawn(move || {
-                            let (mut closed, tx, stop, mut released) = mine;
-                            if std::env::var_os("LLMTOP_EXP").is_some() {
-                                closed.client = crate::net::http_client(&Default::default()).unwrap();
-                            }
+                            let (closed, tx, stop, mut released) = mine;
                             runtime.block_on(async move {
                                 let mut set = tokio::task::JoinSet::new();
                                 for worker in ids() {
@@ -628,7 +623,7 @@ impl ClosedLoop {
             }
             let sent = Instant::now();
             tokio::select! {
-                sample = self.shared.send(&self.client, index, sent) => {
+                sample = self.shared.send(index, sent) => {
                     if !self.shared.finish(worker, sample, &tx) {
                         break;
                     }
@@ -666,13 +661,13 @@ impl Shared {
     }
 
     /// Sends request `index` (planned for `intended`) and reduces its result.
-    async fn send(&self, client: &reqwest::Client, index: u64, intended: Instant) -> Sample {
+    async fn send(&self, index: u64, intended: Instant) -> Sample {
         let slot = usize::try_from(index % self.prompts.len() as u64).unwrap_or(0);
         let request = ProbeRequest {
             prompt: self.prompts[slot].clone(),
             ..self.template.clone()
         };
-        let result = run_probe(client, &request, None).await;
+        let result = run_probe(&self.client, &request, None).await;
         let latency = Instant::now().saturating_duration_since(intended);
         to_sample(&result, latency, request.stream, &self.prices)
     }
