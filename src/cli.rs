@@ -343,6 +343,9 @@ pub enum SnapshotFormat {
     Csv,
     /// An aligned table for people.
     Table,
+    /// A header line (instance, stale, then csv's columns after model) and one row per gateway
+    /// instance in fleet mode; one row for the target otherwise.
+    InstancesCsv,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -95,10 +95,12 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
         return write_snapshot(args, &snap);
     }
     let mut session = Session::new(&args.target).await?;
-    anyhow::ensure!(
-        session.fleet.is_none(),
-        "snapshot reads one target; fleet mode (--prometheus, several URLs) is dashboard-only for now"
-    );
+    if let Some(fleet) = session.fleet.take() {
+        let snap = fleet_snapshot(&mut session, fleet, args).await?;
+        write_snapshot(args, &snap)?;
+        session.shutdown().await;
+        return Ok(());
+    }
     session.start_sources();
     let deadline = tokio::time::Instant::now() + args.collect_for;
     // The first scrape happens at once; the last one lands at or just before the deadline.
@@ -127,12 +129,98 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fleet mode's snapshot. Several direct targets: scraped together for `--for`, like one
+/// target. Prometheus: it already holds the history, so one refresh asks for the last `--for`
+/// at once (no waiting), every figure over that whole window.
+async fn fleet_snapshot(
+    session: &mut Session,
+    fleet: crate::fleet::FleetMode,
+    args: &SnapshotArgs,
+) -> anyhow::Result<report::Snapshot> {
+    use crate::fleet::{FleetMode, FleetUpdate};
+    let window = args.collect_for.as_secs_f64();
+    match fleet {
+        FleetMode::Prometheus {
+            source,
+            dialect_override,
+            ..
+        } => {
+            let target = crate::secret::display_url(source.client.config().base.as_ref());
+            let request = crate::fleet::prom::FleetRequest {
+                window,
+                columns: 60,
+                model_filter: None,
+                drill: None,
+            };
+            let now = crate::source::unix_now();
+            let view = match source
+                .detect_dialect(&session.dialects, dialect_override.as_deref())
+                .await
+            {
+                Ok(d) => {
+                    source
+                        .refresh_over(d, &session.prices, &request, now, window.max(1.0))
+                        .await
+                        .view
+                }
+                Err(e) => anyhow::bail!("{target}: {e}"),
+            };
+            Ok(report::prometheus_snapshot(
+                &view,
+                &target,
+                window,
+                session.notices.clone(),
+            ))
+        }
+        FleetMode::Direct {
+            mut fleet,
+            interval,
+            drill,
+        } => {
+            let direct = FleetMode::Direct {
+                fleet: fleet.clone(),
+                interval,
+                drill,
+            };
+            direct.start(
+                session.client.clone(),
+                session.dialects.clone(),
+                session.prices.clone(),
+                session.updates_tx.clone(),
+            );
+            let deadline = tokio::time::Instant::now() + args.collect_for;
+            loop {
+                match tokio::time::timeout_at(
+                    deadline + Duration::from_millis(50),
+                    session.updates.recv(),
+                )
+                .await
+                {
+                    Ok(Some(Update::Fleet(FleetUpdate::Scrape(tick)))) => fleet.apply(*tick),
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+            }
+            Ok(report::fleet_snapshot(
+                &fleet,
+                &session.prices,
+                window,
+                session.notices.clone(),
+            ))
+        }
+    }
+}
+
 /// Prints or saves a snapshot in the format asked for.
 fn write_snapshot(args: &SnapshotArgs, snap: &report::Snapshot) -> anyhow::Result<()> {
     let text = match args.format {
         SnapshotFormat::Json => format!("{}\n", serde_json::to_string_pretty(snap)?),
         SnapshotFormat::Csv => report::to_csv(snap),
         SnapshotFormat::Table => report::to_table(snap),
+        SnapshotFormat::InstancesCsv => report::to_instances_csv(snap),
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)

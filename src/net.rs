@@ -123,6 +123,43 @@ impl fmt::Display for FetchError {
     }
 }
 
+/// A server address as a user types it: `host:port` (http assumed) or an http(s) URL. `what`
+/// names it in the errors ("target", "Prometheus"), which never quote a password typed in it.
+pub fn parse_http_url(input: &str, what: &str) -> anyhow::Result<url::Url> {
+    let input = input.trim();
+    anyhow::ensure!(!input.is_empty(), "the {what} URL is empty");
+    let with_scheme = if input.contains("://") {
+        input.to_string()
+    } else {
+        format!("http://{input}")
+    };
+    let url = url::Url::parse(&with_scheme).map_err(|e| {
+        anyhow::anyhow!(
+            "{:?} is not a URL or host:port ({e})",
+            without_userinfo(input)
+        )
+    })?;
+    let shown = crate::secret::display_url(&url);
+    anyhow::ensure!(
+        matches!(url.scheme(), "http" | "https"),
+        "{shown:?}: only http and https {what} URLs work"
+    );
+    anyhow::ensure!(url.host_str().is_some(), "{shown:?} has no host");
+    Ok(url)
+}
+
+/// `text` with any `user:password@` before the host cut out; for text that did not parse as a
+/// URL, so [`crate::secret::display_url`] cannot be used.
+fn without_userinfo(text: &str) -> String {
+    let authority_start = text.find("://").map_or(0, |i| i + 3);
+    let rest = &text[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!("{}<redacted>{}", &text[..authority_start], &rest[at..]),
+        None => text.to_string(),
+    }
+}
+
 /// `scheme://host:port` only: a redirect target may carry tokens in its path or query.
 pub fn origin_text(url: &url::Url) -> String {
     url.origin().ascii_serialization()
@@ -205,6 +242,33 @@ mod tests {
             &u("http://a.example/"),
             &u("http://a.example.evil/")
         ));
+    }
+
+    #[test]
+    fn typed_urls_get_a_scheme_and_errors_hide_the_password() {
+        assert_eq!(
+            parse_http_url(" gw:4000 ", "target").unwrap().as_str(),
+            "http://gw:4000/"
+        );
+        assert_eq!(
+            parse_http_url("", "Prometheus").unwrap_err().to_string(),
+            "the Prometheus URL is empty"
+        );
+        assert_eq!(
+            parse_http_url("ftp://bob:hunter2pw@gw/x", "target")
+                .unwrap_err()
+                .to_string(),
+            "\"ftp://bob@gw/x\": only http and https target URLs work"
+        );
+        // Does not parse (space in the host): the text is quoted with the user info cut out.
+        assert_eq!(
+            parse_http_url("http://bob:hunter2pw@g w/metrics", "target")
+                .unwrap_err()
+                .to_string(),
+            "\"http://<redacted>@g w/metrics\" is not a URL or host:port (invalid international domain name)"
+        );
+        assert_eq!(without_userinfo("a:b@c@host?x=@"), "<redacted>@host?x=@");
+        assert_eq!(without_userinfo("host:9/p@q"), "host:9/p@q");
     }
 
     #[test]

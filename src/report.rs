@@ -21,6 +21,25 @@ pub struct Snapshot {
     pub warnings: Vec<String>,
     /// The last scrape failed: the figures are from the last good one (`at`), kept, not live.
     pub stale: bool,
+    /// Fleet mode only: the label that names an instance (`instance`, `pod`; `target` for
+    /// several direct targets). Absent for one gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_label: Option<String>,
+    /// Fleet mode only: each gateway instance's figures over the same window. Absent for one
+    /// gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<InstanceFigures>>,
+}
+
+/// One gateway instance of a fleet snapshot: its name, whether it is down, and the same figures
+/// as a model row (over the snapshot's window).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceFigures {
+    pub instance: String,
+    /// Its last scrape failed (direct targets) or Prometheus' `up` is 0 for it.
+    pub stale: bool,
+    #[serde(flatten)]
+    pub figures: Figures,
 }
 
 /// Builds the snapshot of the newest `window_seconds` of the store.
@@ -113,6 +132,102 @@ pub fn snapshot(
         totals,
         warnings,
         stale: health.last_error.is_some() && eval_t.is_some(),
+        instance_label: None,
+        instances: None,
+    }
+}
+
+/// Several direct targets: the aggregate (every target's counters added, histograms merged by
+/// bucket) as the snapshot's models and totals, and each target as an instance, all evaluated
+/// at the aggregate's newest tick over the same window.
+pub fn fleet_snapshot(
+    fleet: &crate::fleet::direct::DirectFleet,
+    prices: &PriceTable,
+    window_seconds: f64,
+    mut warnings: Vec<String>,
+) -> Snapshot {
+    warnings.extend(
+        fleet
+            .errors()
+            .into_iter()
+            .map(|e| format!("target down: {e}")),
+    );
+    let names: Vec<String> = fleet
+        .targets
+        .iter()
+        .map(|t| crate::secret::display_url(&t.url))
+        .collect();
+    let mut snap = snapshot(
+        &fleet.aggregate,
+        prices,
+        &names.join(" "),
+        window_seconds,
+        warnings,
+    );
+    let eval_t = fleet.aggregate.latest_time();
+    snap.instance_label = Some("target".to_string());
+    snap.instances = Some(
+        fleet
+            .stores
+            .iter()
+            .map(|s| InstanceFigures {
+                instance: s.name.clone(),
+                stale: s.health.last_error.is_some(),
+                figures: eval_t
+                    .map(|t| stats::window_figures(s, prices, None, t, window_seconds).totals)
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    );
+    snap
+}
+
+/// A fleet read through Prometheus: one refresh whose figures span the whole window. Query
+/// errors become warnings; `scrapes` is 0 (Prometheus scraped, not llmtop) and
+/// `scrape_errors` counts the queries that failed.
+pub fn prometheus_snapshot(
+    view: &crate::tui::view::DashboardView,
+    target: &str,
+    window_seconds: f64,
+    mut warnings: Vec<String>,
+) -> Snapshot {
+    let info = view.fleet.as_ref();
+    let errors = info.map(|i| i.errors.clone()).unwrap_or_default();
+    if errors.is_empty() {
+        warnings.extend(view.status.last_error.clone());
+    }
+    warnings.extend(errors.iter().map(|e| format!("query failed: {e}")));
+    warnings.extend(view.cost_warnings.iter().cloned());
+    Snapshot {
+        target: target.to_string(),
+        dialect: view.status.dialect.clone(),
+        window_seconds,
+        at: view.eval_t.and_then(|t| {
+            chrono::DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
+                .map(|d| d.to_rfc3339())
+        }),
+        scrapes: 0,
+        scrape_errors: errors.len() as u64,
+        skipped_lines: 0,
+        models: view.models.clone(),
+        totals: view.now.clone(),
+        warnings,
+        // Every figure is Prometheus' answer at `at`; nothing is kept from an earlier refresh.
+        stale: false,
+        instance_label: info.map(|i| i.instance_label.clone()),
+        instances: Some(
+            info.map(|i| {
+                i.instances
+                    .iter()
+                    .map(|r| InstanceFigures {
+                        instance: r.instance.clone(),
+                        stale: r.down,
+                        figures: r.figures.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ),
     }
 }
 
@@ -160,6 +275,31 @@ fn csv_row(model: &str, f: &Figures) -> String {
     .join(",")
 }
 
+/// `--format instances-csv` columns, in order: `csv`'s with `instance,stale` in place of `model`.
+/// A contract like [`CSV_HEADER`]: new columns are only ever appended.
+pub const INSTANCES_CSV_HEADER: &str = "instance,stale,requests_per_second,errors_per_second,error_ratio,latency_p50_seconds,latency_p95_seconds,latency_p99_seconds,ttft_p50_seconds,ttft_p95_seconds,ttft_p99_seconds,tokens_input_per_second,tokens_output_per_second,tokens_total_per_second,cost_usd_per_hour,cost_usd,cost_source";
+
+/// One row per fleet instance (`stale` is `true`/`false`); for one gateway, one row for it.
+/// The `csv` format keeps its header and gives the aggregate only.
+pub fn to_instances_csv(snap: &Snapshot) -> String {
+    let mut out = String::from(INSTANCES_CSV_HEADER);
+    out.push('\n');
+    let single = [InstanceFigures {
+        instance: snap.target.clone(),
+        stale: snap.stale,
+        figures: snap.totals.clone(),
+    }];
+    let rows = snap.instances.as_deref().unwrap_or(&single);
+    for i in rows {
+        let row = csv_row(&i.instance, &i.figures);
+        // The row starts with the name field; `stale` goes right after it.
+        let name = csv_field(&i.instance);
+        let rest = row.get(name.len()..).unwrap_or_default();
+        out.push_str(&format!("{name},{}{rest}\n", i.stale));
+    }
+    out
+}
+
 /// The snapshot as CSV: the header, one row per model, then a `(total)` row.
 pub fn to_csv(snap: &Snapshot) -> String {
     let mut out = String::from(CSV_HEADER);
@@ -202,6 +342,23 @@ pub fn to_table(snap: &Snapshot) -> String {
     };
     rows.extend(snap.models.iter().map(|m| row(&m.model, &m.figures)));
     rows.push(row("(total)", &snap.totals));
+    // Fleet mode: a blank line, then the instances under their own heading, same columns.
+    if let Some(instances) = &snap.instances {
+        let mut heading = row("", &Figures::default());
+        heading.iter_mut().for_each(|c| c.clear());
+        rows.push(heading);
+        let mut names = rows[0].clone();
+        names[0] = snap.instance_label.clone().unwrap_or_else(|| "instance".into());
+        rows.push(names);
+        rows.extend(instances.iter().map(|i| {
+            let name = if i.stale {
+                format!("{}{}", i.instance, crate::fleet::DOWN_MARK)
+            } else {
+                i.instance.clone()
+            };
+            row(&name, &i.figures)
+        }));
+    }
     let widths: Vec<usize> = (0..9)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();

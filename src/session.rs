@@ -65,7 +65,8 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
     crate::net::http_client(&crate::net::TlsSettings::default())
 }
 
-fn scrape_headers(args: &TargetArgs) -> anyhow::Result<(HeaderMap, String)> {
+/// The scrape's headers (bearer token included) and what to say when they are rejected.
+pub(crate) fn scrape_headers(args: &TargetArgs) -> anyhow::Result<(HeaderMap, String)> {
     let mut headers = HeaderMap::new();
     for h in &args.headers {
         let (name, value) = parse_header(h)?;
@@ -143,6 +144,8 @@ impl Session {
     /// starts with [`Session::start_sources`].
     pub async fn new(args: &TargetArgs) -> anyhow::Result<Self> {
         let config = Config::load(args.config.as_deref())?;
+        // Fleet mode resolves each target from the command line on its own.
+        let cli_args = args;
         let resolved = config.resolve_target(args);
         let args = &resolved;
         let mut notices = Vec::new();
@@ -220,9 +223,8 @@ impl Session {
         let (updates_tx, updates) = mpsc::channel(256);
         let client = crate::net::http_client(&args.tls.settings())?;
         let fleet = crate::fleet::FleetMode::from_args(
-            args,
+            cli_args,
             &config,
-            &target,
             &client,
             dialects.clone(),
             limits,

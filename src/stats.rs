@@ -224,6 +224,23 @@ fn model_cost(
     Some((per_second * 3600.0, spent, CostSource::BlendedEstimate))
 }
 
+/// The warning for models that moved tokens but have no price, so the cost leaves them out;
+/// `None` when every such model is priced. Only meaningful when the gateway reports no spend.
+pub fn unpriced_warning(models: &[ModelFigures], prices: &PriceTable) -> Option<String> {
+    let unpriced: Vec<&str> = models
+        .iter()
+        .filter(|m| prices.lookup(&m.model).is_none())
+        .filter(|m| m.figures.tokens_per_second.total.is_some())
+        .map(|m| m.model.as_str())
+        .collect();
+    (!unpriced.is_empty()).then(|| {
+        format!(
+            "no price for {}: cost excludes them (add a [[price]] row in the config)",
+            unpriced.join(", ")
+        )
+    })
+}
+
 /// Figures for each model and the whole gateway, with warnings for what is missing.
 /// `only` restricts both the rows and the totals to those models (`None` = every model).
 pub fn window_figures(
@@ -245,18 +262,7 @@ pub fn window_figures(
     let totals = figures(store, prices, only, eval_t, range);
     let mut warnings = Vec::new();
     if !store.has_signal(Signal::SpendUsd) {
-        let unpriced: Vec<&str> = models
-            .iter()
-            .filter(|m| prices.lookup(&m.model).is_none())
-            .filter(|m| m.figures.tokens_per_second.total.is_some())
-            .map(|m| m.model.as_str())
-            .collect();
-        if !unpriced.is_empty() {
-            warnings.push(format!(
-                "no price for {}: cost excludes them (add a [[price]] row in the config)",
-                unpriced.join(", ")
-            ));
-        }
+        warnings.extend(unpriced_warning(&models, prices));
         if totals.cost_source == CostSource::BlendedEstimate {
             warnings.push(
                 "cost is an estimate: the gateway exports only total tokens, priced at each model's output price"

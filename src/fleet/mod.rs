@@ -190,6 +190,38 @@ pub fn target_name(url: &url::Url) -> String {
     }
 }
 
+/// One direct target with its own settings: a `[[target]]` name gets that entry's URL, headers,
+/// bearer token and dialect, plus the command line's `--header`/`--bearer-token-*` (which apply
+/// to every target); a plain URL gets the command line's only. Never another target's.
+pub fn direct_target(
+    args: &crate::cli::TargetArgs,
+    config: &crate::config::Config,
+    dialects: &[crate::dialect::Dialect],
+    raw: &str,
+) -> anyhow::Result<crate::source::scrape::ScrapeTarget> {
+    let mut own = args.clone();
+    own.url = Some(raw.to_string());
+    let own = config.resolve_target(&own);
+    let url = crate::source::scrape::metrics_url(own.url.as_deref().unwrap_or(raw))?;
+    if let Some(name) = &own.dialect
+        && !dialects.iter().any(|d| &d.name == name)
+    {
+        anyhow::bail!("{raw}: unknown dialect {name:?}");
+    }
+    let (headers, auth_hint) = crate::session::scrape_headers(&own)
+        .map_err(|e| anyhow::anyhow!("{raw}: {e}"))?;
+    Ok(crate::source::scrape::ScrapeTarget {
+        name: target_name(&url),
+        url,
+        headers,
+        interval: own.interval,
+        timeout: own.timeout,
+        max_body_bytes: own.max_body_mib.saturating_mul(1024 * 1024),
+        dialect_override: own.dialect,
+        auth_hint,
+    })
+}
+
 /// Builds the Prometheus API client's settings from the flags; the password is read here and
 /// only ever lives in a [`crate::secret::Secret`].
 pub fn prom_config(
@@ -231,11 +263,11 @@ pub fn prom_config(
 
 impl FleetMode {
     /// The fleet the flags ask for, if any: `--prometheus`, or more than one target URL.
-    /// `first` is the session's own (first) target, already resolved.
+    /// `args` are the command line's own (not resolved against the config): each direct target
+    /// is resolved on its own, so a credential only ever goes to the target it was set for.
     pub fn from_args(
         args: &crate::cli::TargetArgs,
         config: &crate::config::Config,
-        first: &crate::source::scrape::ScrapeTarget,
         http: &reqwest::Client,
         dialects: std::sync::Arc<Vec<crate::dialect::Dialect>>,
         limits: crate::store::StoreLimits,
@@ -275,30 +307,19 @@ impl FleetMode {
         if args.more_urls.is_empty() {
             return Ok(None);
         }
-        let mut first = first.clone();
-        first.name = target_name(&first.url);
-        let mut targets = vec![first.clone()];
-        for raw in &args.more_urls {
-            let raw = config
-                .targets
-                .iter()
-                .find(|t| &t.name == raw)
-                .map(|t| t.url.clone())
-                .unwrap_or_else(|| raw.clone());
-            let url = crate::source::scrape::metrics_url(&raw)?;
-            let mut t = first.clone();
-            t.name = target_name(&url);
-            t.url = url;
+        let mut targets: Vec<crate::source::scrape::ScrapeTarget> = Vec::new();
+        for raw in args.url.iter().chain(&args.more_urls) {
+            let t = direct_target(args, config, &dialects, raw)?;
             anyhow::ensure!(
-                !targets.iter().any(|x| x.name == t.name && x.url == t.url),
+                !targets.iter().any(|x| x.url == t.url),
                 "{} is given twice",
-                t.url
+                crate::secret::display_url(&t.url)
             );
             targets.push(t);
         }
         Ok(Some(FleetMode::Direct {
             fleet: direct::DirectFleet::new(targets, dialects, limits),
-            interval: first.interval,
+            interval: args.interval,
             drill: None,
         }))
     }

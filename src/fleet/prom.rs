@@ -129,6 +129,25 @@ impl PromSource {
         request: &FleetRequest,
         eval_t: f64,
     ) -> FleetFrame {
+        let now_range = crate::stats::now_range(self.scrape_interval).min(request.window.max(1.0));
+        let mut frame = self
+            .refresh_over(dialect, prices, request, eval_t, now_range)
+            .await;
+        super::show_instances(&mut frame.view);
+        frame
+    }
+
+    /// One refresh whose "now" figures (`view.now`, `view.models`, the instance rows) span
+    /// `now_range` seconds; `view.models` keeps the models (the dashboard swaps in instances).
+    /// `snapshot` asks for its whole window here.
+    pub async fn refresh_over(
+        &self,
+        dialect: &Dialect,
+        prices: &PriceTable,
+        request: &FleetRequest,
+        eval_t: f64,
+        now_range: f64,
+    ) -> FleetFrame {
         let mut errors: Vec<String> = Vec::new();
         let base = match QueryBuilder::new(dialect, &self.selector, &self.instance_label) {
             Ok(b) => b,
@@ -145,7 +164,6 @@ impl PromSource {
             builder = builder.with_model_filter(f);
         }
         let window = request.window.max(1.0);
-        let now_range = crate::stats::now_range(self.scrape_interval).min(window);
         let now_r = duration(now_range);
         let window_r = duration(window);
         let columns = request.columns.max(2);
@@ -397,21 +415,13 @@ impl PromSource {
                     .unwrap_or(1.0),
             )
         });
-        let mut cost_warnings = Vec::new();
-        if !has_spend {
-            let unpriced: Vec<&str> = models
-                .iter()
-                .filter(|m| prices.lookup(&m.model).is_none())
-                .filter(|m| m.figures.tokens_per_second.total.is_some())
-                .map(|m| m.model.as_str())
-                .collect();
-            if !unpriced.is_empty() {
-                cost_warnings.push(format!(
-                    "no price for {}: cost excludes them (add a [[price]] row in the config)",
-                    unpriced.join(", ")
-                ));
-            }
-        }
+        let cost_warnings: Vec<String> = if has_spend {
+            Vec::new()
+        } else {
+            crate::stats::unpriced_warning(&models, prices)
+                .into_iter()
+                .collect()
+        };
         let signals = dialect.signals();
         let missing: Vec<Signal> = Signal::ALL
             .into_iter()
@@ -458,8 +468,6 @@ impl PromSource {
                 queries_per_refresh: sent,
             }),
         };
-        let mut view = view;
-        super::show_instances(&mut view);
         FleetFrame {
             view,
             request: request.clone(),

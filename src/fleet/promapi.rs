@@ -57,24 +57,11 @@ impl std::fmt::Debug for PromConfig {
     }
 }
 
-/// Normalises a Prometheus base URL: scheme required (http/https), no query, the path kept as a
-/// prefix and ending in `/` so that `api/v1/query` joins under it. A URL pasted with `/api/v1/…`
-/// or a `/graph` UI path is cut back to its prefix.
+/// Normalises a Prometheus base URL: http or https (`host:port` means http), no query, the path
+/// kept as a prefix and ending in `/` so that `api/v1/query` joins under it. A URL pasted with
+/// `/api/v1/…` or a `/graph` UI path is cut back to its prefix.
 pub fn base_url(input: &str) -> anyhow::Result<url::Url> {
-    let input = input.trim();
-    anyhow::ensure!(!input.is_empty(), "the Prometheus URL is empty");
-    let with_scheme = if input.contains("://") {
-        input.to_string()
-    } else {
-        format!("http://{input}")
-    };
-    let mut url = url::Url::parse(&with_scheme)
-        .map_err(|e| anyhow::anyhow!("{input:?} is not a URL or host:port ({e})"))?;
-    anyhow::ensure!(
-        matches!(url.scheme(), "http" | "https"),
-        "{input:?}: only http and https Prometheus URLs work"
-    );
-    anyhow::ensure!(url.host_str().is_some(), "{input:?} has no host");
+    let mut url = crate::net::parse_http_url(input, "Prometheus")?;
     let mut path = url.path().to_string();
     for tail in ["/api/v1/", "/graph", "/query"] {
         if let Some(at) = path.find(tail) {

@@ -55,20 +55,7 @@ pub enum ScrapeOutcome {
 /// Normalises what a user types into a metrics URL: `host:port`, `http(s)://host:port`
 /// (then `/metrics` is assumed) or a full URL.
 pub fn metrics_url(input: &str) -> anyhow::Result<url::Url> {
-    let input = input.trim();
-    anyhow::ensure!(!input.is_empty(), "the target URL is empty");
-    let with_scheme = if input.contains("://") {
-        input.to_string()
-    } else {
-        format!("http://{input}")
-    };
-    let mut url = url::Url::parse(&with_scheme)
-        .map_err(|e| anyhow::anyhow!("{input:?} is not a URL or host:port ({e})"))?;
-    anyhow::ensure!(
-        matches!(url.scheme(), "http" | "https"),
-        "{input:?}: only http and https targets can be scraped"
-    );
-    anyhow::ensure!(url.host_str().is_some(), "{input:?} has no host");
+    let mut url = crate::net::parse_http_url(input, "target")?;
     if url.path().is_empty() || url.path() == "/" {
         url.set_path("/metrics");
     }
