@@ -139,13 +139,20 @@ async fn fleet_snapshot(
 ) -> anyhow::Result<report::Snapshot> {
     use crate::fleet::{FleetMode, FleetUpdate};
     let window = args.collect_for.as_secs_f64();
+    // The probe keys' notice is about the dashboard; a snapshot sends no probe.
+    let notices: Vec<String> = session
+        .notices
+        .iter()
+        .filter(|n| n.as_str() != crate::fleet::PROBE_NOTICE)
+        .cloned()
+        .collect();
     match fleet {
         FleetMode::Prometheus {
             source,
             dialect_override,
             ..
         } => {
-            let target = crate::secret::display_url(source.client.config().base.as_ref());
+            let target = crate::secret::display_url(&source.client.config().base);
             let request = crate::fleet::prom::FleetRequest {
                 window,
                 columns: 60,
@@ -169,7 +176,7 @@ async fn fleet_snapshot(
                 &view,
                 &target,
                 window,
-                session.notices.clone(),
+                notices,
             ))
         }
         FleetMode::Direct {
@@ -208,7 +215,7 @@ async fn fleet_snapshot(
                 &fleet,
                 &session.prices,
                 window,
-                session.notices.clone(),
+                notices,
             ))
         }
     }

@@ -1098,6 +1098,27 @@ mod tests {
     }
 
     #[test]
+    fn a_header_asking_for_endless_history_is_capped() {
+        // The header is outside input: a damaged or hand-made one must not size the store.
+        let dir = std::env::temp_dir().join(format!("llmtop-record-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("huge.llmrec");
+        let _ = std::fs::remove_file(&path);
+        let mut h = header();
+        h.limits = Some(RecordedLimits {
+            slots: usize::MAX / 4,
+            max_series: 10,
+            max_models: 5,
+        });
+        drop(Recorder::create(&path, h, Scrub::new()).unwrap());
+        let replay = Replay::open(&path, None).unwrap();
+        let limits = replay.session.store.limits();
+        assert_eq!(limits.slots, crate::store::MAX_SLOTS);
+        assert_eq!((limits.max_series, limits.max_models), (10, 5));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn at_accepts_absolute_and_relative_forms() {
         let (s, e) = (1_000.0, 2_000.0);
         assert_eq!(parse_at("start", s, e).unwrap(), 1_000.0);

@@ -348,7 +348,10 @@ pub fn to_table(snap: &Snapshot) -> String {
         heading.iter_mut().for_each(|c| c.clear());
         rows.push(heading);
         let mut names = rows[0].clone();
-        names[0] = snap.instance_label.clone().unwrap_or_else(|| "instance".into());
+        names[0] = snap
+            .instance_label
+            .clone()
+            .unwrap_or_else(|| "instance".into());
         rows.push(names);
         rows.extend(instances.iter().map(|i| {
             let name = if i.stale {

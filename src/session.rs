@@ -189,11 +189,11 @@ impl Session {
         };
         let slots = (args.history.as_secs_f64() / args.interval.as_secs_f64()).ceil() as usize;
         let limits = StoreLimits {
-            slots: slots.clamp(2, 1_000_000),
+            slots: slots.clamp(2, crate::store::MAX_SLOTS),
             max_series: args.max_series,
             max_models: args.max_models,
         };
-        if slots > 1_000_000 {
+        if slots > crate::store::MAX_SLOTS {
             notices.push("history capped at 1 000 000 scrapes".to_string());
         }
         if args.tls.insecure {
@@ -230,7 +230,7 @@ impl Session {
             limits,
         )?;
         if fleet.is_some() && args.api_base.is_none() {
-            notices.push("fleet mode: probe keys go to the first target; set --api-base to probe the load balancer".to_string());
+            notices.push(crate::fleet::PROBE_NOTICE.to_string());
         }
         Ok(Self {
             store: TargetStore::new(name, limits),

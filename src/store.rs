@@ -22,6 +22,10 @@ pub struct StoreLimits {
     pub max_models: usize,
 }
 
+/// Most slots a store keeps, whatever it is asked for: `--history` is capped here, and so is a
+/// recording's header, which is outside input (a larger count would allocate beyond any memory).
+pub const MAX_SLOTS: usize = 1_000_000;
+
 /// The model name that collects every model beyond [`StoreLimits::max_models`].
 pub const OTHER_MODELS: &str = "(other models)";
 
@@ -142,7 +146,7 @@ pub const CHURN_SCRAPES: u64 = 3;
 impl TargetStore {
     pub fn new(name: impl Into<String>, limits: StoreLimits) -> Self {
         let limits = StoreLimits {
-            slots: limits.slots.max(2),
+            slots: limits.slots.clamp(2, MAX_SLOTS),
             max_series: limits.max_series.max(1),
             max_models: limits.max_models.max(1),
         };

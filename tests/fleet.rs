@@ -915,7 +915,7 @@ fn fleet_flags_parse_and_conflict_as_documented() {
 }
 
 #[test]
-fn snapshot_and_record_refuse_fleet_mode_plainly() {
+fn record_refuses_fleet_mode_plainly() {
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmtop"))
             .args(args)
@@ -928,8 +928,6 @@ fn snapshot_and_record_refuse_fleet_mode_plainly() {
         assert!(!out.status.success(), "{args:?} must fail");
         String::from_utf8_lossy(&out.stderr).to_string()
     };
-    let err = run(&["snapshot", "127.0.0.1:9", "127.0.0.1:10", "--for", "1s"]);
-    assert!(err.contains("dashboard-only for now"), "{err}");
     let dir = unique_dir("fleet-record");
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let file = dir.join("x.llmrec").to_string_lossy().to_string();
@@ -1010,4 +1008,327 @@ fn enter_drills_into_the_highlighted_instance_and_esc_comes_back() {
     // Drilled in, the table lists models, so Enter expands the panel as usual.
     assert_eq!(app.apply(Action::Expand, 0.0), Effect::None);
     assert!(app.expanded);
+}
+
+// --- Several direct targets: each with its own credentials; `snapshot` over them. ---
+
+/// What a loopback gateway stand-in received: the headers that carry credentials or tenancy.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Received {
+    auth: Option<String>,
+    tenant: Option<String>,
+    common: Option<String>,
+}
+
+/// A `/metrics` stand-in that records the headers of every request it gets.
+async fn recorder() -> (SocketAddr, Arc<std::sync::Mutex<Vec<Received>>>) {
+    use axum::extract::{Request, State};
+    let seen: Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+    async fn handle(
+        State(seen): State<Arc<std::sync::Mutex<Vec<Received>>>>,
+        req: Request,
+    ) -> &'static str {
+        let header = |n: &str| {
+            req.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        seen.lock().expect("the lock").push(Received {
+            auth: header("authorization"),
+            tenant: header("x-tenant"),
+            common: header("x-common"),
+        });
+        "# TYPE up gauge\nup 1\n"
+    }
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, seen)
+}
+
+/// Runs the real binary (bounded) and returns its stdout; it must succeed.
+async fn llmtop_ok(args: Vec<String>) -> String {
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_llmtop"))
+            .args(&args)
+            .env(
+                "LLMTOP_LOG_FILE",
+                std::env::temp_dir().join("llmtop-fleet-cli.log"),
+            )
+            .env_remove("LLMTOP_API_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .output()
+            .map(|out| (args, out))
+    });
+    let (args, out) = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("llmtop finishes within 60 s")
+        .expect("the blocking task")
+        .expect("run llmtop");
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn taken(seen: &Arc<std::sync::Mutex<Vec<Received>>>) -> Vec<Received> {
+    std::mem::take(&mut *seen.lock().expect("the lock"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_direct_target_gets_its_own_credentials_and_no_other() {
+    let (a, seen_a) = recorder().await;
+    let (b, seen_b) = recorder().await;
+    let dir = unique_dir("fleet-credentials");
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let write_secret = |name: &str, text: &str| -> String {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write a token file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 600");
+        }
+        path.to_string_lossy().to_string()
+    };
+    let token_a = write_secret("a.token", "canary-token-for-a-only\n");
+    let token_b = write_secret("b.token", "canary-token-for-b-only\n");
+    let token_c = write_secret("c.token", "canary-token-from-the-command-line\n");
+    let config = write_secret(
+        "llmtop.toml",
+        &format!(
+            "[[target]]\nname = \"prod-a\"\nurl = \"http://{a}/metrics\"\nheaders = [\"X-Tenant: team-a\"]\n\
+             bearer_token_file = \"{token_a}\"\n\n\
+             [[target]]\nname = \"prod-b\"\nurl = \"http://{b}/metrics\"\nbearer_token_file = \"{token_b}\"\n\
+             dialect = \"vllm\"\n"
+        ),
+    );
+    let snapshot = |targets: &[&str], extra: &[&str]| -> Vec<String> {
+        [
+            "snapshot",
+            "--config",
+            &config,
+            "--for",
+            "1s",
+            "--timeout",
+            "2s",
+        ]
+        .iter()
+        .chain(targets)
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let bearer_a = Some("Bearer canary-token-for-a-only".to_string());
+    let bearer_b = Some("Bearer canary-token-for-b-only".to_string());
+    let bearer_c = Some("Bearer canary-token-from-the-command-line".to_string());
+
+    // Two named targets: each its own token, header and dialect; --header goes to both.
+    llmtop_ok(snapshot(
+        &["prod-a", "prod-b"],
+        &["--header", "X-Common: both"],
+    ))
+    .await;
+    let (got_a, got_b) = (taken(&seen_a), taken(&seen_b));
+    assert!(!got_a.is_empty() && !got_b.is_empty(), "both were scraped");
+    let want_a = Received {
+        auth: bearer_a.clone(),
+        tenant: Some("team-a".into()),
+        common: Some("both".into()),
+    };
+    let want_b = Received {
+        auth: bearer_b.clone(),
+        tenant: None,
+        common: Some("both".into()),
+    };
+    assert!(got_a.iter().all(|r| *r == want_a), "{got_a:?}");
+    assert!(got_b.iter().all(|r| *r == want_b), "{got_b:?}");
+
+    // A named target and a plain URL: the URL gets the command line's settings only.
+    let url_b = format!("http://{b}/metrics");
+    llmtop_ok(snapshot(&["prod-a", &url_b], &[])).await;
+    let (got_a, got_b) = (taken(&seen_a), taken(&seen_b));
+    assert!(!got_a.is_empty() && !got_b.is_empty(), "both were scraped");
+    assert!(
+        got_a
+            .iter()
+            .all(|r| r.auth == bearer_a && r.common.is_none()),
+        "{got_a:?}"
+    );
+    assert!(
+        got_b.iter().all(|r| *r == Received::default()),
+        "prod-a's token or header reached the plain URL: {got_b:?}"
+    );
+
+    // Two plain URLs with --bearer-token-file: the command line's token goes to both.
+    let url_a = format!("http://{a}/metrics");
+    llmtop_ok(snapshot(
+        &[&url_a, &url_b],
+        &["--bearer-token-file", &token_c],
+    ))
+    .await;
+    let (got_a, got_b) = (taken(&seen_a), taken(&seen_b));
+    assert!(!got_a.is_empty() && !got_b.is_empty(), "both were scraped");
+    assert!(got_a.iter().chain(&got_b).all(|r| r.auth == bearer_c));
+
+    // Each target keeps its own dialect too.
+    use clap::Parser;
+    let cli = llmtop::cli::Cli::try_parse_from(["llmtop", "prod-a", "prod-b", "--config", &config])
+        .expect("parse");
+    let loaded = llmtop::config::Config::load(Some(Path::new(&config))).expect("the config loads");
+    let mode = llmtop::fleet::FleetMode::from_args(
+        &cli.target,
+        &loaded,
+        &reqwest::Client::new(),
+        Arc::new(llmtop::dialect::builtin()),
+        StoreLimits::default(),
+    )
+    .expect("a fleet");
+    let Some(llmtop::fleet::FleetMode::Direct { fleet, .. }) = mode else {
+        panic!("two targets make a direct fleet");
+    };
+    let dialects: Vec<Option<&str>> = fleet
+        .targets
+        .iter()
+        .map(|t| t.dialect_override.as_deref())
+        .collect();
+    assert_eq!(dialects, [None, Some("vllm")]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_of_direct_targets_gives_the_aggregate_and_one_row_per_instance() {
+    let mut gateways = Vec::new();
+    for (seed, rps) in [(5, 15.0), (6, 40.0)] {
+        gateways.push(
+            demo::spawn(
+                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                DemoConfig {
+                    seed: Some(seed),
+                    traffic: true,
+                    latency_scale: 0.0,
+                    requests_per_second: rps,
+                },
+            )
+            .await
+            .expect("a demo gateway"),
+        );
+    }
+    let names: Vec<String> = gateways.iter().map(|g| g.addr().to_string()).collect();
+    // A port nobody listens on: that target is down and its row says so.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let args = |format: &str| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "snapshot",
+            "--for",
+            "4s",
+            "--timeout",
+            "1s",
+            "--format",
+            format,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(names.iter().cloned());
+        v.push(dead.clone());
+        v
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&llmtop_ok(args("json")).await).expect("snapshot JSON");
+    assert_eq!(json["instance_label"], "target");
+    assert_eq!(json["dialect"], "seed");
+    assert_eq!(json["window_seconds"], 4.0);
+    let rows = json["instances"].as_array().expect("an instances array");
+    let got: Vec<(&str, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["instance"].as_str().unwrap_or_default(),
+                r["stale"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (names[0].as_str(), false),
+            (names[1].as_str(), false),
+            (dead.as_str(), true)
+        ]
+    );
+    // The aggregate is the sum of the targets, exactly: the same samples over the same window.
+    for field in [
+        "requests_per_second",
+        "tokens_total_per_second",
+        "cost_usd_per_hour",
+    ] {
+        let value = |v: &serde_json::Value| match field {
+            "tokens_total_per_second" => v["tokens_per_second"]["total"].as_f64(),
+            f => v[f].as_f64(),
+        };
+        let sum: f64 = rows.iter().filter_map(value).sum();
+        let total = value(&json["totals"]).expect("a total");
+        assert!(total > 0.0, "{field}: {total}");
+        assert!(
+            (sum - total).abs() <= 1e-9 * total,
+            "{field}: rows sum to {sum}, total {total}"
+        );
+    }
+    assert!(
+        rows[2]["requests_per_second"].is_null(),
+        "a dead target has no figures"
+    );
+    assert!(
+        json["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| w
+                .as_str()
+                .is_some_and(|w| w.starts_with(&format!("target down: {dead}: ")))),
+        "{}",
+        json["warnings"]
+    );
+    // The busier gateway shows the higher rate (40 vs 15 requests/s, bursts aside).
+    let rate = |i: usize| rows[i]["requests_per_second"].as_f64().unwrap_or(0.0);
+    assert!(rate(1) > rate(0), "{} vs {}", rate(1), rate(0));
+
+    // instances-csv: its own header, one row per target; csv keeps the pinned header.
+    let csv = llmtop_ok(args("instances-csv")).await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], llmtop::report::INSTANCES_CSV_HEADER);
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[1].starts_with(&format!("{},false,", names[0])));
+    assert!(
+        lines[3].starts_with(&format!("{dead},true,,")),
+        "{}",
+        lines[3]
+    );
+    let columns = lines[0].split(',').count();
+    assert!(lines.iter().all(|l| l.split(',').count() == columns));
+    let csv = llmtop_ok(args("csv")).await;
+    assert_eq!(csv.lines().next(), Some(llmtop::report::CSV_HEADER));
+    assert!(
+        csv.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("(total),"))
+    );
+    let table = llmtop_ok(args("table")).await;
+    assert!(table.contains(&format!("{dead} STALE")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("target ")), "{table}");
+    for g in gateways {
+        g.shutdown().await;
+    }
 }

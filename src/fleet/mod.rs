@@ -15,6 +15,10 @@ use crate::stats::{Figures, ModelFigures};
 use crate::tui::app::SortColumn;
 use crate::tui::view::DashboardView;
 
+/// Said at start-up in fleet mode without `--api-base`.
+pub const PROBE_NOTICE: &str =
+    "fleet mode: probe keys go to the first target; set --api-base to probe the load balancer";
+
 /// What a row of the instance table says after the instance name when the instance is down.
 pub const DOWN_MARK: &str = " STALE";
 
@@ -208,8 +212,8 @@ pub fn direct_target(
     {
         anyhow::bail!("{raw}: unknown dialect {name:?}");
     }
-    let (headers, auth_hint) = crate::session::scrape_headers(&own)
-        .map_err(|e| anyhow::anyhow!("{raw}: {e}"))?;
+    let (headers, auth_hint) =
+        crate::session::scrape_headers(&own).map_err(|e| anyhow::anyhow!("{raw}: {e}"))?;
     Ok(crate::source::scrape::ScrapeTarget {
         name: target_name(&url),
         url,
