@@ -83,7 +83,7 @@ pub struct TargetArgs {
     pub prometheus_scrape_interval: Duration,
 
     /// Fleet mode: send Thanos' dedup=true and partial_response=true with every query.
-    #[arg(long, env = "LLMTOP_THANOS", requires = "prometheus")]
+    #[arg(long, env = "LLMTOP_THANOS", requires = "prometheus", value_parser = clap::builder::BoolishValueParser::new())]
     pub thanos: bool,
 
     /// Fleet mode: HTTP basic auth user (Grafana Cloud: the instance ID).
@@ -106,7 +106,7 @@ pub struct TargetArgs {
     pub basic_auth_password_file: Option<PathBuf>,
 
     /// Start the built-in simulated gateway on 127.0.0.1 and attach to it.
-    #[arg(long, env = "LLMTOP_DEMO", conflicts_with = "url")]
+    #[arg(long, env = "LLMTOP_DEMO", conflicts_with = "url", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
 
     /// Time between scrapes.
@@ -182,7 +182,7 @@ pub struct TargetArgs {
     pub probe_max_tokens: u32,
 
     /// Send the probe's token limit as `max_completion_tokens` (newer OpenAI models) instead of `max_tokens`.
-    #[arg(long, env = "LLMTOP_MAX_COMPLETION_TOKENS")]
+    #[arg(long, env = "LLMTOP_MAX_COMPLETION_TOKENS", value_parser = clap::builder::BoolishValueParser::new())]
     pub max_completion_tokens: bool,
 
     /// Sampling temperature for probes (default: the gateway's).
@@ -198,7 +198,7 @@ pub struct TargetArgs {
     pub probe_concurrency: Option<usize>,
 
     /// Disable every key that sends a request to the gateway (p, i, b, m).
-    #[arg(long, env = "LLMTOP_READ_ONLY")]
+    #[arg(long, env = "LLMTOP_READ_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
     pub read_only: bool,
 
     /// Stop probing once this session's probes have cost this many dollars.
@@ -254,7 +254,7 @@ pub struct TargetArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct TlsArgs {
     /// Do not verify TLS certificates (a lab gateway with a self-signed certificate); shows a warning.
-    #[arg(long, env = "LLMTOP_INSECURE")]
+    #[arg(long, env = "LLMTOP_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     pub insecure: bool,
 
     /// Also trust the CA certificate(s) in this PEM file (a private CA), on top of the system's.
@@ -284,19 +284,19 @@ pub struct UiArgs {
     pub theme: Option<String>,
 
     /// No colours at all (also when NO_COLOR is set to anything).
-    #[arg(long, env = "LLMTOP_NO_COLOR")]
+    #[arg(long, env = "LLMTOP_NO_COLOR", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_color: bool,
 
     /// Print the names of every theme item, one per line, and exit.
-    #[arg(long, env = "LLMTOP_PRINT_THEME_ITEMS")]
+    #[arg(long, env = "LLMTOP_PRINT_THEME_ITEMS", value_parser = clap::builder::BoolishValueParser::new())]
     pub print_theme_items: bool,
 
     /// Print a fully commented config file (targets, dialects, prices, keys) and exit.
-    #[arg(long, env = "LLMTOP_PRINT_CONFIG_TEMPLATE")]
+    #[arg(long, env = "LLMTOP_PRINT_CONFIG_TEMPLATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub print_config_template: bool,
 
     /// Draw with ASCII only: no braille, block or box-drawing glyphs (poor terminals and fonts).
-    #[arg(long, env = "LLMTOP_ASCII")]
+    #[arg(long, env = "LLMTOP_ASCII", value_parser = clap::builder::BoolishValueParser::new())]
     pub ascii: bool,
 
     /// Colours the terminal shows; auto reads COLORTERM, then TERM.
@@ -304,7 +304,7 @@ pub struct UiArgs {
     pub color_depth: crate::tui::theme::ColorDepth,
 
     /// Leave the mouse to the terminal (text selection) instead of click-to-focus and wheel zoom.
-    #[arg(long, env = "LLMTOP_NO_MOUSE")]
+    #[arg(long, env = "LLMTOP_NO_MOUSE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_mouse: bool,
 }
 
@@ -320,14 +320,14 @@ pub struct DemoArgs {
     #[arg(long, env = "LLMTOP_DEMO_SEED")]
     pub seed: Option<u64>,
     /// Serve only real requests, no synthetic traffic.
-    #[arg(long, env = "LLMTOP_DEMO_NO_TRAFFIC")]
+    #[arg(long, env = "LLMTOP_DEMO_NO_TRAFFIC", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_traffic: bool,
     /// Misbehave on purpose: a fault scenario such as flapping, slow or huge-body; combine with +
     /// (e.g. flapping+series-churn). --list-scenarios names them all.
     #[arg(long, value_name = "NAME[+NAME…]", env = "LLMTOP_DEMO_SCENARIO", default_value = "none", value_parser = parse_scenarios)]
     pub scenario: crate::demo::ScenarioSet,
     /// Print every fault scenario with what it does, and exit.
-    #[arg(long, env = "LLMTOP_DEMO_LIST_SCENARIOS")]
+    #[arg(long, env = "LLMTOP_DEMO_LIST_SCENARIOS", value_parser = clap::builder::BoolishValueParser::new())]
     pub list_scenarios: bool,
 }
 
@@ -388,7 +388,7 @@ pub struct ProbeArgs {
     pub url: Option<String>,
 
     /// Probe a temporary built-in demo gateway on 127.0.0.1.
-    #[arg(long, env = "LLMTOP_DEMO", conflicts_with_all = ["url", "api_base"])]
+    #[arg(long, env = "LLMTOP_DEMO", conflicts_with_all = ["url", "api_base"], value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
 
     /// Model to ask for, as the gateway names it.
@@ -404,7 +404,7 @@ pub struct ProbeArgs {
     pub prompt: String,
 
     /// Stream the answer (server-sent events): measures time to first token and per-token time.
-    #[arg(long, env = "LLMTOP_PROBE_STREAM")]
+    #[arg(long, env = "LLMTOP_PROBE_STREAM", value_parser = clap::builder::BoolishValueParser::new())]
     pub stream: bool,
 
     /// Output format.
@@ -468,7 +468,7 @@ pub struct BenchArgs {
     pub url: Option<String>,
 
     /// Benchmark a temporary built-in demo gateway on 127.0.0.1.
-    #[arg(long, env = "LLMTOP_BENCH_DEMO", conflicts_with_all = ["url", "api_base"])]
+    #[arg(long, env = "LLMTOP_BENCH_DEMO", conflicts_with_all = ["url", "api_base"], value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
 
     /// Model to ask for, as the gateway names it.
@@ -505,7 +505,7 @@ pub struct BenchArgs {
     pub prompts: Option<PathBuf>,
 
     /// Stream the answers (server-sent events): needed for TTFT, TPOT and inter-token latency.
-    #[arg(long, env = "LLMTOP_BENCH_STREAM")]
+    #[arg(long, env = "LLMTOP_BENCH_STREAM", value_parser = clap::builder::BoolishValueParser::new())]
     pub stream: bool,
 
     /// Most completion tokens each request asks for.
@@ -609,6 +609,44 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// `LLMTOP_DEMO=1` must work like `LLMTOP_DEMO=true`: every on/off flag's variable takes the
+    /// usual words for yes and no, and refuses anything else rather than guessing.
+    #[test]
+    fn every_boolean_variable_takes_one_and_zero_yes_and_no() {
+        fn walk(cmd: &clap::Command, checked: &mut usize) {
+            for arg in cmd.get_arguments() {
+                if !matches!(arg.get_action(), clap::ArgAction::SetTrue) || arg.get_env().is_none() {
+                    continue;
+                }
+                // The flag's own value parser, applied the way clap applies it to the variable.
+                let probe = clap::Command::new("probe").arg(
+                    clap::Arg::new("value")
+                        .value_parser(arg.get_value_parser().clone())
+                        .required(true),
+                );
+                let parse = |text: &str| {
+                    probe
+                        .clone()
+                        .try_get_matches_from(["probe", text])
+                        .ok()
+                        .and_then(|m| m.get_one::<bool>("value").copied())
+                };
+                for (text, want) in [("1", true), ("yes", true), ("true", true), ("0", false)] {
+                    assert_eq!(parse(text), Some(want), "--{} from {text:?}", arg.get_id());
+                }
+                assert_eq!(parse("no"), Some(false), "--{}", arg.get_id());
+                assert_eq!(parse("maybe"), None, "--{}", arg.get_id());
+                *checked += 1;
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, checked);
+            }
+        }
+        let mut checked = 0;
+        walk(&Cli::command(), &mut checked);
+        assert!(checked >= 16, "only {checked} boolean flags found");
     }
 
     /// Every flag of every command can also be set from an `LLMTOP_*` variable.

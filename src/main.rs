@@ -7,10 +7,13 @@ use clap::Parser;
 use llmtop::cli::{Cli, Command};
 use llmtop::{commands, logging, tui};
 
-/// Whether a flag is on: given on the command line, or its variable set to `true` (clap reads
-/// boolean variables as `true`/`false` and rejects anything else, which parsing then reports).
+/// Whether a flag is on: given on the command line, or its variable set to a true-like value —
+/// the same words clap's `BoolishValueParser` accepts for every boolean flag's variable.
 fn asked(flag: &str, var: &str) -> bool {
-    std::env::args().skip(1).any(|a| a == flag) || std::env::var(var).is_ok_and(|v| v == "true")
+    std::env::args().skip(1).any(|a| a == flag)
+        || std::env::var(var).is_ok_and(|v| {
+            ["1", "true", "yes", "y", "on", "t"].contains(&v.to_ascii_lowercase().as_str())
+        })
 }
 
 fn main() -> ExitCode {

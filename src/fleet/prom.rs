@@ -441,6 +441,7 @@ impl PromSource {
                 dropped_series: 0,
                 folded_models: 0,
                 restarted_at: None,
+                exposition_problems: Vec::new(),
             },
             window,
             interval: self.refresh,

@@ -4,15 +4,18 @@
 //! waits are part of what the user would have experienced; [`ProbeResult::final_attempt_at`]
 //! says when the attempt that produced the result began, for the gateway's own view.
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::secret::Secret;
 
+pub mod fast;
 pub mod limit;
 pub mod models;
 pub mod retry;
@@ -141,9 +144,13 @@ impl ProbeRequest {
 
     /// The JSON body sent to the gateway.
     pub fn body(&self) -> Value {
+        self.body_with_prompt(&self.prompt)
+    }
+
+    fn body_with_prompt(&self, prompt: &str) -> Value {
         let mut body = json!({
             "model": self.model,
-            "messages": [{"role": "user", "content": self.prompt}],
+            "messages": [{"role": "user", "content": prompt}],
             "stream": self.stream,
         });
         if let Some(map) = body.as_object_mut() {
@@ -164,6 +171,116 @@ impl ProbeRequest {
             }
         }
         body
+    }
+
+    /// Builds the URL, headers and body once, for sending the same request many times
+    /// ([`run_prepared`], [`fast::HttpConnection`]). `Err` is a configuration error.
+    pub fn prepare(&self) -> Result<PreparedRequest, String> {
+        let url = self.chat_completions_url()?;
+        // The order reqwest's builder gave them: JSON type, Accept, the key, then `--header`s,
+        // each of which replaces any earlier header of its name.
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let accept = if self.stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        let key = self.api_key.as_ref().filter(|key| !key.expose().is_empty());
+        if let Some(key) = key {
+            let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+                .map_err(|_| "the API key has characters a header cannot hold".to_string())?;
+            // Sensitive values are hidden by `HeaderMap`'s Debug and hpack-indexed never.
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let mut previous: Option<HeaderName> = None;
+        for (name, value) in extra_headers(&self.extra_headers).map_err(|f| f.message)? {
+            match name {
+                Some(name) => {
+                    headers.insert(name.clone(), value);
+                    previous = Some(name);
+                }
+                None => {
+                    if let Some(name) = &previous {
+                        headers.append(name.clone(), value);
+                    }
+                }
+            }
+        }
+        let body = self.body().to_string().into_bytes();
+        Ok(PreparedRequest {
+            common: Arc::new(Prepared {
+                request: self.clone(),
+                url,
+                headers,
+                key_sent: key.is_some(),
+            }),
+            body: Bytes::from(body),
+        })
+    }
+}
+
+/// A request ready to send any number of times: URL, headers and JSON body built once.
+#[derive(Clone)]
+pub struct PreparedRequest {
+    common: Arc<Prepared>,
+    body: Bytes,
+}
+
+/// What every prompt of one [`PreparedRequest`] family shares.
+struct Prepared {
+    request: ProbeRequest,
+    url: url::Url,
+    /// Content-Type, Accept, the key (marked sensitive) and the `--header`s.
+    headers: HeaderMap,
+    key_sent: bool,
+}
+
+impl PreparedRequest {
+    /// The same request with another prompt; only the body is rebuilt.
+    pub fn with_prompt(&self, prompt: &str) -> Self {
+        let body = self.common.request.body_with_prompt(prompt).to_string();
+        Self {
+            common: self.common.clone(),
+            body: Bytes::from(body.into_bytes()),
+        }
+    }
+
+    /// What the request was prepared from (its prompt is the one given to [`ProbeRequest::prepare`]).
+    pub fn request(&self) -> &ProbeRequest {
+        &self.common.request
+    }
+
+    /// `…/v1/chat/completions`.
+    pub fn url(&self) -> &url::Url {
+        &self.common.url
+    }
+
+    /// The exact bytes sent as the body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+impl fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values may be credentials: only their names are shown.
+        f.debug_struct("PreparedRequest")
+            .field("request", &self.common.request)
+            .field("url", &redacted_url(&self.common.url))
+            .field(
+                "headers",
+                &self
+                    .common
+                    .headers
+                    .keys()
+                    .map(HeaderName::as_str)
+                    .collect::<Vec<_>>(),
+            )
+            .field("body_bytes", &self.body.len())
+            .finish()
     }
 }
 
@@ -319,6 +436,83 @@ pub async fn run_probe(
     events: Option<UnboundedSender<ProbeEvent>>,
 ) -> ProbeResult {
     let start = Instant::now();
+    match request.prepare() {
+        Ok(prepared) => run_prepared(client, &prepared, events).await,
+        Err(message) => ProbeResult {
+            model: request.model.clone(),
+            error_kind: Some(ProbeErrorKind::Config),
+            error: Some(scrub_request(&message, request)),
+            latency: start.elapsed(),
+            ..ProbeResult::default()
+        },
+    }
+}
+
+/// [`run_probe`] for a request prepared once and sent many times, through reqwest.
+pub async fn run_prepared(
+    client: &reqwest::Client,
+    prepared: &PreparedRequest,
+    events: Option<UnboundedSender<ProbeEvent>>,
+) -> ProbeResult {
+    run_with(&mut ReqwestTransport(client), prepared, events).await
+}
+
+/// Sends an HTTP request and hands back the response head and a body to read.
+trait Transport {
+    type Body: ReplyBody;
+
+    async fn send(&mut self, prepared: &PreparedRequest) -> Result<Reply<Self::Body>, Failure>;
+}
+
+/// A response as the interpretation needs it, whichever client fetched it.
+struct Reply<B> {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: B,
+}
+
+/// A response body read chunk by chunk; `Err` says why the read broke.
+trait ReplyBody {
+    async fn chunk(&mut self) -> Result<Option<Bytes>, String>;
+}
+
+struct ReqwestTransport<'a>(&'a reqwest::Client);
+
+impl Transport for ReqwestTransport<'_> {
+    type Body = reqwest::Response;
+
+    async fn send(&mut self, prepared: &PreparedRequest) -> Result<Reply<Self::Body>, Failure> {
+        let url = &prepared.common.url;
+        let mut response = self
+            .0
+            .post(url.clone())
+            .headers(prepared.common.headers.clone())
+            .body(prepared.body.clone())
+            .send()
+            .await
+            .map_err(|e| Failure::from_send(e, url))?;
+        Ok(Reply {
+            status: response.status(),
+            headers: std::mem::take(response.headers_mut()),
+            body: response,
+        })
+    }
+}
+
+impl ReplyBody for reqwest::Response {
+    async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        reqwest::Response::chunk(self).await.map_err(describe)
+    }
+}
+
+/// The retry loop, the deadline and the interpretation of answers, over any transport.
+async fn run_with<T: Transport>(
+    transport: &mut T,
+    prepared: &PreparedRequest,
+    events: Option<UnboundedSender<ProbeEvent>>,
+) -> ProbeResult {
+    let start = Instant::now();
+    let request = &prepared.common.request;
     let mut result = ProbeResult {
         model: request.model.clone(),
         ..ProbeResult::default()
@@ -326,23 +520,12 @@ pub async fn run_probe(
     let deadline = start
         .checked_add(request.timeout)
         .map(tokio::time::Instant::from_std);
-
-    let url = match request.chat_completions_url() {
-        Ok(url) => url,
-        Err(message) => {
-            result.error_kind = Some(ProbeErrorKind::Config);
-            result.error = Some(message);
-            result.latency = start.elapsed();
-            return result;
-        }
-    };
-    let body = request.body();
     let policy = request.retry;
 
     loop {
         result.final_attempt_at = start.elapsed();
         let mut attempt = Attempt::new(start, events.as_ref());
-        let run = attempt_once(&mut attempt, client, request, &url, &body);
+        let run = attempt_once(&mut attempt, &mut *transport, prepared);
         let finished = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, run).await.ok(),
             None => Some(run.await),
@@ -539,45 +722,29 @@ impl Failure {
     }
 }
 
-async fn attempt_once(
+async fn attempt_once<T: Transport>(
     attempt: &mut Attempt<'_>,
-    client: &reqwest::Client,
-    request: &ProbeRequest,
-    url: &url::Url,
-    body: &Value,
+    transport: &mut T,
+    prepared: &PreparedRequest,
 ) -> Result<(), Failure> {
-    let accept = if request.stream {
-        "text/event-stream"
-    } else {
-        "application/json"
-    };
-    let mut builder = client.post(url.clone()).json(body).header(ACCEPT, accept);
-    let key = request
-        .api_key
-        .as_ref()
-        .filter(|key| !key.expose().is_empty());
-    if let Some(key) = key {
-        // `bearer_auth` marks the header sensitive, keeping it out of reqwest's own Debug.
-        builder = builder.bearer_auth(key.expose());
-    }
-    if !request.extra_headers.is_empty() {
-        builder = builder.headers(extra_headers(&request.extra_headers)?);
-    }
-    let mut response = builder
-        .send()
-        .await
-        .map_err(|e| Failure::from_send(e, url))?;
-    let status = response.status();
+    let Reply {
+        status,
+        headers,
+        body: mut response,
+    } = transport.send(prepared).await?;
     attempt.status = Some(status.as_u16());
     if !status.is_success() {
-        let headers = response.headers().clone();
         // A broken error body still leaves the status to report.
         let (body, _) = read_capped(&mut response, MAX_ERROR_BODY).await;
-        return Err(status_failure(status, &headers, &body, key.is_some()));
+        return Err(status_failure(
+            status,
+            &headers,
+            &body,
+            prepared.common.key_sent,
+        ));
     }
 
-    let content_type = response
-        .headers()
+    let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
@@ -586,11 +753,10 @@ async fn attempt_once(
     let is_json = content_type.contains("json");
     // Some gateways answer a streaming request with one JSON object (and vice versa);
     // read what was sent, not what was asked for.
-    if is_sse || (request.stream && !is_json) {
+    if is_sse || (prepared.common.request.stream && !is_json) {
         read_stream(attempt, &mut response).await
     } else {
-        attempt.header_cost = response
-            .headers()
+        attempt.header_cost = headers
             .get("x-litellm-response-cost")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
@@ -601,7 +767,7 @@ async fn attempt_once(
 
 async fn read_stream(
     attempt: &mut Attempt<'_>,
-    response: &mut reqwest::Response,
+    response: &mut impl ReplyBody,
 ) -> Result<(), Failure> {
     let mut decoder = SseDecoder::new();
     let mut events = Vec::new();
@@ -621,7 +787,7 @@ async fn read_stream(
             }
             Err(error) => {
                 decoder.finish(&mut events);
-                broken = Some(describe(error));
+                broken = Some(error);
                 true
             }
         };
@@ -657,7 +823,7 @@ async fn read_stream(
 
 async fn read_completion(
     attempt: &mut Attempt<'_>,
-    response: &mut reqwest::Response,
+    response: &mut impl ReplyBody,
 ) -> Result<(), Failure> {
     let (body, broken) = read_capped(response, MAX_COMPLETION_BODY).await;
     if let Some(cause) = broken {
@@ -713,7 +879,7 @@ fn extra_headers(pairs: &[(String, String)]) -> Result<HeaderMap, Failure> {
 }
 
 /// Reads at most `limit` bytes of the body; returns them and, if the read broke, why.
-async fn read_capped(response: &mut reqwest::Response, limit: usize) -> (Vec<u8>, Option<String>) {
+async fn read_capped(response: &mut impl ReplyBody, limit: usize) -> (Vec<u8>, Option<String>) {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
@@ -725,7 +891,7 @@ async fn read_capped(response: &mut reqwest::Response, limit: usize) -> (Vec<u8>
                 }
             }
             Ok(None) => return (body, None),
-            Err(error) => return (body, Some(describe(error))),
+            Err(error) => return (body, Some(error)),
         }
     }
 }
@@ -808,9 +974,13 @@ fn status_failure(status: StatusCode, headers: &HeaderMap, body: &[u8], key_sent
 
 /// A reqwest error's cause chain without the URL (which [`redacted_url`] handles).
 pub(crate) fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
+    describe_chain(&error.without_url())
+}
+
+/// An error and its sources, each said once, without the layers that add nothing.
+fn describe_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
         let text = current.to_string();
         if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {

@@ -134,6 +134,19 @@ impl crossterm::Command for EnableClickAndWheel {
     }
 }
 
+/// Turns click and wheel reporting on, and has a panic turn it off again before ratatui's own
+/// hook restores the screen.
+fn enable_mouse() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        disable_mouse();
+        previous(info);
+    }));
+    if let Err(e) = crossterm::execute!(std::io::stdout(), EnableClickAndWheel) {
+        tracing::warn!("cannot enable mouse reporting: {e}");
+    }
+}
+
 /// Turns mouse reporting off; safe to send when it was never on.
 fn disable_mouse() {
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
@@ -146,14 +159,7 @@ pub async fn run(mut session: Session, ui: &UiArgs, options: TuiOptions) -> anyh
     let mut terminal = ratatui::try_init()?;
     let mouse = !ui.no_mouse;
     if mouse {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            disable_mouse();
-            previous(info);
-        }));
-        if let Err(e) = crossterm::execute!(std::io::stdout(), EnableClickAndWheel) {
-            tracing::warn!("cannot enable mouse reporting: {e}");
-        }
+        enable_mouse();
     }
     let result = event_loop(&mut terminal, &mut session, ui, options).await;
     if mouse {
@@ -162,6 +168,45 @@ pub async fn run(mut session: Session, ui: &UiArgs, options: TuiOptions) -> anyh
     ratatui::try_restore()?;
     session.shutdown().await;
     result
+}
+
+/// What a key or mouse event does, the same on the live dashboard and in a replay; `None` for
+/// what the dashboard ignores (key releases, unbound keys, mouse motion and button releases).
+fn input_effect(app: &mut App, event: &Event) -> Option<Effect> {
+    match event {
+        Event::Key(key) if key.kind == KeyEventKind::Release => None,
+        Event::Key(key) if app.filter_input.is_some() => Some(app.filter_key(key)),
+        Event::Key(key) if app.modal != Modal::None => Some(app.modal_key(key, unix_now())),
+        Event::Key(key) => app
+            .keymap
+            .action_for(key)
+            .map(|action| app.apply(action, unix_now())),
+        // Motion and release reports carry nothing the dashboard acts on.
+        Event::Mouse(mouse)
+            if matches!(
+                mouse.kind,
+                MouseEventKind::Moved | MouseEventKind::Drag(_) | MouseEventKind::Up(_)
+            ) =>
+        {
+            None
+        }
+        Event::Mouse(mouse) => Some(app.mouse(mouse, unix_now())),
+        _ => None,
+    }
+}
+
+/// Recomputes the view from the session, saying why when it falls back to probe results.
+fn refresh_view(app: &mut App, session: &Session, columns: usize) {
+    app.showing_probes = session.showing_probes().then(|| {
+        let why = session
+            .store
+            .health
+            .last_error
+            .as_deref()
+            .unwrap_or("no data");
+        format!("/metrics: {why}")
+    });
+    app.view = compute_view(session, app.window, columns, app.filter.as_deref());
 }
 
 async fn event_loop(
@@ -214,37 +259,14 @@ async fn event_loop(
         tokio::select! {
             event = events.next() => {
                 let Some(event) = event else { break };
-                match event? {
-                    Event::Key(key) if key.kind == KeyEventKind::Release => {}
-                    Event::Key(key) if app.filter_input.is_some() => {
-                        effect = app.filter_key(&key);
-                        dirty = true;
-                    }
-                    Event::Key(key) if app.modal != Modal::None => {
-                        effect = app.modal_key(&key, unix_now());
-                        dirty = true;
-                    }
-                    Event::Key(key) => {
-                        if let Some(action) = app.keymap.action_for(&key) {
-                            effect = app.apply(action, unix_now());
-                            dirty = true;
-                        }
-                    }
-                    // Motion and release reports carry nothing the dashboard acts on.
-                    Event::Mouse(mouse) if matches!(
-                        mouse.kind,
-                        MouseEventKind::Moved | MouseEventKind::Drag(_) | MouseEventKind::Up(_)
-                    ) => {}
-                    Event::Mouse(mouse) => {
-                        effect = app.mouse(&mouse, unix_now());
-                        dirty = true;
-                    }
-                    Event::Resize(width, _) => {
-                        columns = render::chart_columns(width);
-                        stale_view = true;
-                        dirty = true;
-                    }
-                    _ => {}
+                let event = event?;
+                if let Event::Resize(width, _) = event {
+                    columns = render::chart_columns(width);
+                    stale_view = true;
+                    dirty = true;
+                } else if let Some(e) = input_effect(&mut app, &event) {
+                    effect = e;
+                    dirty = true;
                 }
             }
             update = session.updates.recv() => {
@@ -287,11 +309,7 @@ async fn event_loop(
             _ = clock.tick() => dirty = true,
             _ = frame_tick.tick() => {
                 if stale_view && !app.frozen {
-                    app.showing_probes = session.showing_probes().then(|| {
-                        let why = session.store.health.last_error.as_deref().unwrap_or("no data");
-                        format!("/metrics: {why}")
-                    });
-                    app.view = compute_view(session, app.window, columns, app.filter.as_deref());
+                    refresh_view(&mut app, session, columns);
                     stale_view = false;
                 }
                 if dirty {

@@ -576,6 +576,9 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
             base.fg(theme.warn),
         ));
     }
+    for problem in &s.exposition_problems {
+        spans.push(Span::styled(format!("{problem} "), base.fg(theme.warn)));
+    }
     spans.push(Span::styled(
         format!("│ window {}", format::window(app.window)),
         base,

@@ -3,13 +3,13 @@
 //! module only moves the cursor and draws.
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, EventStream, KeyEventKind, MouseEventKind};
+use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
 
 use crate::cli::ReplayArgs;
 use crate::record::{Replay, Replayed};
 use crate::source::unix_now;
-use crate::tui::app::{App, Modal, ProbeState};
+use crate::tui::app::{App, ProbeState};
 use crate::tui::{compute_view, render};
 
 /// Playback speeds `<` and `>` step through.
@@ -136,14 +136,7 @@ pub async fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     // Mouse as on the live dashboard (see `tui::run`): clicks and the wheel, off on every exit.
     let mouse = !args.ui.no_mouse;
     if mouse {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            super::disable_mouse();
-            previous(info);
-        }));
-        if let Err(e) = crossterm::execute!(std::io::stdout(), super::EnableClickAndWheel) {
-            tracing::warn!("cannot enable mouse reporting: {e}");
-        }
+        super::enable_mouse();
     }
     let result = event_loop(&mut terminal, &mut replay, args, theme).await;
     if mouse {
@@ -214,28 +207,13 @@ async fn event_loop(
         tokio::select! {
             event = events.next() => {
                 let Some(event) = event else { break };
-                let effect = match event? {
-                    Event::Key(key) if key.kind == KeyEventKind::Release => None,
-                    Event::Key(key) if app.filter_input.is_some() => Some(app.filter_key(&key)),
-                    Event::Key(key) if app.modal != Modal::None => {
-                        Some(app.modal_key(&key, unix_now()))
-                    }
-                    Event::Key(key) => app.keymap.action_for(&key).map(|a| app.apply(a, unix_now())),
-                    Event::Mouse(mouse) if matches!(
-                        mouse.kind,
-                        MouseEventKind::Moved | MouseEventKind::Drag(_) | MouseEventKind::Up(_)
-                    ) => None,
-                    Event::Mouse(mouse) => Some(app.mouse(&mouse, unix_now())),
-                    Event::Resize(width, _) => {
-                        columns = render::chart_columns(width);
-                        stale_view = true;
-                        None
-                    }
-                    _ => None,
-                };
-                // Replay sends nothing: App refuses the keys that would (see refuse_requests),
-                // so the only effect left to act on is a recompute.
-                if effect.is_some() {
+                let event = event?;
+                if let Event::Resize(width, _) = event {
+                    columns = render::chart_columns(width);
+                    stale_view = true;
+                } else if super::input_effect(&mut app, &event).is_some() {
+                    // Replay sends nothing: App refuses the keys that would (see
+                    // refuse_requests), so the only effect left to act on is a recompute.
                     stale_view = true;
                 }
                 dirty = true;
@@ -253,12 +231,7 @@ async fn event_loop(
                     dirty = true;
                 }
                 if stale_view && !app.frozen {
-                    let session = &replay.session;
-                    app.showing_probes = session.showing_probes().then(|| {
-                        let why = session.store.health.last_error.as_deref().unwrap_or("no data");
-                        format!("/metrics: {why}")
-                    });
-                    app.view = compute_view(&replay.session, app.window, columns, app.filter.as_deref());
+                    super::refresh_view(&mut app, &replay.session, columns);
                     stale_view = false;
                     dirty = true;
                 }

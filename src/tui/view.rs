@@ -31,6 +31,9 @@ pub struct StatusView {
     pub folded_models: usize,
     /// A counter reset inside the window: the gateway restarted.
     pub restarted_at: Option<f64>,
+    /// Short names of what is wrong with the exposition itself (churn, duplicates, bad bytes),
+    /// which the numbers alone would hide.
+    pub exposition_problems: Vec<String>,
 }
 
 /// Everything the dashboard draws.
@@ -79,6 +82,22 @@ pub struct ViewParams<'a> {
     pub model_filter: Option<&'a str>,
 }
 
+/// The status line's names for problems in the last exposition; `snapshot` warnings say the same
+/// at length.
+pub fn exposition_problems(health: &crate::store::TargetHealth) -> Vec<String> {
+    let mut problems = Vec::new();
+    if health.churning_scrapes >= crate::store::CHURN_SCRAPES {
+        problems.push("series churn".to_string());
+    }
+    if health.duplicate_series > 0 {
+        problems.push(format!("duplicate series {}", health.duplicate_series));
+    }
+    if health.invalid_utf8 {
+        problems.push("not UTF-8".to_string());
+    }
+    problems
+}
+
 impl DashboardView {
     pub fn compute(store: &TargetStore, prices: &PriceTable, params: &ViewParams<'_>) -> Self {
         let health = &store.health;
@@ -99,6 +118,7 @@ impl DashboardView {
                 (Some(r), Some(t)) if t - r <= window => Some(r),
                 _ => None,
             },
+            exposition_problems: exposition_problems(health),
         };
         let missing: Vec<Signal> = if params.dialect_signals.is_empty() {
             Vec::new()
@@ -241,4 +261,24 @@ fn tokens_by_model(
         .collect();
     out.sort_by(|a, b| b.tokens.total_cmp(&a.tokens).then(a.model.cmp(&b.model)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_names_each_exposition_problem() {
+        let mut health = crate::store::TargetHealth::default();
+        assert!(exposition_problems(&health).is_empty());
+        health.churning_scrapes = crate::store::CHURN_SCRAPES;
+        health.duplicate_series = 3;
+        health.invalid_utf8 = true;
+        assert_eq!(
+            exposition_problems(&health),
+            ["series churn", "duplicate series 3", "not UTF-8"]
+        );
+        health.churning_scrapes = crate::store::CHURN_SCRAPES - 1;
+        assert_eq!(exposition_problems(&health).len(), 2);
+    }
 }

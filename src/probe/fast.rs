@@ -1,0 +1,269 @@
+//! A plain-`http://` transport for `llmtop bench`: one HTTP/1.1 connection owned by each worker, as oha does.
+//!
+//! reqwest's shared pool, redirect and URL layers cost about as much CPU per request as a small
+//! gateway's whole answer; a worker that owns its connection and sends prebuilt bytes needs none
+//! of them. What this path cannot do the same way (https, proxies, credentials in the URL,
+//! redirects) goes through reqwest, and the answer is read by the same code either way, so a
+//! result does not depend on which path fetched it.
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use reqwest::header::{HOST, HeaderMap, HeaderValue, USER_AGENT};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{
+    Failure, Prepared, PreparedRequest, ProbeErrorKind, ProbeEvent, ProbeResult, Reply,
+    ReplyBody, ReqwestTransport, Retry, Transport, describe_chain, redacted_url, run_with,
+};
+
+/// The same bound `crate::net::http_client` gives reqwest.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// What reqwest sends as `User-Agent` (`crate::net::http_client`).
+const USER_AGENT_VALUE: &str = concat!("llmtop/", env!("CARGO_PKG_VERSION"));
+/// reqwest sends through a proxy named by any of these; this path cannot.
+const PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+
+/// One worker's connection to a plain-http gateway, opened on first use and again whenever the
+/// gateway closed it. Sends requests of the [`PreparedRequest`] family it was made for; any
+/// other request, and every request after a redirect, goes through `client`.
+pub struct HttpConnection {
+    client: reqwest::Client,
+    family: Arc<Prepared>,
+    host: String,
+    port: u16,
+    /// Origin-form request target: path and query.
+    uri: hyper::Uri,
+    /// The prepared headers plus `Host` and `User-Agent`, as reqwest would add them.
+    headers: HeaderMap,
+    sender: Option<SendRequest<Full<Bytes>>>,
+    /// The gateway answered with a 3xx: reqwest follows same-origin redirects as the probe
+    /// always did, so from then on it sends everything.
+    redirected: bool,
+}
+
+impl HttpConnection {
+    /// `None` when the request needs reqwest: not `http://`, credentials in the URL, or a
+    /// proxy configured in the environment.
+    pub fn new(client: reqwest::Client, prepared: &PreparedRequest) -> Option<Self> {
+        let url = &prepared.common.url;
+        let proxied = PROXY_VARS
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+        if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        if proxied {
+            return None;
+        }
+        let host = match url.host()? {
+            url::Host::Domain(name) => name.to_string(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        let port = url.port_or_known_default()?;
+        let uri: hyper::Uri = url[url::Position::BeforePath..].parse().ok()?;
+        let mut headers = prepared.common.headers.clone();
+        if !headers.contains_key(HOST) {
+            // Bracketed IPv6 and a non-default port, as hyper-util writes it for reqwest.
+            let authority = match url.port() {
+                Some(port) => format!("{}:{port}", url.host_str()?),
+                None => url.host_str()?.to_string(),
+            };
+            headers.insert(HOST, HeaderValue::from_str(&authority).ok()?);
+        }
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        }
+        Some(Self {
+            client,
+            family: prepared.common.clone(),
+            host,
+            port,
+            uri,
+            headers,
+            sender: None,
+            redirected: false,
+        })
+    }
+
+    /// [`super::run_prepared`] over this connection: the same retries, deadline and verdicts.
+    pub async fn run(
+        &mut self,
+        prepared: &PreparedRequest,
+        events: Option<UnboundedSender<ProbeEvent>>,
+    ) -> ProbeResult {
+        run_with(self, prepared, events).await
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failure> {
+        let url = &self.family.url;
+        let connect = TcpStream::connect((self.host.as_str(), self.port));
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                return Err(Failure {
+                    kind: ProbeErrorKind::Connection,
+                    message: format!(
+                        "cannot connect to {}: tcp connect error: {error}",
+                        redacted_url(url)
+                    ),
+                    retry: Retry::After(None),
+                });
+            }
+            Err(_) => {
+                return Err(Failure {
+                    kind: ProbeErrorKind::Timeout,
+                    message: format!(
+                        "cannot connect to {}: tcp connect error: connection timed out after {CONNECT_TIMEOUT:?}",
+                        redacted_url(url)
+                    ),
+                    retry: Retry::After(None),
+                });
+            }
+        };
+        // Small requests and answers: waiting to coalesce them only adds latency (reqwest too).
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| self.send_failure(&error))?;
+        // The connection's errors reach the request waiting on it; nothing to do with them here.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    fn send_failure(&self, error: &hyper::Error) -> Failure {
+        Failure {
+            kind: ProbeErrorKind::Connection,
+            message: format!(
+                "request failed to {}: {}",
+                redacted_url(&self.family.url),
+                describe_chain(error)
+            ),
+            retry: Retry::After(None),
+        }
+    }
+
+    async fn via_reqwest(
+        &self,
+        prepared: &PreparedRequest,
+    ) -> Result<Reply<FastBody>, Failure> {
+        let reply = ReqwestTransport(&self.client).send(prepared).await?;
+        Ok(Reply {
+            status: reply.status,
+            headers: reply.headers,
+            body: FastBody::Reqwest(reply.body),
+        })
+    }
+}
+
+impl Transport for HttpConnection {
+    type Body = FastBody;
+
+    async fn send(&mut self, prepared: &PreparedRequest) -> Result<Reply<FastBody>, Failure> {
+        if self.redirected || !Arc::ptr_eq(&self.family, &prepared.common) {
+            return self.via_reqwest(prepared).await;
+        }
+        // A kept-alive connection the gateway closed meanwhile gets one fresh retry, as
+        // reqwest's pool does for a request that was never written.
+        for _ in 0..2 {
+            let (mut sender, reused) = match self.sender.take() {
+                Some(sender) if !sender.is_closed() => (sender, true),
+                _ => (self.connect().await?, false),
+            };
+            if sender.ready().await.is_err() {
+                if reused {
+                    continue;
+                }
+                return Err(Failure {
+                    kind: ProbeErrorKind::Connection,
+                    message: format!(
+                        "request failed to {}: connection closed before the request was sent",
+                        redacted_url(&self.family.url)
+                    ),
+                    retry: Retry::After(None),
+                });
+            }
+            let mut request = hyper::Request::new(Full::new(prepared.body.clone()));
+            *request.method_mut() = hyper::Method::POST;
+            *request.uri_mut() = self.uri.clone();
+            *request.headers_mut() = self.headers.clone();
+            match sender.send_request(request).await {
+                Ok(response) => {
+                    self.sender = Some(sender);
+                    let (head, body) = response.into_parts();
+                    if head.status.is_redirection() {
+                        self.redirected = true;
+                        return self.via_reqwest(prepared).await;
+                    }
+                    return Ok(Reply {
+                        status: head.status,
+                        headers: head.headers,
+                        body: FastBody::Hyper(body),
+                    });
+                }
+                Err(error) if reused && error.is_canceled() => continue,
+                Err(error) => return Err(self.send_failure(&error)),
+            }
+        }
+        Err(Failure {
+            kind: ProbeErrorKind::Connection,
+            message: format!(
+                "request failed to {}: the gateway closed every connection before the request was sent",
+                redacted_url(&self.family.url)
+            ),
+            retry: Retry::After(None),
+        })
+    }
+}
+
+impl fmt::Debug for HttpConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The headers hold the key: not shown.
+        f.debug_struct("HttpConnection")
+            .field("url", &redacted_url(&self.family.url))
+            .field("connected", &self.sender.is_some())
+            .field("redirected", &self.redirected)
+            .finish()
+    }
+}
+
+/// A body read from this connection, or from reqwest after a redirect.
+pub(super) enum FastBody {
+    Hyper(Incoming),
+    Reqwest(reqwest::Response),
+}
+
+impl ReplyBody for FastBody {
+    async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match self {
+            FastBody::Reqwest(response) => ReplyBody::chunk(response).await,
+            FastBody::Hyper(body) => loop {
+                match body.frame().await {
+                    None => return Ok(None),
+                    Some(Ok(frame)) => {
+                        // Trailers carry nothing the probe reads.
+                        if let Ok(data) = frame.into_data() {
+                            return Ok(Some(data));
+                        }
+                    }
+                    // Worded as reqwest words it, so a broken stream reads the same either way.
+                    Some(Err(error)) => {
+                        return Err(format!(
+                            "error decoding response body: {}",
+                            describe_chain(&error)
+                        ));
+                    }
+                }
+            },
+        }
+    }
+}
