@@ -3,9 +3,10 @@
 //! parse → dialect → store path as a live session, so every figure comes out as it did live.
 //!
 //! The file is a series of independent gzip members, each holding JSON Lines (one [`Record`] per
-//! line): `zcat FILE | jq` reads it. A member is closed every [`FLUSH_EVERY`] (or [`FLUSH_BYTES`]
-//! of records), so a crash loses at most the records of the open member, and a later `--record` on
-//! the same file first drops such a torn tail, then appends a new header and goes on.
+//! line): `zcat FILE | jq` reads it. A member is closed once it is [`FLUSH_EVERY`] old (by the
+//! next record, or by the dashboard's 1 s clock through [`Recorder::flush_if_due`]) or holds
+//! [`FLUSH_BYTES`], so a crash loses at most the last ~10 s of records, and a later `--record` on the same file first drops such a torn tail, then appends a
+//! new header and goes on.
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -28,7 +29,9 @@ use crate::store::StoreLimits;
 
 /// Version of the record layout; a reader refuses files of a newer major layout.
 pub const FORMAT_VERSION: u32 = 1;
-/// A member is closed at least this often (wall time), bounding what a crash can lose.
+/// Age at which the open member is closed and written: by the next record, or by the caller's
+/// clock through [`Recorder::flush_if_due`], so a slow `--interval` cannot stretch what a crash
+/// loses.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 /// ... or once it holds this many bytes of uncompressed records.
 pub const FLUSH_BYTES: usize = 1024 * 1024;
@@ -477,6 +480,14 @@ impl Recorder {
         }
         self.member_bytes += line.len() + 1;
         if self.member_bytes >= FLUSH_BYTES || self.member_started.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    /// Writes the open member if it is [`FLUSH_EVERY`] old; called on a clock so a quiet session
+    /// (a 30 s interval, no probes) still reaches the disk within about 10 s.
+    pub fn flush_if_due(&mut self) {
+        if self.member_bytes > 0 && self.member_started.elapsed() >= FLUSH_EVERY {
             self.flush();
         }
     }
@@ -1094,6 +1105,27 @@ mod tests {
         assert_eq!(torn, None);
         let times: Vec<f64> = all.iter().filter_map(Record::time).collect();
         assert_eq!(times, vec![100.0, 101.0, 102.0, 100.0, 104.0]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_quiet_session_reaches_the_disk_on_the_clock() {
+        let dir = std::env::temp_dir().join(format!("llmtop-record-clock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.llmrec");
+        let _ = std::fs::remove_file(&path);
+        let mut rec = Recorder::create(&path, header(), Scrub::new()).unwrap();
+        rec.write(&error_record(101.0));
+        rec.flush_if_due();
+        assert_eq!(read_all(&path).0.len(), 1, "a fresh member waits");
+        // As if the one record had been written FLUSH_EVERY ago and nothing came since.
+        rec.member_started = Instant::now().checked_sub(FLUSH_EVERY).unwrap();
+        rec.flush_if_due();
+        let (all, torn) = read_all(&path);
+        assert_eq!(torn, None);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1], error_record(101.0));
+        drop(rec);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -394,3 +394,68 @@ pub fn to_table(snap: &Snapshot) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(instances: Option<Vec<InstanceFigures>>) -> Snapshot {
+        Snapshot {
+            target: "http://gw:4000/metrics".into(),
+            dialect: Some("seed".into()),
+            window_seconds: 10.0,
+            at: None,
+            scrapes: 3,
+            scrape_errors: 0,
+            skipped_lines: 0,
+            models: Vec::new(),
+            totals: Figures {
+                requests_per_second: Some(2.5),
+                ..Figures::default()
+            },
+            warnings: Vec::new(),
+            stale: false,
+            instance_label: instances.as_ref().map(|_| "pod".to_string()),
+            instances,
+        }
+    }
+
+    #[test]
+    fn instances_csv_has_a_row_per_instance_with_stale_after_the_name() {
+        let rows = vec![
+            InstanceFigures {
+                instance: "pod,a".into(),
+                stale: false,
+                figures: Figures {
+                    requests_per_second: Some(1.5),
+                    ..Figures::default()
+                },
+            },
+            InstanceFigures {
+                instance: "pod-b".into(),
+                stale: true,
+                figures: Figures::default(),
+            },
+        ];
+        let csv = to_instances_csv(&snap(Some(rows)));
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], INSTANCES_CSV_HEADER);
+        assert_eq!(lines[1], "\"pod,a\",false,1.5,,,,,,,,,,,,,,unknown");
+        assert_eq!(lines[2], "pod-b,true,,,,,,,,,,,,,,,unknown");
+        assert_eq!(lines.len(), 3);
+        // The header is csv's with `instance,stale` in place of `model`.
+        assert_eq!(
+            INSTANCES_CSV_HEADER.strip_prefix("instance,stale,"),
+            CSV_HEADER.strip_prefix("model,")
+        );
+        // One gateway: one row, its totals.
+        let one = to_instances_csv(&snap(None));
+        assert_eq!(
+            one.lines().nth(1),
+            Some("http://gw:4000/metrics,false,2.5,,,,,,,,,,,,,,unknown")
+        );
+        // The single-target JSON carries no fleet fields.
+        let json = serde_json::to_value(snap(None)).unwrap();
+        assert!(json.get("instances").is_none() && json.get("instance_label").is_none());
+    }
+}

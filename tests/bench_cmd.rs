@@ -430,3 +430,194 @@ fn ctrl_c_prints_the_partial_summary_and_exits_130() {
     assert_eq!(j["requests_ok"], done);
     assert!(j["total_time_seconds"].as_f64().unwrap() < 30.0);
 }
+
+/// One run of the library's load generator against a fresh demo gateway (its answers are
+/// numbered per gateway, so both transports meet the same answers), as its JSON summary.
+async fn library_summary(
+    stream: bool,
+    headers: &[(String, String)],
+    retries: u32,
+    concurrency: usize,
+    fast_http: bool,
+) -> Value {
+    use llmtop::loadgen::stats::{RunInfo, summary_json};
+    use llmtop::loadgen::{Interrupt, Plan, execute};
+    use llmtop::probe::fast::HttpConnection;
+    use llmtop::probe::{ProbeRequest, RetryPolicy};
+
+    let gw = demo::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        DemoConfig {
+            seed: Some(11),
+            traffic: false,
+            latency_scale: 0.0,
+            ..DemoConfig::default()
+        },
+    )
+    .await
+    .expect("demo gateway starts");
+    let base = url::Url::parse(&gw.base_url()).unwrap();
+    let mut template = ProbeRequest::new(base.clone(), MODEL, "")
+        .with_stream(stream)
+        .with_max_tokens(Some(64))
+        .with_timeout(Duration::from_secs(10))
+        .with_retry(RetryPolicy {
+            max_retries: retries,
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        });
+    for (name, value) in headers {
+        template = template.with_header(name, value);
+    }
+    let client = llmtop::session::http_client().unwrap();
+    // Without this the comparison would pass with both runs on reqwest.
+    let prepared = template.prepare().unwrap();
+    assert!(HttpConnection::new(client.clone(), &prepared).is_some());
+    let plan = Plan {
+        template,
+        prompts: vec!["Say something about monitoring.".into()],
+        requests: Some(24),
+        concurrency,
+        rate: None,
+        duration: None,
+        seed: None,
+        slo: None,
+        fast_http,
+    };
+    let info = RunInfo {
+        model: MODEL.into(),
+        target: base.origin().ascii_serialization(),
+        stream,
+        concurrency,
+        rate: None,
+        requests_target: Some(24),
+        duration_limit: None,
+        max_tokens: 64,
+        prompts: 1,
+        seed: None,
+        slo: None,
+    };
+    let (_keep, interrupt) = Interrupt::manual();
+    let prices = PriceTable::builtin();
+    let run = execute(&client, plan, &prices, interrupt, None);
+    let out = tokio::time::timeout(RUN_BUDGET, run)
+        .await
+        .expect("bench run finishes in time");
+    gw.shutdown().await;
+    summary_json(&info, &out.recorder, out.elapsed, out.interrupted)
+}
+
+/// What does not depend on timing: counts, tokens, statuses, errors and cost.
+fn countable(mut j: Value) -> Value {
+    let mut samples: Vec<String> = j["error_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    samples.sort();
+    serde_json::json!({
+        "requests_done": j["requests_done"].take(),
+        "requests_ok": j["requests_ok"].take(),
+        "status_codes": j["status_codes"].take(),
+        "no_response": j["no_response"].take(),
+        "errors": j["errors"].take(),
+        "error_samples": samples,
+        "tokens": j["tokens"].take(),
+        "requests_with_cost": j["requests_with_cost"].take(),
+        "retries": j["retries"].take(),
+        "requests_retried": j["requests_retried"].take(),
+        "latency_count": j["latency_seconds"]["count"].take(),
+        "ttft_count": j["ttft_seconds"]["count"].take(),
+        "tpot_count": j["tpot_seconds"]["count"].take(),
+        "itl_count": j["itl_seconds"]["count"].take(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_http_path_and_reqwest_path_give_the_same_summary() {
+    let fault = |spec: &str| vec![(FAULT_HEADER.to_string(), spec.to_string())];
+    let keyed = |spec: &str, key: &str| {
+        vec![
+            (FAULT_HEADER.to_string(), spec.to_string()),
+            (FAULT_KEY_HEADER.to_string(), key.to_string()),
+        ]
+    };
+    // (stream, headers, retries, requests_ok, errors)
+    let mut cases: Vec<(bool, Vec<(String, String)>, u32, u64, Value)> = vec![
+        (false, vec![], 0, 24, serde_json::json!({})),
+        (true, vec![], 0, 24, serde_json::json!({})),
+        (
+            true,
+            fault("keepalive;reasoning;garbage_sse"),
+            0,
+            24,
+            serde_json::json!({}),
+        ),
+        (
+            true,
+            fault("cut_mid_stream"),
+            0,
+            0,
+            serde_json::json!({"truncated": 24}),
+        ),
+        (
+            true,
+            fault("error_in_stream"),
+            0,
+            0,
+            serde_json::json!({"gateway_error": 24}),
+        ),
+        (
+            false,
+            fault("status=500"),
+            1,
+            0,
+            serde_json::json!({"http": 24}),
+        ),
+        (
+            false,
+            fault("insufficient_quota"),
+            1,
+            0,
+            serde_json::json!({"quota_exhausted": 24}),
+        ),
+    ];
+    // Six 429s, one request at a time so which attempt meets them is fixed: the first three
+    // requests fail twice (one retry each), the other 21 succeed.
+    cases.push((
+        false,
+        keyed("fail_first=6;retry_after=0", "same-summary"),
+        1,
+        21,
+        serde_json::json!({"rate_limited": 3}),
+    ));
+    for (stream, headers, retries, ok, errors) in cases {
+        let what = format!("stream={stream} {headers:?}");
+        let concurrency = if ok == 21 { 1 } else { 4 };
+        let fast = library_summary(stream, &headers, retries, concurrency, true).await;
+        let slow = library_summary(stream, &headers, retries, concurrency, false).await;
+        let (fast_cost, slow_cost) = (fast["cost_usd"].as_f64(), slow["cost_usd"].as_f64());
+        let (fast, slow) = (countable(fast), countable(slow));
+        assert_eq!(fast, slow, "{what}");
+        assert_eq!(fast["requests_done"], 24, "{what}");
+        assert_eq!(fast["requests_ok"], ok, "{what}");
+        assert_eq!(fast["errors"], errors, "{what}");
+        // Summed in whatever order requests finished: equal to the last few bits.
+        match (fast_cost, slow_cost) {
+            (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-12 * a.abs().max(1e-9), "{what}"),
+            (a, b) => assert_eq!(a, b, "{what}"),
+        }
+        if ok == 21 {
+            assert_eq!(fast["retries"], 3, "{what}");
+            assert_eq!(
+                fast["status_codes"],
+                serde_json::json!({"200": 21, "429": 3})
+            );
+        }
+        if ok == 24 {
+            assert_eq!(fast["tokens"]["requests_with_usage"], 24, "{what}");
+            assert!(fast_cost.is_some_and(|c| c > 0.0), "{what}");
+        }
+    }
+}

@@ -469,6 +469,106 @@ async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
         failures.join("\n")
     );
 
+    // `snapshot` in both modes over the same window at the same time: the same totals and the
+    // same per-instance rows (tolerances as above); models stay models.
+    let prom_snap = llmtop::report::prometheus_snapshot(
+        &source
+            .refresh_over(seed_dialect, &prices, &request, eval_t, WINDOW)
+            .await
+            .view,
+        &prometheus.base,
+        WINDOW,
+        Vec::new(),
+    );
+    let direct_snap = llmtop::report::fleet_snapshot(&fleet, &prices, WINDOW, Vec::new());
+    let mut failures = Vec::new();
+    compare_figures(
+        "snapshot",
+        &direct_snap.totals,
+        &prom_snap.totals,
+        &mut failures,
+    );
+    let snap_row = |snap: &llmtop::report::Snapshot, name: &str| {
+        snap.instances
+            .as_ref()
+            .and_then(|rows| rows.iter().find(|r| r.instance == name).cloned())
+            .unwrap_or_else(|| panic!("no snapshot row for {name}"))
+    };
+    for addr in &addrs {
+        let name = addr.to_string();
+        let (d, p) = (snap_row(&direct_snap, &name), snap_row(&prom_snap, &name));
+        assert!(!d.stale && !p.stale, "{name} is up");
+        compare_figures(
+            &format!("snapshot {name}"),
+            &d.figures,
+            &p.figures,
+            &mut failures,
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "snapshot figures disagree:\n{}",
+        failures.join("\n")
+    );
+    let models = |snap: &llmtop::report::Snapshot| -> Vec<String> {
+        snap.models.iter().map(|m| m.model.clone()).collect()
+    };
+    assert_eq!(models(&prom_snap), models(&direct_snap));
+    assert!(
+        prom_snap.models.len() >= 4,
+        "the demo's models, not the instances"
+    );
+    assert_eq!(prom_snap.instance_label.as_deref(), Some("instance"));
+    assert_eq!(direct_snap.instance_label.as_deref(), Some("target"));
+    assert_eq!((prom_snap.scrapes, prom_snap.scrape_errors), (0, 0));
+
+    // The command itself: answers at once (Prometheus holds the history), same JSON shape.
+    let asked = Instant::now();
+    let out = llmtop_ok(
+        [
+            "snapshot",
+            "--prometheus",
+            &prometheus.base,
+            "--selector",
+            "{job=\"gateways\"}",
+            "--prometheus-scrape-interval",
+            "1s",
+            "--for",
+            "20s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    )
+    .await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "no waiting for --for"
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).expect("snapshot JSON");
+    assert_eq!(json["dialect"], "seed");
+    assert_eq!(json["window_seconds"], 20.0);
+    assert_eq!(json["instance_label"], "instance");
+    assert_eq!(json["stale"], false);
+    let rows = json["instances"].as_array().expect("instances");
+    let mut got: Vec<&str> = rows.iter().filter_map(|r| r["instance"].as_str()).collect();
+    got.sort();
+    let mut want: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    // Prometheus sums the rows' rates: the total is their sum exactly.
+    let sum: f64 = rows
+        .iter()
+        .filter_map(|r| r["requests_per_second"].as_f64())
+        .sum();
+    let total = json["totals"]["requests_per_second"]
+        .as_f64()
+        .expect("a total rate");
+    assert!(
+        total > 0.0 && (sum - total).abs() <= 1e-9 * total,
+        "{sum} vs {total}"
+    );
+
     // Drill-down: the queries narrowed to one instance give that instance's figures.
     let one = addrs[1].to_string();
     let drilled = source
@@ -1020,6 +1120,13 @@ struct Received {
     common: Option<String>,
 }
 
+/// Rows against the aggregate of a 4 s snapshot. Each series' rate is extrapolated to the window
+/// edges from its own samples (PromQL's rule); a series a target starts inside the window (a
+/// model's first error there) is extrapolated alone in its row but only counts from its first
+/// sample in the aggregate, where the model already exists. Measured: 0.04–0.8 % on warm demo
+/// gateways; 3 % allowed. Without the warm-up it is 12 %: every series starts inside the window.
+const SUM_TOLERANCE: f64 = 0.03;
+
 /// A `/metrics` stand-in that records the headers of every request it gets.
 async fn recorder() -> (SocketAddr, Arc<std::sync::Mutex<Vec<Received>>>) {
     use axum::extract::{Request, State};
@@ -1207,6 +1314,61 @@ async fn each_direct_target_gets_its_own_credentials_and_no_other() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every key of a snapshot is in docs/snapshot-schema.json and every required one is there,
+/// at the top, in `totals`, in each model and in each instance.
+fn documented_in_the_schema(json: &serde_json::Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/snapshot-schema.json");
+    let text = std::fs::read_to_string(path).expect("the schema file");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let top = keys(&schema["properties"]);
+    for key in keys(json) {
+        assert!(top.contains(&key), "{key} is not in the schema");
+    }
+    let figures = names(&schema["$defs"]["figures"]["required"]);
+    let mut want: Vec<(String, Vec<String>)> = vec![("".into(), names(&schema["required"]))];
+    want.push(("totals".into(), figures.clone()));
+    for (def, list) in [("model", "models"), ("instance", "instances")] {
+        let own = names(&schema["$defs"][def]["allOf"][1]["required"]);
+        let all: Vec<String> = figures.iter().chain(&own).cloned().collect();
+        for (i, _) in json[list].as_array().into_iter().flatten().enumerate() {
+            want.push((format!("{list}/{i}"), all.clone()));
+        }
+    }
+    for (at, required) in want {
+        let obj =
+            at.split('/')
+                .filter(|p| !p.is_empty())
+                .fold(json, |v, p| match p.parse::<usize>() {
+                    Ok(i) => &v[i],
+                    Err(_) => &v[p],
+                });
+        let present = keys(obj);
+        for key in &required {
+            assert!(present.contains(key), "{at}: {key} missing");
+        }
+        // And nothing undocumented inside a row either.
+        if !at.is_empty() {
+            for key in &present {
+                assert!(required.contains(key), "{at}: {key} is not in the schema");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_of_direct_targets_gives_the_aggregate_and_one_row_per_instance() {
     let mut gateways = Vec::new();
@@ -1249,6 +1411,7 @@ async fn snapshot_of_direct_targets_gives_the_aggregate_and_one_row_per_instance
     };
     let json: serde_json::Value =
         serde_json::from_str(&llmtop_ok(args("json")).await).expect("snapshot JSON");
+    documented_in_the_schema(&json);
     assert_eq!(json["instance_label"], "target");
     assert_eq!(json["dialect"], "seed");
     assert_eq!(json["window_seconds"], 4.0);
@@ -1270,7 +1433,8 @@ async fn snapshot_of_direct_targets_gives_the_aggregate_and_one_row_per_instance
             (dead.as_str(), true)
         ]
     );
-    // The aggregate is the sum of the targets, exactly: the same samples over the same window.
+    // The aggregate is the sum of the targets over the same samples, up to PromQL's per-series
+    // extrapolation to the window's edges (see SUM_TOLERANCE).
     for field in [
         "requests_per_second",
         "tokens_total_per_second",
@@ -1283,7 +1447,10 @@ async fn snapshot_of_direct_targets_gives_the_aggregate_and_one_row_per_instance
         let sum: f64 = rows.iter().filter_map(value).sum();
         let total = value(&json["totals"]).expect("a total");
         assert!(total > 0.0, "{field}: {total}");
-        eprintln!("{field}: rows sum to {sum}, total {total}, rel {}", (sum-total).abs()/total);
+        assert!(
+            (sum - total).abs() <= SUM_TOLERANCE * total,
+            "{field}: rows sum to {sum}, total {total}"
+        );
     }
     assert!(
         rows[2]["requests_per_second"].is_null(),

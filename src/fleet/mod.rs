@@ -79,8 +79,9 @@ pub fn show_instances(view: &mut DashboardView) {
     }
 }
 
-/// The table's rows in the order the dashboard draws them: by `sort`, unknown values last,
-/// ties by name. One function for drawing and for Enter, so the highlighted row is the one drilled.
+/// The table's rows in the order the dashboard draws them: by `sort`, an unknown value below
+/// every known one (so last when descending, first when ascending), ties by name. One function
+/// for drawing and for Enter, so the highlighted row is the one drilled.
 pub fn table_order(
     rows: &[ModelFigures],
     sort: SortColumn,
@@ -313,12 +314,16 @@ impl FleetMode {
         }
         let mut targets: Vec<crate::source::scrape::ScrapeTarget> = Vec::new();
         for raw in args.url.iter().chain(&args.more_urls) {
-            let t = direct_target(args, config, &dialects, raw)?;
+            let mut t = direct_target(args, config, &dialects, raw)?;
             anyhow::ensure!(
                 !targets.iter().any(|x| x.url == t.url),
                 "{} is given twice",
                 crate::secret::display_url(&t.url)
             );
+            // Rows and drill-down go by name: two paths on one host:port need the path too.
+            if targets.iter().any(|x| x.name == t.name) {
+                t.name = format!("{}{}", t.name, t.url.path());
+            }
             targets.push(t);
         }
         Ok(Some(FleetMode::Direct {

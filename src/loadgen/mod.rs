@@ -22,7 +22,9 @@ use crate::cli::BenchArgs;
 use crate::config::Config;
 use crate::pricing::PriceTable;
 use crate::probe::fast::HttpConnection;
-use crate::probe::{PreparedRequest, ProbeRequest, ProbeResult, RetryPolicy, run_prepared, run_probe};
+use crate::probe::{
+    PreparedRequest, ProbeRequest, ProbeResult, RetryPolicy, run_prepared, run_probe,
+};
 use crate::probe_cmd;
 
 pub mod output;

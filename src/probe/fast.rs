@@ -19,8 +19,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{
-    Failure, Prepared, PreparedRequest, ProbeErrorKind, ProbeEvent, ProbeResult, Reply,
-    ReplyBody, ReqwestTransport, Retry, Transport, describe_chain, redacted_url, run_with,
+    Failure, Prepared, PreparedRequest, ProbeErrorKind, ProbeEvent, ProbeResult, Reply, ReplyBody,
+    ReqwestTransport, Retry, Transport, describe_chain, redacted_url, run_with,
 };
 
 /// The same bound `crate::net::http_client` gives reqwest.
@@ -152,10 +152,7 @@ impl HttpConnection {
         }
     }
 
-    async fn via_reqwest(
-        &self,
-        prepared: &PreparedRequest,
-    ) -> Result<Reply<FastBody>, Failure> {
+    async fn via_reqwest(&self, prepared: &PreparedRequest) -> Result<Reply<FastBody>, Failure> {
         let reply = ReqwestTransport(&self.client).send(prepared).await?;
         Ok(Reply {
             status: reply.status,

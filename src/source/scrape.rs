@@ -12,7 +12,7 @@ use crate::exposition;
 use crate::signal::CanonicalSample;
 
 /// How to scrape one target.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ScrapeTarget {
     /// Full URL of the metrics endpoint.
     pub url: url::Url,
@@ -27,6 +27,23 @@ pub struct ScrapeTarget {
     pub dialect_override: Option<String>,
     /// How to say which credential to set when the gateway answers 401/403.
     pub auth_hint: String,
+}
+
+/// Without header values, and without the URL's userinfo and query, any of which may hold a
+/// credential.
+impl std::fmt::Debug for ScrapeTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapeTarget")
+            .field("url", &crate::probe::redacted_url(&self.url))
+            .field("name", &self.name)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("dialect_override", &self.dialect_override)
+            .field("auth_hint", &self.auth_hint)
+            .finish()
+    }
 }
 
 /// A successful scrape, already mapped to canonical samples.
@@ -264,6 +281,30 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_no_credential() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-api-key",
+            reqwest::header::HeaderValue::from_static("canary-header-7f3a"),
+        );
+        let target = ScrapeTarget {
+            url: url::Url::parse("https://ops:canary-pass-9d@gw:4000/metrics?token=canary-q").unwrap(),
+            name: "gw:4000".into(),
+            headers,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            max_body_bytes: 1024,
+            dialect_override: None,
+            auth_hint: "set --bearer-token-env".into(),
+        };
+        let shown = format!("{target:?}");
+        assert!(shown.contains("x-api-key") && shown.contains("gw:4000"), "{shown}");
+        for canary in ["canary-header-7f3a", "canary-pass-9d", "canary-q", "ops"] {
+            assert!(!shown.contains(canary), "{canary} in {shown}");
+        }
+    }
 
     #[test]
     fn user_input_becomes_a_metrics_url() {

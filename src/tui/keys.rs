@@ -802,6 +802,26 @@ mod tests {
     }
 
     #[test]
+    fn readme_rebinding_example_is_accepted() {
+        let readme = include_str!("../../README.md");
+        let example = readme
+            .split_once("**Rebinding.**")
+            .and_then(|(_, rest)| rest.split_once("```toml\n"))
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .map(|(toml, _)| toml)
+            .expect("README.md has the [keys] example");
+        let config = crate::config::Config::from_toml_str(example)
+            .unwrap_or_else(|e| panic!("the README's [keys] example is refused: {e}"));
+        let km = &config.keymap;
+        let key = |c: char, m: KeyModifiers| KeyEvent::new(KeyCode::Char(c), m);
+        assert_eq!(
+            km.action_for(&key('P', KeyModifiers::SHIFT)),
+            Some(Action::Probe)
+        );
+        assert_eq!(km.action_for(&key('p', KeyModifiers::NONE)), None);
+    }
+
+    #[test]
     fn readme_key_table_matches_the_bindings() {
         let readme = include_str!("../../README.md");
         let table = readme

@@ -234,6 +234,8 @@ async fn event_loop(
         app.set_notice(notice.clone(), unix_now());
     }
     let mut events = EventStream::new();
+    // A recording that stops (disk full) says so once on screen; the dashboard goes on.
+    let mut recording_failure_shown = false;
     let mut frame_tick = tokio::time::interval(FRAME_INTERVAL);
     frame_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Ages on the status line change every second even without new data.
@@ -306,7 +308,18 @@ async fn event_loop(
                 }
             }
             _ = terminate.recv() => app.quit = true,
-            _ = clock.tick() => dirty = true,
+            _ = clock.tick() => {
+                dirty = true;
+                if let Some(recorder) = session.recorder.as_mut() {
+                    recorder.flush_if_due();
+                    if let Some(error) = &recorder.error
+                        && !recording_failure_shown
+                    {
+                        app.set_notice(format!("recording stopped: {error}"), unix_now());
+                        recording_failure_shown = true;
+                    }
+                }
+            }
             _ = frame_tick.tick() => {
                 if stale_view && !app.frozen {
                     refresh_view(&mut app, session, columns);
