@@ -567,6 +567,10 @@ pub struct RecordReader<R: BufRead> {
     /// Lines that were not a record (damage inside a member) or of unknown type.
     pub skipped: usize,
     done: bool,
+    /// Offset of the member `pending` came from, and how many of its records were handed out:
+    /// together the [`RecordReader::position`] a replay checkpoint reopens the file at.
+    member_start: u64,
+    member_index: usize,
 }
 
 /// Counts the bytes a member decoder pulls from the file, to know where each member ends.
@@ -602,6 +606,18 @@ impl<R: BufRead> RecordReader<R> {
             torn: None,
             skipped: 0,
             done: false,
+            member_start: 0,
+            member_index: 0,
+        }
+    }
+
+    /// Where the next record comes from: the byte offset of its gzip member and how many records
+    /// of that member come before it. Members are independent, so [`open_at`] resumes there.
+    pub fn position(&self) -> (u64, usize) {
+        if self.pending.is_empty() {
+            (self.valid_bytes, 0)
+        } else {
+            (self.member_start, self.member_index)
         }
     }
 
@@ -615,6 +631,8 @@ impl<R: BufRead> RecordReader<R> {
                 return false;
             }
         }
+        self.member_start = self.valid_bytes;
+        self.member_index = 0;
         let mut counting = Counting {
             inner: &mut self.input,
             consumed: 0,
@@ -662,6 +680,7 @@ impl<R: BufRead> Iterator for RecordReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(r) = self.pending.pop_front() {
+                self.member_index += 1;
                 return Some(r);
             }
             if self.done {
@@ -682,6 +701,24 @@ pub fn open(path: &Path) -> anyhow::Result<RecordReader<BufReader<File>>> {
         256 * 1024,
         file,
     )))
+}
+
+/// Opens a recording at a [`RecordReader::position`] taken earlier from the same file.
+pub fn open_at(
+    path: &Path,
+    (offset, skip): (u64, usize),
+) -> anyhow::Result<RecordReader<BufReader<File>>> {
+    let mut file = File::open(path)
+        .with_context(|| format!("cannot open the recording {}", path.display()))?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = RecordReader::new(BufReader::with_capacity(256 * 1024, file));
+    reader.valid_bytes = offset;
+    for _ in 0..skip {
+        if reader.next().is_none() {
+            break;
+        }
+    }
+    Ok(reader)
 }
 
 /// What a first pass over a recording found.
@@ -763,6 +800,34 @@ pub enum Replayed {
     Probe(Box<ProbeResult>),
 }
 
+/// Most checkpoints a replay keeps; past it every other one goes and the spacing doubles.
+pub const MAX_CHECKPOINTS: usize = 32;
+/// ... and at most this many bytes of store rings across them. The rings are preallocated: a
+/// session at the default limits holds ~4.5 MiB (scrape store and probe store), so a replay
+/// keeps about 14 checkpoints, spread over the recording.
+pub const CHECKPOINT_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+/// Closest spacing of checkpoints, recorded seconds: a rebuild of this much is instant.
+const MIN_CHECKPOINT_SPACING: f64 = 30.0;
+/// Probe results a checkpoint hands back on a seek, oldest first: more than the dashboard's probe
+/// panel holds (its result plus 200 in history), so the panel comes out as a full rebuild's.
+const PROBES_KEPT: usize = 256;
+
+/// The replay's state after a prefix of the file, so a seek back resumes from here instead of
+/// reading the file from its start.
+#[derive(Clone)]
+struct Checkpoint {
+    /// Where the first record not applied sits in the file.
+    position: (u64, usize),
+    /// Latest time among the records applied: usable for any seek to this time or later.
+    max_applied: f64,
+    store: crate::store::TargetStore,
+    probe_feed: crate::source::probe_feed::ProbeFeed,
+    target: ScrapeTarget,
+    sticky: Option<String>,
+    probes: std::collections::VecDeque<ProbeResult>,
+    bytes: usize,
+}
+
 /// A recording being replayed: a session fed from the file up to a time cursor.
 pub struct Replay {
     path: PathBuf,
@@ -777,6 +842,18 @@ pub struct Replay {
     pub session: Session,
     /// Every record at or before this time has been applied.
     pub applied_to: f64,
+    /// Latest time among the records applied (the file may go back in time where a session
+    /// was appended, so this is not always the last one's).
+    max_applied: f64,
+    /// Position of `next` in the file (or of the reader's next record when `next` is empty).
+    next_position: (u64, usize),
+    /// The last `p` probes applied, oldest first, for the dashboard after a checkpoint restore.
+    probes: std::collections::VecDeque<ProbeResult>,
+    checkpoints: Vec<Checkpoint>,
+    /// Recorded seconds between checkpoints; doubles each time the list is thinned.
+    spacing: f64,
+    /// `spacing` was set by [`Replay::with_checkpoint_spacing`], not from the recording.
+    spacing_fixed: bool,
 }
 
 impl std::fmt::Debug for Replay {
@@ -840,6 +917,13 @@ impl Replay {
             dialects,
             config,
             applied_to: f64::NEG_INFINITY,
+            max_applied: f64::NEG_INFINITY,
+            next_position: (0, 0),
+            probes: Default::default(),
+            checkpoints: Vec::new(),
+            spacing: ((overview.end - overview.start) / MAX_CHECKPOINTS as f64)
+                .max(MIN_CHECKPOINT_SPACING),
+            spacing_fixed: false,
             overview,
         };
         if let Some(d) = &replay.overview.header.dialect
@@ -873,33 +957,133 @@ impl Replay {
         self.target = replay_target(&self.overview.header)?;
         self.sticky = self.target.dialect_override.clone();
         self.applied_to = f64::NEG_INFINITY;
+        self.max_applied = f64::NEG_INFINITY;
+        self.probes.clear();
         Ok(())
     }
 
-    /// Applies every record up to and including time `t`; going back rebuilds from the start.
+    /// Goes back to the latest checkpoint a seek to `t` can start from (every record before it
+    /// at or before `t`), or to the start when there is none.
+    fn restore(&mut self, t: f64) -> anyhow::Result<()> {
+        let Some(cp) = self.checkpoints.iter().rev().find(|c| c.max_applied <= t) else {
+            return self.rewind();
+        };
+        self.reader = open_at(&self.path, cp.position)?;
+        self.next = None;
+        self.session.store = cp.store.clone();
+        self.session.probe_feed = cp.probe_feed.clone();
+        self.target = cp.target.clone();
+        self.sticky = cp.sticky.clone();
+        self.probes = cp.probes.clone();
+        self.max_applied = cp.max_applied;
+        self.applied_to = cp.max_applied;
+        Ok(())
+    }
+
+    /// Keeps the state before the record at `position` when the last checkpoint is `spacing`
+    /// behind; thins the list when it is full.
+    fn maybe_checkpoint(&mut self, position: (u64, usize)) {
+        let last = self.checkpoints.last();
+        let (last_time, last_position) = last
+            .map(|c| (c.max_applied, c.position))
+            .unwrap_or((self.overview.start, (0, 0)));
+        if !self.max_applied.is_finite()
+            || self.max_applied < last_time + self.spacing
+            || (last.is_some() && position <= last_position)
+        {
+            return;
+        }
+        let bytes =
+            self.session.store.memory_bytes() + self.session.probe_feed.store.memory_bytes();
+        if self.checkpoints.is_empty() && !self.spacing_fixed {
+            // The rings are preallocated, so the first checkpoint's size is every one's: spread
+            // as many as the budget holds over the recording instead of thinning later.
+            let fit = (CHECKPOINT_BUDGET_BYTES / bytes.max(1)).clamp(2, MAX_CHECKPOINTS);
+            let length = self.overview.end - self.overview.start;
+            self.spacing = self.spacing.max(length / fit as f64);
+        }
+        self.checkpoints.push(Checkpoint {
+            position,
+            max_applied: self.max_applied,
+            store: self.session.store.clone(),
+            probe_feed: self.session.probe_feed.clone(),
+            target: self.target.clone(),
+            sticky: self.sticky.clone(),
+            probes: self.probes.clone(),
+            bytes,
+        });
+        let held = |cps: &[Checkpoint]| cps.iter().map(|c| c.bytes).sum::<usize>();
+        while self.checkpoints.len() > 1
+            && (self.checkpoints.len() > MAX_CHECKPOINTS
+                || held(&self.checkpoints) > CHECKPOINT_BUDGET_BYTES)
+        {
+            // Keep the 2nd, 4th, ...: still evenly spaced, now twice as far apart.
+            let mut i = 0;
+            self.checkpoints.retain(|_| {
+                i += 1;
+                i % 2 == 0
+            });
+            self.spacing *= 2.0;
+        }
+    }
+
+    /// Sets the recorded seconds between checkpoints (default: a 32nd of the recording, at
+    /// least 30 s); tests use a short one to exercise restores on a short recording.
+    pub fn with_checkpoint_spacing(mut self, seconds: f64) -> Self {
+        self.spacing = seconds.max(0.0);
+        self.spacing_fixed = true;
+        self
+    }
+
+    /// Number of checkpoints held and their store bytes (for the benchmark and tests).
+    pub fn checkpoint_stats(&self) -> (usize, usize) {
+        (
+            self.checkpoints.len(),
+            self.checkpoints.iter().map(|c| c.bytes).sum(),
+        )
+    }
+
+    /// Applies every record up to and including time `t` (in file order, up to the first one
+    /// after `t`). Going back resumes from the nearest checkpoint before `t` (kept while playing
+    /// forward), or from the start; the state is the same as a rebuild from the start.
     /// Returns what the dashboard shows besides the store, and whether it started over (then
-    /// the caller must forget probe results it showed before).
+    /// the caller must forget probe results it showed before: the list then begins with the
+    /// last ones applied before the checkpoint, enough to refill the probe panel).
     pub fn seek(&mut self, t: f64) -> anyhow::Result<(bool, Vec<Replayed>)> {
         let mut rewound = false;
-        if t < self.applied_to {
-            self.rewind()?;
-            rewound = true;
-        }
         let mut shown = Vec::new();
+        // Nothing applied lies after `t` (and the next record does): the state is already `t`'s.
+        if t < self.applied_to && t < self.max_applied {
+            self.restore(t)?;
+            rewound = true;
+            shown.extend(
+                self.probes
+                    .iter()
+                    .map(|p| Replayed::Probe(Box::new(p.clone()))),
+            );
+        }
         loop {
             let record = match self.next.take() {
                 Some(r) => r,
-                None => match self.reader.next() {
-                    Some(r) => r,
-                    None => break,
-                },
+                None => {
+                    self.next_position = self.reader.position();
+                    match self.reader.next() {
+                        Some(r) => r,
+                        None => break,
+                    }
+                }
             };
-            if record.time().is_some_and(|rt| rt > t) {
+            let time = record.time();
+            if time.is_some_and(|rt| rt > t) {
                 self.next = Some(record);
                 break;
             }
+            self.maybe_checkpoint(self.next_position);
             if let Some(r) = self.apply(record) {
                 shown.push(r);
+            }
+            if let Some(rt) = time {
+                self.max_applied = self.max_applied.max(rt);
             }
         }
         self.applied_to = t;
@@ -932,6 +1116,10 @@ impl Replay {
                 match p.kind {
                     ProbeKind::Probe => {
                         self.session.apply_probe_at(p.t, &result, ProbeKind::Probe);
+                        if self.probes.len() == PROBES_KEPT {
+                            self.probes.pop_front();
+                        }
+                        self.probes.push_back(result.clone());
                         Some(Replayed::Probe(Box::new(result)))
                     }
                     ProbeKind::Burst => {
@@ -1105,6 +1293,47 @@ mod tests {
         assert_eq!(torn, None);
         let times: Vec<f64> = all.iter().filter_map(Record::time).collect();
         assert_eq!(times, vec![100.0, 101.0, 102.0, 100.0, 104.0]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_reader_reopened_at_a_position_goes_on_with_the_same_records() {
+        let dir = std::env::temp_dir().join(format!("llmtop-record-pos-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.llmrec");
+        let _ = std::fs::remove_file(&path);
+        {
+            // Four members: the header (written at once); 101; 102 + 103 + 104; 105.
+            let mut rec = Recorder::create(&path, header(), Scrub::new()).unwrap();
+            for t in 101..=105 {
+                rec.write(&error_record(f64::from(t)));
+                if t == 101 || t == 104 {
+                    rec.flush();
+                }
+            }
+        }
+        let (all, _) = read_all(&path);
+        assert_eq!(all.len(), 6);
+        let mut reader = open(&path).unwrap();
+        let mut positions = Vec::new();
+        for _ in 0..all.len() {
+            positions.push(reader.position());
+            reader.next().unwrap();
+        }
+        // Each member's first record is at index 0; 103 and 104 follow 102 at 1 and 2.
+        let member = |i: usize| positions[i].0;
+        assert_eq!(positions[0], (0, 0));
+        assert_eq!(positions[1], (member(1), 0));
+        assert!(member(1) > 0);
+        assert!(member(2) > member(1));
+        assert_eq!(positions[3], (member(2), 1));
+        assert_eq!(positions[4], (member(2), 2));
+        assert_eq!(positions[5], (member(5), 0));
+        assert!(member(5) > member(2));
+        for (i, &p) in positions.iter().enumerate() {
+            let rest: Vec<_> = open_at(&path, p).unwrap().collect();
+            assert_eq!(rest, all[i..], "from record {i} at {p:?}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

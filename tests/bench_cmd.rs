@@ -534,6 +534,16 @@ fn countable(mut j: Value) -> Value {
     })
 }
 
+/// One comparison: what to send and what both paths must then report.
+struct Case {
+    stream: bool,
+    headers: Vec<(String, String)>,
+    retries: u32,
+    concurrency: usize,
+    ok: u64,
+    errors: Value,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_http_path_and_reqwest_path_give_the_same_summary() {
     let fault = |spec: &str| vec![(FAULT_HEADER.to_string(), spec.to_string())];
@@ -543,58 +553,76 @@ async fn fast_http_path_and_reqwest_path_give_the_same_summary() {
             (FAULT_KEY_HEADER.to_string(), key.to_string()),
         ]
     };
-    // (stream, headers, retries, requests_ok, errors)
-    let mut cases: Vec<(bool, Vec<(String, String)>, u32, u64, Value)> = vec![
-        (false, vec![], 0, 24, serde_json::json!({})),
-        (true, vec![], 0, 24, serde_json::json!({})),
-        (
+    let case =
+        |stream: bool, headers: Vec<(String, String)>, retries: u32, ok: u64, errors: Value| Case {
+            stream,
+            headers,
+            retries,
+            concurrency: 4,
+            ok,
+            errors,
+        };
+    let cases = [
+        case(false, vec![], 0, 24, serde_json::json!({})),
+        case(true, vec![], 0, 24, serde_json::json!({})),
+        case(
             true,
             fault("keepalive;reasoning;garbage_sse"),
             0,
             24,
             serde_json::json!({}),
         ),
-        (
+        case(
             true,
             fault("cut_mid_stream"),
             0,
             0,
             serde_json::json!({"truncated": 24}),
         ),
-        (
+        case(
             true,
             fault("error_in_stream"),
             0,
             0,
             serde_json::json!({"gateway_error": 24}),
         ),
-        (
+        case(
             false,
             fault("status=500"),
             1,
             0,
             serde_json::json!({"http": 24}),
         ),
-        (
+        case(
             false,
             fault("insufficient_quota"),
             1,
             0,
             serde_json::json!({"quota_exhausted": 24}),
         ),
+        // Six 429s, one request at a time so which attempt meets them is fixed: the first three
+        // requests fail twice (one retry each), the other 21 succeed.
+        Case {
+            concurrency: 1,
+            ..case(
+                false,
+                keyed("fail_first=6;retry_after=0", "same-summary"),
+                1,
+                21,
+                serde_json::json!({"rate_limited": 3}),
+            )
+        },
     ];
-    // Six 429s, one request at a time so which attempt meets them is fixed: the first three
-    // requests fail twice (one retry each), the other 21 succeed.
-    cases.push((
-        false,
-        keyed("fail_first=6;retry_after=0", "same-summary"),
-        1,
-        21,
-        serde_json::json!({"rate_limited": 3}),
-    ));
-    for (stream, headers, retries, ok, errors) in cases {
+    for Case {
+        stream,
+        headers,
+        retries,
+        concurrency,
+        ok,
+        errors,
+    } in cases
+    {
         let what = format!("stream={stream} {headers:?}");
-        let concurrency = if ok == 21 { 1 } else { 4 };
         let fast = library_summary(stream, &headers, retries, concurrency, true).await;
         let slow = library_summary(stream, &headers, retries, concurrency, false).await;
         let (fast_cost, slow_cost) = (fast["cost_usd"].as_f64(), slow["cost_usd"].as_f64());

@@ -286,7 +286,7 @@ async fn replay_reproduces_every_panel_at_every_instant() {
     // The probe panel replays too: the two `p` probes (not the burst request) in its history,
     // newest first; going back to the start empties it again.
     let theme = llmtop::tui::theme::Theme::load("mono").unwrap();
-    let mut app = llmtop::tui::replay::new_app(&replay, window, columns, 1, theme);
+    let mut app = llmtop::tui::replay::new_app(&replay, window, columns, 1, theme.clone());
     let mut clock = app.replay.unwrap();
     clock.seek(seen.last().unwrap().time);
     app.replay = Some(clock);
@@ -304,6 +304,65 @@ async fn replay_reproduces_every_panel_at_every_instant() {
     app.replay = Some(clock);
     llmtop::tui::replay::sync(&mut replay, &mut app).unwrap();
     assert!(app.history().is_empty());
+
+    // Checkpoints: a replay that keeps one before every record (a short spacing on this short
+    // recording) seeks back and forth, resuming from the nearest one, and every figure and the
+    // probe panel equal a rebuild of a fresh replay from the start to the same instant.
+    let mut fast = Replay::open(&file, None)
+        .unwrap()
+        .with_checkpoint_spacing(0.0);
+    let mut fast_app = llmtop::tui::replay::new_app(&fast, window, columns, 1, theme.clone());
+    let mut instants = Vec::new();
+    for i in [7, 2, 5, 0, 6, 1, 3, 4, 7, 3] {
+        instants.push(seen[i].time);
+        if i + 1 < seen.len() {
+            // Between two scrapes, where a probe may be the last record applied.
+            instants.push((seen[i].time + seen[i + 1].time) / 2.0);
+        }
+    }
+    let mut restores = 0;
+    for (n, &t) in instants.iter().enumerate() {
+        let mut clock = fast_app.replay.unwrap();
+        clock.seek(t);
+        fast_app.replay = Some(clock);
+        // A step back with checkpoints held resumes from one (each lies at or before `t`).
+        restores += usize::from(t < fast.applied_to && fast.checkpoint_stats().0 > 0);
+        llmtop::tui::replay::sync(&mut fast, &mut fast_app).unwrap();
+        let mut scratch = Replay::open(&file, None).unwrap();
+        let mut scratch_app =
+            llmtop::tui::replay::new_app(&scratch, window, columns, 1, theme.clone());
+        let mut clock = scratch_app.replay.unwrap();
+        clock.seek(t);
+        scratch_app.replay = Some(clock);
+        llmtop::tui::replay::sync(&mut scratch, &mut scratch_app).unwrap();
+        let (f, s) = (&fast.session, &scratch.session);
+        assert_eq!(
+            snapshot_json(f, window),
+            snapshot_json(s, window),
+            "snapshot, seek {n}"
+        );
+        assert_eq!(
+            format!("{:?}", compute_view(f, window, columns, None)),
+            format!("{:?}", compute_view(s, window, columns, None)),
+            "view, seek {n}"
+        );
+        assert_eq!(probe_figures(f, t), probe_figures(s, t), "probes, seek {n}");
+        let panel = |a: &llmtop::tui::app::App| -> Vec<(bool, Duration)> {
+            a.history().iter().map(|p| (p.ok, p.latency)).collect()
+        };
+        assert_eq!(
+            panel(&fast_app),
+            panel(&scratch_app),
+            "probe panel, seek {n}"
+        );
+        assert_eq!(fast_app.probe_spent_usd, scratch_app.probe_spent_usd);
+    }
+    // One was taken before each record but the first (header, 8 scrapes, 3 probes); the
+    // memory budget thinned them (each holds ~6 MiB of preallocated store rings).
+    let (held, bytes) = fast.checkpoint_stats();
+    assert!((2..all.len()).contains(&held), "{held} checkpoints");
+    assert!(bytes <= record::CHECKPOINT_BUDGET_BYTES, "{bytes} bytes");
+    assert!(restores > 0);
 }
 
 /// Credentials in the URL, the bearer token, extra headers and the API key never reach the file;
@@ -766,4 +825,48 @@ fn replay_in_a_terminal() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success());
+}
+
+/// A file written by the first format (llmtop snapshot --demo --for 3s --interval 1s --record,
+/// kept in tests/fixtures/record) still reads and replays to the figures its live snapshot
+/// printed, whatever fields later formats add.
+#[test]
+fn a_format_1_recording_still_replays_to_its_live_figures() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/record/format1-demo.llmrec");
+    let all = records(&fixture);
+    let Record::Header(h) = &all[0] else {
+        panic!("{:?}", all[0]);
+    };
+    assert_eq!((h.format, h.name.as_str()), (1, "demo"));
+    assert_eq!(all.len(), 5, "header and four scrapes");
+    let snap = json(&llmtop(
+        &[
+            "snapshot",
+            "--from",
+            fixture.to_str().unwrap(),
+            "--for",
+            "3s",
+        ],
+        &[],
+    ));
+    // The live snapshot's own figures, printed when the fixture was recorded.
+    assert_eq!(snap["scrapes"], 4);
+    assert_eq!(snap["dialect"], "seed");
+    assert_eq!(snap["at"], "2026-11-26T14:34:47.378+00:00");
+    let deepseek = snap["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "deepseek-chat")
+        .unwrap();
+    assert_eq!(deepseek["requests_per_second"], 2.5);
+    assert_eq!(
+        deepseek["tokens_per_second"],
+        serde_json::json!({"input": 333.0, "output": 154.5, "total": 487.5})
+    );
+    assert_eq!(
+        deepseek["latency_seconds"],
+        serde_json::json!({"p50": 1.5625, "p95": 2.40625, "p99": 2.48125})
+    );
 }

@@ -264,3 +264,143 @@ impl ReplyBody for FastBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ProbeRequest, RetryPolicy, run_prepared};
+    use axum::http::{HeaderMap as AxumHeaders, StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+
+    const COMPLETION: &str = r#"{"choices":[{"index":0,"message":{"content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+
+    /// `/v1/chat/completions` answers on a connection it then closes; `/same/...` redirects
+    /// there; `/away/...` redirects to another origin.
+    async fn gateway() -> (String, tokio::task::JoinHandle<()>) {
+        async fn answer() -> impl IntoResponse {
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONNECTION, "close"),
+                ],
+                COMPLETION,
+            )
+        }
+        let app = axum::Router::new()
+            .route("/v1/chat/completions", post(answer))
+            .route(
+                "/same/v1/chat/completions",
+                post(|| async {
+                    let mut h = AxumHeaders::new();
+                    h.insert(header::LOCATION, "/v1/chat/completions".parse().unwrap());
+                    (StatusCode::TEMPORARY_REDIRECT, h)
+                }),
+            )
+            .route(
+                "/away/v1/chat/completions",
+                post(|| async {
+                    let mut h = AxumHeaders::new();
+                    h.insert(
+                        header::LOCATION,
+                        "http://127.0.0.2:9/v1/chat/completions".parse().unwrap(),
+                    );
+                    (StatusCode::FOUND, h)
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (base, server)
+    }
+
+    fn prepared(base: &str) -> PreparedRequest {
+        ProbeRequest::new(url::Url::parse(base).unwrap(), "gpt-4o-mini", "hi")
+            .with_stream(false)
+            .with_timeout(Duration::from_secs(5))
+            .with_retry(RetryPolicy::NONE)
+            .prepare()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn reconnects_after_the_gateway_closes_the_connection() {
+        let (base, server) = gateway().await;
+        let client = crate::session::http_client().unwrap();
+        let request = prepared(&base);
+        let mut connection = HttpConnection::new(client, &request).unwrap();
+        for _ in 0..3 {
+            let result = connection.run(&request.with_prompt("again"), None).await;
+            assert!(result.ok, "{:?}", result.error);
+            assert_eq!(result.status, Some(200));
+            assert_eq!(result.usage.map(|u| (u.input, u.output)), Some((3, 1)));
+            assert_eq!(result.answer, "ok");
+        }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn redirects_end_as_the_reqwest_path_ends_them() {
+        let (base, server) = gateway().await;
+        let client = crate::session::http_client().unwrap();
+        for path in ["/same", "/away"] {
+            let request = prepared(&format!("{base}{path}"));
+            let mut connection = HttpConnection::new(client.clone(), &request).unwrap();
+            let fast = connection.run(&request, None).await;
+            let slow = run_prepared(&client, &request, None).await;
+            assert_eq!(
+                (
+                    fast.ok,
+                    fast.status,
+                    fast.error_kind,
+                    &fast.error,
+                    fast.usage
+                ),
+                (
+                    slow.ok,
+                    slow.status,
+                    slow.error_kind,
+                    &slow.error,
+                    slow.usage
+                ),
+                "{path}"
+            );
+            assert!(connection.redirected, "{path}");
+            // The same-origin redirect is followed; the other is refused, as `probe` refuses it.
+            assert_eq!(fast.ok, path == "/same", "{path}: {:?}", fast.error);
+        }
+        server.abort();
+    }
+
+    #[test]
+    fn https_proxies_and_url_credentials_stay_on_reqwest() {
+        let client = reqwest::Client::new();
+        for base in ["https://127.0.0.1:1", "http://user:pw@127.0.0.1:1"] {
+            assert!(
+                HttpConnection::new(client.clone(), &prepared(base)).is_none(),
+                "{base}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_key() {
+        let request = ProbeRequest::new(
+            url::Url::parse("http://127.0.0.1:1/v1?key=q-secret").unwrap(),
+            "m",
+            "p",
+        )
+        .with_api_key(Some(crate::secret::Secret::new("sk-secret")))
+        .with_header("X-Api-Key", "hdr-secret-value")
+        .prepare()
+        .unwrap();
+        let connection = HttpConnection::new(reqwest::Client::new(), &request);
+        let shown = format!("{request:?} {connection:?}");
+        for secret in ["sk-secret", "q-secret", "hdr-secret-value"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("HttpConnection"), "{shown}");
+    }
+}

@@ -575,11 +575,14 @@ async fn run_with<T: Transport>(
         break;
     }
     result.latency = start.elapsed();
-    for text in [&mut result.answer, &mut result.reasoning] {
-        *text = scrub_request(text, request);
-    }
-    if let Some(reason) = &mut result.finish_reason {
-        *reason = scrub_request(reason, request);
+    // Without a key or `--header`s there is nothing to scrub (and no copy to make per request).
+    if request.api_key.is_some() || !request.extra_headers.is_empty() {
+        for text in [&mut result.answer, &mut result.reasoning] {
+            *text = scrub_request(text, request);
+        }
+        if let Some(reason) = &mut result.finish_reason {
+            *reason = scrub_request(reason, request);
+        }
     }
     result
 }
