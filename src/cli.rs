@@ -74,7 +74,12 @@ pub struct TargetArgs {
     pub selector: Option<String>,
 
     /// Fleet mode: the label that names a gateway instance (instance, or pod on Kubernetes).
-    #[arg(long, value_name = "LABEL", env = "LLMTOP_INSTANCE_LABEL", default_value = "instance")]
+    #[arg(
+        long,
+        value_name = "LABEL",
+        env = "LLMTOP_INSTANCE_LABEL",
+        default_value = "instance"
+    )]
     pub instance_label: String,
 
     /// Fleet mode: how often Prometheus scrapes the gateways; rates span at least 4 of these and
@@ -87,7 +92,12 @@ pub struct TargetArgs {
     pub thanos: bool,
 
     /// Fleet mode: HTTP basic auth user (Grafana Cloud: the instance ID).
-    #[arg(long, value_name = "USER", env = "LLMTOP_BASIC_AUTH_USER", requires = "prometheus")]
+    #[arg(
+        long,
+        value_name = "USER",
+        env = "LLMTOP_BASIC_AUTH_USER",
+        requires = "prometheus"
+    )]
     pub basic_auth_user: Option<String>,
 
     /// Fleet mode: read the basic auth password (Grafana Cloud: an access token) from this
@@ -102,7 +112,12 @@ pub struct TargetArgs {
     pub basic_auth_password_env: Option<String>,
 
     /// Fleet mode: read the basic auth password from this file.
-    #[arg(long, value_name = "PATH", env = "LLMTOP_BASIC_AUTH_PASSWORD_FILE", requires = "basic_auth_user")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "LLMTOP_BASIC_AUTH_PASSWORD_FILE",
+        requires = "basic_auth_user"
+    )]
     pub basic_auth_password_file: Option<PathBuf>,
 
     /// Start the built-in simulated gateway on 127.0.0.1 and attach to it.
@@ -356,7 +371,12 @@ pub struct SnapshotArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Compute the snapshot from this `--record` file instead of scraping (see --at).
-    #[arg(long, value_name = "FILE", env = "LLMTOP_FROM", conflicts_with = "demo")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LLMTOP_FROM",
+        conflicts_with = "demo"
+    )]
     pub from: Option<PathBuf>,
     /// With --from: end of the window (default: end), as RFC 3339, unix seconds, start, end,
     /// +90s (after the recording's start) or -5m (before its end).
@@ -587,7 +607,9 @@ pub struct ReplayArgs {
 fn parse_speed(text: &str) -> Result<u32, String> {
     match text.trim().trim_start_matches(['x', '×']).parse::<u32>() {
         Ok(n) if n.is_power_of_two() && n <= 64 => Ok(n),
-        _ => Err(format!("{text:?}: the speed is one of 1, 2, 4, 8, 16, 32, 64")),
+        _ => Err(format!(
+            "{text:?}: the speed is one of 1, 2, 4, 8, 16, 32, 64"
+        )),
     }
 }
 
@@ -617,7 +639,8 @@ mod tests {
     fn every_boolean_variable_takes_one_and_zero_yes_and_no() {
         fn walk(cmd: &clap::Command, checked: &mut usize) {
             for arg in cmd.get_arguments() {
-                if !matches!(arg.get_action(), clap::ArgAction::SetTrue) || arg.get_env().is_none() {
+                if !matches!(arg.get_action(), clap::ArgAction::SetTrue) || arg.get_env().is_none()
+                {
                     continue;
                 }
                 // The flag's own value parser, applied the way clap applies it to the variable.

@@ -172,12 +172,7 @@ async fn fleet_snapshot(
                 }
                 Err(e) => anyhow::bail!("{target}: {e}"),
             };
-            Ok(report::prometheus_snapshot(
-                &view,
-                &target,
-                window,
-                notices,
-            ))
+            Ok(report::prometheus_snapshot(&view, &target, window, notices))
         }
         FleetMode::Direct {
             mut fleet,

@@ -368,8 +368,7 @@ impl Session {
 
     /// Whether the dashboard should show probe results instead of the scrape (no usable /metrics).
     pub fn showing_probes(&self) -> bool {
-        self.fleet.is_none()
-            && self.store.is_empty() && !self.probe_feed.store.is_empty()
+        self.fleet.is_none() && self.store.is_empty() && !self.probe_feed.store.is_empty()
     }
 
     pub async fn shutdown(self) {

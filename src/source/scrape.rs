@@ -290,7 +290,8 @@ mod tests {
             reqwest::header::HeaderValue::from_static("canary-header-7f3a"),
         );
         let target = ScrapeTarget {
-            url: url::Url::parse("https://ops:canary-pass-9d@gw:4000/metrics?token=canary-q").unwrap(),
+            url: url::Url::parse("https://ops:canary-pass-9d@gw:4000/metrics?token=canary-q")
+                .unwrap(),
             name: "gw:4000".into(),
             headers,
             interval: Duration::from_secs(1),
@@ -300,7 +301,10 @@ mod tests {
             auth_hint: "set --bearer-token-env".into(),
         };
         let shown = format!("{target:?}");
-        assert!(shown.contains("x-api-key") && shown.contains("gw:4000"), "{shown}");
+        assert!(
+            shown.contains("x-api-key") && shown.contains("gw:4000"),
+            "{shown}"
+        );
         for canary in ["canary-header-7f3a", "canary-pass-9d", "canary-q", "ops"] {
             assert!(!shown.contains(canary), "{canary} in {shown}");
         }

@@ -120,8 +120,7 @@ pub fn choose_theme(ui: &UiArgs, config_theme: Option<&str>) -> anyhow::Result<T
     } else {
         ui.theme.as_deref().or(config_theme).unwrap_or("default")
     };
-    Ok(Theme::load(name)?
-        .for_terminal(ui.color_depth.resolve(), ui.ascii))
+    Ok(Theme::load(name)?.for_terminal(ui.color_depth.resolve(), ui.ascii))
 }
 
 /// Mouse reporting for clicks and the wheel only (xterm modes 1000, 1015 and 1006). Crossterm's

@@ -1216,7 +1216,11 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
             ));
         }
     }
-    let title = if instances { TITLE_INSTANCES } else { TITLE_MODELS };
+    let title = if instances {
+        TITLE_INSTANCES
+    } else {
+        TITLE_MODELS
+    };
     let block = panel(title, extra, theme, stale);
     let rows_data = crate::fleet::table_order(&view.models, app.sort, app.sort_descending);
     let header_style = theme.dim().add_modifier(Modifier::BOLD);
@@ -1254,7 +1258,11 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         } else {
             header_style
         };
-        let name = if i == 0 && instances { "instance" } else { HEADERS[i] };
+        let name = if i == 0 && instances {
+            "instance"
+        } else {
+            HEADERS[i]
+        };
         Span::styled(name, style)
     }));
     let selected = (app.focus == Panel::Models).then_some(app.selected_model);
