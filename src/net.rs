@@ -39,7 +39,8 @@ pub fn same_origin(a: &url::Url, b: &url::Url) -> bool {
 /// response back, so no header of ours reaches another host behind our back.
 pub fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
+        // `previous` holds the first URL too: at the n-th redirect its length is n.
+        if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error(TooManyRedirects);
         }
         match attempt.previous().last() {
@@ -269,6 +270,41 @@ mod tests {
         );
         assert_eq!(without_userinfo("a:b@c@host?x=@"), "<redacted>@host?x=@");
         assert_eq!(without_userinfo("host:9/p@q"), "host:9/p@q");
+    }
+
+    #[tokio::test]
+    async fn a_same_origin_loop_is_cut_after_as_many_redirects_as_a_cross_origin_one() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/loop",
+            axum::routing::get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { axum::response::Redirect::temporary("/loop") }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = u(&format!("http://{}/loop", listener.local_addr().unwrap()));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let client = http_client(&TlsSettings::default()).unwrap();
+        let outcome = get_with_credentials(
+            &client,
+            &url,
+            &HeaderMap::new(),
+            "*/*",
+            Duration::from_secs(5),
+        )
+        .await;
+        let error = outcome.map(|r| r.status()).unwrap_err().to_string();
+        assert_eq!(error, "too many redirects");
+        // The first request and MAX_REDIRECTS followed, as the cross-origin loop in
+        // tests/redirect_tls.rs counts them.
+        assert_eq!(hits.load(Ordering::SeqCst), MAX_REDIRECTS + 1);
+        server.abort();
     }
 
     #[test]

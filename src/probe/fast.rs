@@ -43,8 +43,8 @@ pub struct HttpConnection {
     /// The prepared headers plus `Host` and `User-Agent`, as reqwest would add them.
     headers: HeaderMap,
     sender: Option<SendRequest<Full<Bytes>>>,
-    /// The gateway answered with a 3xx: reqwest follows same-origin redirects as the probe
-    /// always did, so from then on it sends everything.
+    /// The gateway answered with a redirect reqwest follows (same origin), so from then on
+    /// reqwest sends everything.
     redirected: bool,
 }
 
@@ -197,7 +197,9 @@ impl Transport for HttpConnection {
                 Ok(response) => {
                     self.sender = Some(sender);
                     let (head, body) = response.into_parts();
-                    if head.status.is_redirection() {
+                    // Only a redirect reqwest would follow is handed over: sending the POST
+                    // again for one it would hand back unfollowed would reach the gateway twice.
+                    if follows_redirect(&self.family.url, &head) {
                         self.redirected = true;
                         return self.via_reqwest(prepared).await;
                     }
@@ -220,6 +222,19 @@ impl Transport for HttpConnection {
             retry: Retry::After(None),
         })
     }
+}
+
+/// Whether reqwest, with [`crate::net::redirect_policy`], would follow this answer: a
+/// redirect status it follows, with a `Location` in the same origin.
+fn follows_redirect(url: &url::Url, head: &hyper::http::response::Parts) -> bool {
+    let followed = matches!(head.status.as_u16(), 301 | 302 | 303 | 307 | 308);
+    followed
+        && head
+            .headers
+            .get(hyper::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|location| url.join(location).ok())
+            .is_some_and(|next| crate::net::same_origin(url, &next))
 }
 
 impl fmt::Debug for HttpConnection {
@@ -367,10 +382,249 @@ mod tests {
                 ),
                 "{path}"
             );
-            assert!(connection.redirected, "{path}");
+            assert_eq!(connection.redirected, path == "/same", "{path}");
             // The same-origin redirect is followed; the other is refused, as `probe` refuses it.
             assert_eq!(fast.ok, path == "/same", "{path}: {:?}", fast.error);
         }
+        server.abort();
+    }
+
+    /// A raw HTTP/1.1 server: hands every request it reads (head and body, as text) to the
+    /// returned receiver and answers it with `answer(n)` for the n-th request; `None` keeps the
+    /// connection open without answering more. Each connection serves requests until the answer
+    /// says `Connection: close`.
+    async fn raw_server(
+        answer: fn(usize) -> &'static str,
+    ) -> (
+        String,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let tx = tx.clone();
+                let served = served.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let head_end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length: ")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        while buf.len() < head_end + length {
+                            let mut chunk = [0u8; 4096];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let body =
+                            String::from_utf8_lossy(&buf[head_end..head_end + length]).to_string();
+                        buf.drain(..head_end + length);
+                        let _ = tx.send(format!("{head}{body}"));
+                        let n = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let reply = answer(n);
+                        if socket.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        if reply.contains("Connection: close") {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (base, rx, server)
+    }
+
+    const CLOSE_OK: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 125\r\nConnection: close\r\n\r\n{\"choices\":[{\"index\":0,\"message\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}";
+
+    /// Header lines of a captured request, lower-cased names, sorted; the body after them.
+    fn normalised(request: &str) -> (String, Vec<String>, String) {
+        let (head, body) = request.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.split("\r\n");
+        let start = lines.next().unwrap().to_string();
+        let mut headers: Vec<String> = lines
+            .map(|l| {
+                let (name, value) = l.split_once(':').unwrap();
+                format!("{}:{}", name.to_ascii_lowercase(), value.trim())
+            })
+            .collect();
+        headers.sort();
+        (start, headers, body.to_string())
+    }
+
+    #[tokio::test]
+    async fn sends_the_bytes_reqwest_sends() {
+        assert_eq!(CLOSE_OK.split("\r\n\r\n").nth(1).unwrap().len(), 125);
+        let (base, mut seen, server) = raw_server(|_| CLOSE_OK).await;
+        let client = crate::session::http_client().unwrap();
+        let request = ProbeRequest::new(
+            url::Url::parse(&format!("{base}/gw?v=1")).unwrap(),
+            "m",
+            "hi",
+        )
+        .with_api_key(Some(crate::secret::Secret::new("sk-test")))
+        .with_header("X-Org", "a")
+        .with_header("x-org", "b")
+        .with_header("Accept", "application/x-custom")
+        .with_timeout(Duration::from_secs(5))
+        .with_retry(RetryPolicy::NONE)
+        .prepare()
+        .unwrap();
+        let mut connection = HttpConnection::new(client.clone(), &request).unwrap();
+        let fast = connection.run(&request, None).await;
+        let slow = run_prepared(&client, &request, None).await;
+        assert!(fast.ok && slow.ok, "{:?} {:?}", fast.error, slow.error);
+        let fast = normalised(&seen.recv().await.unwrap());
+        let slow = normalised(&seen.recv().await.unwrap());
+        assert_eq!(fast, slow);
+        let port = base.rsplit(':').next().unwrap();
+        assert_eq!(fast.0, "POST /gw/v1/chat/completions?v=1 HTTP/1.1");
+        assert!(
+            fast.1.contains(&format!("host:127.0.0.1:{port}")),
+            "{:?}",
+            fast.1
+        );
+        assert!(fast.1.contains(&"authorization:Bearer sk-test".to_string()));
+        assert!(fast.1.contains(&"accept:application/x-custom".to_string()));
+        assert!(fast.1.contains(&"x-org:a".to_string()) && fast.1.contains(&"x-org:b".to_string()));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_redirect_reqwest_would_not_follow_is_sent_once() {
+        // Another origin, and no Location at all: reqwest hands both back unfollowed.
+        fn answer(n: usize) -> &'static str {
+            if n.is_multiple_of(2) {
+                "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:9/v1/chat/completions\r\nContent-Length: 0\r\n\r\n"
+            } else {
+                "HTTP/1.1 300 Multiple Choices\r\nContent-Length: 0\r\n\r\n"
+            }
+        }
+        let (base, mut seen, server) = raw_server(answer).await;
+        let client = crate::session::http_client().unwrap();
+        let request = prepared(&base);
+        let mut connection = HttpConnection::new(client.clone(), &request).unwrap();
+        let mut posts = 0;
+        for (run, status) in [(0, 302), (1, 300)] {
+            let result = connection.run(&request, None).await;
+            assert_eq!((result.ok, result.status), (false, Some(status)), "{run}");
+            while seen.try_recv().is_ok() {
+                posts += 1;
+            }
+            assert_eq!(posts, run + 1, "{run}: the POST went out more than once");
+        }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_body_left_unread_does_not_desync_the_next_request() {
+        // `[DONE]` and then the chunked body stays open: the probe stops reading there.
+        fn answer(n: usize) -> &'static str {
+            if n == 0 {
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n62\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"first\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n\r\n"
+            } else {
+                CLOSE_OK
+            }
+        }
+        let (base, mut seen, server) = raw_server(answer).await;
+        let client = crate::session::http_client().unwrap();
+        let stream = ProbeRequest::new(url::Url::parse(&base).unwrap(), "m", "hi")
+            .with_timeout(Duration::from_secs(5))
+            .with_retry(RetryPolicy::NONE)
+            .prepare()
+            .unwrap();
+        let mut connection = HttpConnection::new(client, &stream).unwrap();
+        let first = connection.run(&stream, None).await;
+        assert_eq!(
+            (first.ok, first.answer.as_str()),
+            (true, "first"),
+            "{:?}",
+            first.error
+        );
+        let second = tokio::time::timeout(Duration::from_secs(10), connection.run(&stream, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            (second.ok, second.answer.as_str()),
+            (true, "ok"),
+            "{:?}",
+            second.error
+        );
+        assert_eq!(second.usage.map(|u| u.input), Some(3));
+        let mut posts = 0;
+        while seen.try_recv().is_ok() {
+            posts += 1;
+        }
+        assert_eq!(posts, 2);
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_stalled_gateway_ends_in_a_timeout() {
+        // Nothing at all, then a head whose body never completes, then a whole answer: which
+        // must not be read as the rest of that body on a connection still in use.
+        fn answer(n: usize) -> &'static str {
+            match n {
+                0 => "",
+                1 => {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"choi"
+                }
+                _ => CLOSE_OK,
+            }
+        }
+        let (base, _seen, server) = raw_server(answer).await;
+        let client = crate::session::http_client().unwrap();
+        let request = ProbeRequest::new(url::Url::parse(&base).unwrap(), "m", "hi")
+            .with_stream(false)
+            .with_timeout(Duration::from_millis(300))
+            .with_retry(RetryPolicy::NONE)
+            .prepare()
+            .unwrap();
+        let mut connection = HttpConnection::new(client, &request).unwrap();
+        for (run, status) in [(0, None), (1, Some(200))] {
+            let result =
+                tokio::time::timeout(Duration::from_secs(10), connection.run(&request, None))
+                    .await
+                    .unwrap();
+            assert_eq!(
+                (result.ok, result.status, result.error_kind),
+                (false, status, Some(ProbeErrorKind::Timeout)),
+                "{run}: {:?}",
+                result.error
+            );
+        }
+        let result = connection.run(&request, None).await;
+        assert_eq!(
+            (result.ok, result.answer.as_str()),
+            (true, "ok"),
+            "{:?}",
+            result.error
+        );
         server.abort();
     }
 

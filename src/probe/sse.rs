@@ -1006,6 +1006,28 @@ mod typed_tests {
     }
 
     #[test]
+    fn edge_shapes_read_the_same_whichever_reading_takes_them() {
+        for data in [
+            r#"{"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"con\u0074ent":"esc"}}]}"#,
+            r#"{"choices":[{"index":0,"message":null,"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"index":null,"delta":{"content":"x"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":null,"prompt_tokens_details":null}}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":18446744073709551615}}"#,
+            r#"{"choices":[],"usage":{"prompt_cache_hit_tokens":18446744073709551615,"prompt_cache_miss_tokens":2}}"#,
+            r#"{"choices":[],"usage":{"cost":1e308,"completion_tokens":1}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":""}],"error":false}"#,
+            r#"{"object":"err\u006fr","message":"escaped"}"#,
+            r#"  {"choices":[{"delta":{"reasoning_content":"","reasoning":"r"}}]}"#,
+        ] {
+            // Agreement is asserted inside when the typed reading answers at all.
+            let _ = agrees(data);
+            let chunk = parse_chat_chunk(data);
+            assert!(chunk.is_ok(), "{data}");
+        }
+    }
+
+    #[test]
     fn both_readings_give_the_same_chunk_for_the_recorded_streams() {
         let mut typed = 0;
         for text in [
