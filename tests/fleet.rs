@@ -14,13 +14,14 @@
 //! window for a series (a model's first error) that appears inside the window and is
 //! extrapolated by Prometheus but counted from its first sample by llmtop. Quantiles may differ
 //! by the width of the bucket they fall in: inside a bucket the true value is unknown anyway.
-use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{PROMETHEUS, PrometheusServer, free_port, on_ci, unique_dir};
 use llmtop::demo::{self, DemoConfig, DemoGateway};
 use llmtop::fleet::direct::{self, DirectFleet};
 use llmtop::fleet::prom::{FleetRequest, PromSource};
@@ -32,7 +33,6 @@ use llmtop::stats::Figures;
 use llmtop::store::StoreLimits;
 use llmtop::tui::view::{DashboardView, ViewParams};
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 const INTERVAL: f64 = 1.0;
 /// The dashboard window of both modes; the "now" figures span it too (min(now_range, window)).
 const WINDOW: f64 = 20.0;
@@ -41,106 +41,6 @@ const GATEWAYS: [(u64, f64); 3] = [(11, 20.0), (22, 45.0), (33, 80.0)];
 const SIGMAS: f64 = 4.0;
 const BURST_FACTOR: f64 = 3.0;
 const JOIN_REQUESTS: f64 = 1.0;
-
-fn on_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-fn unique_dir(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    std::env::temp_dir().join(format!("llmtop-{tag}-{}-{nanos}", std::process::id()))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// A Prometheus server in a temp dir; killed and removed on every path, panics included.
-struct PrometheusServer {
-    child: Child,
-    dir: PathBuf,
-    base: String,
-}
-
-impl Drop for PrometheusServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl PrometheusServer {
-    fn log(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    async fn start(http: &reqwest::Client, targets: &[SocketAddr]) -> Self {
-        for _attempt in 0..3 {
-            let dir = unique_dir("fleet-prometheus");
-            std::fs::create_dir_all(dir.join("data")).expect("create the Prometheus temp dir");
-            let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
-            let config = format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1m\n\
-                 scrape_configs:\n  - job_name: gateways\n    static_configs:\n      - targets: [{}]\n",
-                list.join(", ")
-            );
-            std::fs::write(dir.join("prometheus.yml"), config).expect("write prometheus.yml");
-            let port = free_port();
-            let log = File::create(dir.join("prometheus.log")).expect("create the log");
-            let child = Command::new(PROMETHEUS)
-                .arg(format!(
-                    "--config.file={}",
-                    dir.join("prometheus.yml").display()
-                ))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.join("data").display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone the log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {PROMETHEUS}: {e}"));
-            let mut server = PrometheusServer {
-                child,
-                dir,
-                base: format!("http://127.0.0.1:{port}"),
-            };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break;
-                }
-                let ready = http
-                    .get(format!("{}/-/ready", server.base))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                if ready {
-                    return server;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "Prometheus not ready:\n{}",
-                    server.log()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        panic!("Prometheus did not start in 3 attempts");
-    }
-}
 
 fn client(http: &reqwest::Client, base: &str) -> PromClient {
     PromClient::new(
@@ -286,7 +186,7 @@ async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
         );
     }
     let addrs: Vec<SocketAddr> = gateways.iter().map(|g| g.addr()).collect();
-    let prometheus = PrometheusServer::start(&http, &addrs).await;
+    let prometheus = PrometheusServer::start(&http, "gateways", &addrs).await;
 
     // Both sides need samples over the whole window: llmtop starts scraping once Prometheus has
     // scraped every gateway (else Prometheus' window would start late and its rate, extrapolated

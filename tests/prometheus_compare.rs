@@ -14,13 +14,16 @@
 //!    them is the requests completed in the sub-second edges one window has and the other lacks:
 //!    Poisson noise of at most `sqrt(2 × rate × 1 s)` requests over the window. The tolerances are
 //!    derived from that (see [`Tolerances`]) rather than picked until green.
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
+use common::{PROMETHEUS, PrometheusServer, on_ci, tail, unique_dir};
 use llmtop::demo::{self, DemoConfig};
 use llmtop::promql;
 use serde_json::Value;
@@ -30,7 +33,6 @@ type Labels = BTreeMap<String, String>;
 /// One series of a range query: its labels and (unix seconds, value) samples.
 type Series = (Labels, Vec<(f64, f64)>);
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 /// The range of every query and llmtop's `--for`.
 const WINDOW_SECONDS: f64 = 20.0;
 const WINDOW: &str = "20s";
@@ -125,116 +127,7 @@ impl Tolerances {
     }
 }
 
-/// True on CI, where a missing Prometheus is an error of `.ci/run`, not a reason to skip.
-fn on_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-fn unique_dir(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    std::env::temp_dir().join(format!("llmtop-{tag}-{}-{nanos}", std::process::id()))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A Prometheus server in its own temp dir; killed (and the dir removed) on every path, panics
-/// included.
-struct PrometheusServer {
-    child: Child,
-    dir: PathBuf,
-    base: String,
-}
-
-impl Drop for PrometheusServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 impl PrometheusServer {
-    fn log(&self) -> String {
-        tail(&self.dir.join("prometheus.log"), 30)
-    }
-
-    /// Starts Prometheus scraping `target` (host:port) every second and waits for `/-/ready`.
-    /// Retries on another port if the chosen one was taken between probing and binding.
-    fn start(rt: &tokio::runtime::Runtime, http: &reqwest::Client, target: SocketAddr) -> Self {
-        let mut last_log = String::new();
-        for _attempt in 0..3 {
-            let dir = unique_dir("prometheus");
-            std::fs::create_dir_all(dir.join("data")).expect("create the Prometheus temp dir");
-            // scrape_timeout must not exceed scrape_interval; honor_timestamps keeps its default
-            // (the demo exports no timestamps, so every sample is stamped with its scrape's start).
-            let config = format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1m\n\
-                 scrape_configs:\n  - job_name: llmtop-demo\n    static_configs:\n      - targets: ['{target}']\n"
-            );
-            std::fs::write(dir.join("prometheus.yml"), config).expect("write prometheus.yml");
-            let port = free_port();
-            let log = File::create(dir.join("prometheus.log")).expect("create the Prometheus log");
-            let child = Command::new(PROMETHEUS)
-                .arg(format!(
-                    "--config.file={}",
-                    dir.join("prometheus.yml").display()
-                ))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.join("data").display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone the log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {PROMETHEUS}: {e}"));
-            let mut server = PrometheusServer {
-                child,
-                dir,
-                base: format!("http://127.0.0.1:{port}"),
-            };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                if let Ok(Some(status)) = server.child.try_wait() {
-                    last_log = format!("exited with {status}:\n{}", server.log());
-                    break;
-                }
-                let ready = rt.block_on(async {
-                    http.get(format!("{}/-/ready", server.base))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
-                });
-                if ready {
-                    return server;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "Prometheus not ready within 20 s:\n{}",
-                    server.log()
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        panic!("Prometheus did not start in 3 attempts; last one {last_log}");
-    }
-
     /// `GET /api/v1/…` with query parameters; panics with Prometheus' error and log on failure.
     fn api(
         &self,
@@ -523,7 +416,11 @@ fn llmtop_matches_prometheus_on_the_same_gateway() {
         .expect("start the demo gateway");
     let metrics_url = format!("{}/metrics", gateway.base_url());
 
-    let prometheus = PrometheusServer::start(&rt, &http, gateway.addr());
+    let prometheus = rt.block_on(PrometheusServer::start(
+        &http,
+        "llmtop-demo",
+        &[gateway.addr()],
+    ));
     // Three scrapes: Prometheus' data then starts ≥ 2 s before llmtop's first scrape, so its
     // 20 s window is as full as llmtop's (a series starting inside the window would only be
     // extrapolated half an interval back and understate the rate).
