@@ -1,13 +1,15 @@
 //! `llmtop bench` as a user runs it: the real binary against the demo gateway, in this process,
 //! on 127.0.0.1. Every run is bounded by [`RUN_BUDGET`].
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::Scratch;
 use llmtop::demo::{self, DemoConfig, FAULT_HEADER, FAULT_KEY_HEADER};
 use llmtop::pricing::{PriceTable, TokenCounts};
 use serde_json::Value;
@@ -20,11 +22,6 @@ fn gateway() -> &'static str {
     static GATEWAY: OnceLock<(tokio::runtime::Runtime, String)> = OnceLock::new();
     &GATEWAY
         .get_or_init(|| {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
             let config = DemoConfig {
                 seed: Some(5),
                 traffic: false,
@@ -32,38 +29,9 @@ fn gateway() -> &'static str {
                 latency_scale: 0.05,
                 ..DemoConfig::default()
             };
-            let gw = runtime
-                .block_on(demo::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config))
-                .expect("demo gateway starts");
-            let base = gw.base_url();
-            std::mem::forget(gw);
-            (runtime, base)
+            common::demo_forever(config)
         })
         .1
-}
-
-/// A scratch directory (empty config, log file) removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "llmtop-bench-cmd-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        // An empty config keeps the user's own price overrides out of the arithmetic.
-        std::fs::write(dir.join("config.toml"), "").unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// `llmtop bench URL --model gpt-4o-mini ARGS`, with a clean environment.
@@ -110,7 +78,7 @@ fn wait(child: &mut Child, what: &str) -> Option<i32> {
 
 /// Runs to the end; returns (stdout, stderr), panicking unless it exits 0.
 fn bench(args: &[&str]) -> (String, String) {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("bench-cmd");
     let mut child = command(&scratch, args).spawn().expect("llmtop starts");
     let out = reader(child.stdout.take().unwrap());
     let err = reader(child.stderr.take().unwrap());
@@ -391,7 +359,7 @@ fn open_loop_takes_about_n_over_r() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_prints_the_partial_summary_and_exits_130() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("bench-cmd");
     let mut child = command(
         &scratch,
         &[

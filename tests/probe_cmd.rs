@@ -1,14 +1,14 @@
 //! `llmtop probe` as a user runs it: the real binary against the demo gateway (in this process,
 //! or its own `--demo`) and a tiny echoing mock, all on 127.0.0.1.
+mod common;
+
 use std::io::Read;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use llmtop::demo::{self, DemoConfig, FAULT_HEADER, FAULT_KEY_HEADER};
+use common::Scratch;
+use llmtop::demo::{DemoConfig, FAULT_HEADER, FAULT_KEY_HEADER};
 use llmtop::pricing::PriceTable;
 use serde_json::Value;
 
@@ -24,11 +24,6 @@ fn gateway() -> &'static str {
     static GATEWAY: OnceLock<(tokio::runtime::Runtime, String)> = OnceLock::new();
     &GATEWAY
         .get_or_init(|| {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
             let config = DemoConfig {
                 seed: Some(11),
                 traffic: false,
@@ -36,43 +31,10 @@ fn gateway() -> &'static str {
                 latency_scale: 0.5,
                 ..DemoConfig::default()
             };
-            let gw = runtime
-                .block_on(demo::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config))
-                .expect("demo gateway starts");
-            let base = gw.base_url();
             // Never shut down: it lives as long as the test process.
-            std::mem::forget(gw);
-            (runtime, base)
+            common::demo_forever(config)
         })
         .1
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "llmtop-probe-cmd-{}-{}-{name}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        // An empty config keeps the user's own price overrides out of the arithmetic.
-        std::fs::write(dir.join("config.toml"), "").unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 struct Run {
@@ -201,7 +163,7 @@ fn table_cost(model: &str, j: &Value) -> f64 {
 
 #[test]
 fn streamed_probe_prints_the_json_contract_with_consistent_numbers() {
-    let s = Scratch::new("success");
+    let s = Scratch::new("probe-cmd-success");
     let run = probe_json(&s, "gpt-4o-mini", None, &["--stream"]);
     assert!(run.ok(), "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.stderr, "");
@@ -260,7 +222,7 @@ fn streamed_probe_prints_the_json_contract_with_consistent_numbers() {
 
 #[test]
 fn text_format_is_a_summary_then_the_answer() {
-    let s = Scratch::new("text");
+    let s = Scratch::new("probe-cmd-text");
     let run = llmtop(
         &s,
         &[
@@ -290,7 +252,7 @@ fn text_format_is_a_summary_then_the_answer() {
 
 #[test]
 fn demo_flag_probes_a_temporary_gateway() {
-    let s = Scratch::new("demo");
+    let s = Scratch::new("probe-cmd-demo");
     let run = llmtop(
         &s,
         &[
@@ -314,7 +276,7 @@ fn demo_flag_probes_a_temporary_gateway() {
 
 #[test]
 fn slow_first_token_is_measured() {
-    let s = Scratch::new("slow");
+    let s = Scratch::new("probe-cmd-slow");
     let run = probe_json(
         &s,
         "gpt-4o-mini",
@@ -329,7 +291,7 @@ fn slow_first_token_is_measured() {
 
 #[test]
 fn a_rate_limited_first_attempt_is_retried() {
-    let s = Scratch::new("fail-first");
+    let s = Scratch::new("probe-cmd-fail-first");
     let key = format!(
         "{FAULT_KEY_HEADER}: probe-cmd-fail-first-{}",
         std::process::id()
@@ -352,7 +314,7 @@ fn a_rate_limited_first_attempt_is_retried() {
 
 #[test]
 fn a_persistent_500_exhausts_the_retries_and_fails() {
-    let s = Scratch::new("500");
+    let s = Scratch::new("probe-cmd-500");
     let run = probe_json(
         &s,
         "gpt-4o-mini",
@@ -380,7 +342,7 @@ fn a_persistent_500_exhausts_the_retries_and_fails() {
 
 #[test]
 fn a_stream_cut_mid_way_is_a_failure_with_the_reason() {
-    let s = Scratch::new("cut");
+    let s = Scratch::new("probe-cmd-cut");
     let run = probe_json(&s, "gpt-4o-mini", Some("cut_mid_stream"), &["--stream"]);
     assert!(!run.ok(), "{}", run.stdout);
     let j = run.json();
@@ -408,7 +370,7 @@ fn a_stream_cut_mid_way_is_a_failure_with_the_reason() {
 
 #[test]
 fn an_error_inside_the_stream_reports_the_gateway_message() {
-    let s = Scratch::new("in-stream");
+    let s = Scratch::new("probe-cmd-in-stream");
     let run = probe_json(&s, "gpt-4o-mini", Some("error_in_stream"), &["--stream"]);
     assert!(!run.ok(), "{}", run.stdout);
     let j = run.json();
@@ -430,7 +392,7 @@ fn an_error_inside_the_stream_reports_the_gateway_message() {
 
 #[test]
 fn insufficient_quota_is_not_retried() {
-    let s = Scratch::new("quota");
+    let s = Scratch::new("probe-cmd-quota");
     let run = probe_json(
         &s,
         "gpt-4o-mini",
@@ -452,7 +414,7 @@ fn insufficient_quota_is_not_retried() {
 
 #[test]
 fn keepalive_comments_do_not_count_as_the_first_token() {
-    let s = Scratch::new("keepalive");
+    let s = Scratch::new("probe-cmd-keepalive");
     let run = probe_json(
         &s,
         "gpt-4o-mini",
@@ -468,7 +430,7 @@ fn keepalive_comments_do_not_count_as_the_first_token() {
 
 #[test]
 fn reasoning_streams_time_the_first_token_from_the_reasoning() {
-    let s = Scratch::new("reasoning");
+    let s = Scratch::new("probe-cmd-reasoning");
     let run = probe_json_max(&s, "deepseek-reasoner", None, "12", &["--stream"]);
     assert!(run.ok(), "{}\n{}", run.stdout, run.stderr);
     let j = run.json();
@@ -494,7 +456,7 @@ fn reasoning_streams_time_the_first_token_from_the_reasoning() {
 
 #[test]
 fn an_unknown_model_fails_with_the_gateway_message_and_the_models_offered() {
-    let s = Scratch::new("unknown-model");
+    let s = Scratch::new("probe-cmd-unknown-model");
     let run = probe_json(&s, "gpt-5-imaginary", None, &["--stream"]);
     assert!(!run.ok(), "{}", run.stdout);
     let j = run.json();
@@ -514,7 +476,7 @@ fn an_unknown_model_fails_with_the_gateway_message_and_the_models_offered() {
 
 #[test]
 fn bad_input_fails_before_any_request() {
-    let s = Scratch::new("bad-input");
+    let s = Scratch::new("probe-cmd-bad-input");
     let run = llmtop(
         &s,
         &[gateway(), "--model", "gpt-4o", "--header", "no colon here"],
@@ -537,7 +499,7 @@ fn bad_input_fails_before_any_request() {
 
 #[test]
 fn api_base_replaces_the_origin_of_the_url() {
-    let s = Scratch::new("api-base");
+    let s = Scratch::new("probe-cmd-api-base");
     let api_base = format!("{}/v1", gateway());
     // The URL's origin is a closed port; --api-base must win.
     let run = llmtop(
@@ -561,7 +523,7 @@ fn api_base_replaces_the_origin_of_the_url() {
 
 #[test]
 fn unreachable_and_slow_gateways_fail_within_their_bounds() {
-    let s = Scratch::new("unreachable");
+    let s = Scratch::new("probe-cmd-unreachable");
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().to_string()
@@ -669,7 +631,7 @@ fn echoing_401() -> (String, Arc<Mutex<Vec<String>>>) {
 
 #[test]
 fn canary_key_never_leaks_and_a_401_names_the_variable() {
-    let s = Scratch::new("canary");
+    let s = Scratch::new("probe-cmd-canary");
     let env = [("LLMTOP_API_KEY", CANARY), ("LLMTOP_LOG", "trace")];
     let fault = format!("{FAULT_HEADER}: status=401");
     let mut runs = Vec::new();

@@ -1,5 +1,6 @@
 //! Test support shared by the integration tests that run a real Prometheus server
-//! (`tests/prometheus_compare.rs`, `tests/fleet.rs`): temp dirs, free ports, and the server itself.
+//! (`tests/prometheus_compare.rs`, `tests/fleet.rs`): temp dirs, free ports, and the server itself;
+//! and the scratch dirs and long-lived demo gateway of the binary tests (`probe_cmd`, `bench_cmd`).
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::fs::File;
@@ -122,4 +123,51 @@ impl PrometheusServer {
         }
         panic!("Prometheus did not start in 3 attempts; last one {last_log}");
     }
+}
+
+/// A scratch directory holding an empty `config.toml` (so the user's own price overrides stay out
+/// of the arithmetic), removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "llmtop-{tag}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create the scratch dir");
+        std::fs::write(dir.join("config.toml"), "").expect("write an empty config");
+        Self(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A demo gateway (`config`) on a runtime of its own that is never shut down, so it serves while
+/// tests block on the real binary; returns the runtime (keep it alive) and the base URL.
+pub fn demo_forever(config: llmtop::demo::DemoConfig) -> (tokio::runtime::Runtime, String) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let gw = runtime
+        .block_on(llmtop::demo::spawn(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            config,
+        ))
+        .expect("demo gateway starts");
+    let base = gw.base_url();
+    std::mem::forget(gw);
+    (runtime, base)
 }
