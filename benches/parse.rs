@@ -1,10 +1,10 @@
-//! Scrape-parsing throughput: `llmtop::exposition` vs `prometheus-parse` 0.2.5
+//! Scrape-parsing throughput: `llmtop::base::exposition` vs `prometheus-parse` 0.2.5
 //! on a ~1 MB vLLM body (the fixture repeated with a distinct `engine` label).
 use std::hint::black_box;
 use std::io::{BufRead, Cursor};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use llmtop::exposition::{decode_body, parse};
+use llmtop::base::exposition::{decode_body, parse};
 use prometheus_parse::Scrape;
 
 const VLLM: &str = include_str!("../tests/fixtures/metrics/vllm.prom");

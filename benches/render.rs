@@ -1,12 +1,12 @@
 //! Frame cost: the view model computed from the fixed data set, and one full frame drawn at 200×60.
 use criterion::{Criterion, criterion_group, criterion_main};
-use llmtop::dialect;
-use llmtop::pricing::PriceTable;
-use llmtop::testdata;
-use llmtop::tui::app::App;
-use llmtop::tui::render;
-use llmtop::tui::theme::Theme;
-use llmtop::tui::view::{DashboardView, ViewParams};
+use llmtop::base::dialect;
+use llmtop::base::pricing::PriceTable;
+use llmtop::support::testdata;
+use llmtop::front::tui::app::App;
+use llmtop::front::tui::render;
+use llmtop::front::tui::theme::Theme;
+use llmtop::model::view::{DashboardView, ViewParams};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use llmtop::probe::{ProbeResult, Usage};
-use llmtop::record::{self, Header, ProbeKind, Record, Recorder, Replay, ScrapeRecord, Scrub};
+use llmtop::io::probe::{ProbeResult, Usage};
+use llmtop::io::record::{self, Header, ProbeKind, Record, Recorder, Replay, ScrapeRecord, Scrub};
 
 const FIXTURE: &str = include_str!("../tests/fixtures/metrics/litellm.prom");
 const START: f64 = 1_795_687_200.0;

@@ -4,9 +4,9 @@
 //! Run with `bench/memory.sh` (or `cargo run --release --example store_memory -- HOURS`).
 use std::time::Instant;
 
-use llmtop::dialect;
-use llmtop::exposition;
-use llmtop::store::{StoreLimits, TargetStore};
+use llmtop::base::dialect;
+use llmtop::base::exposition;
+use llmtop::model::store::{StoreLimits, TargetStore};
 
 const FIXTURE: &str = include_str!("../tests/fixtures/metrics/litellm.prom");
 const TARGET_SERIES: usize = 2_000;

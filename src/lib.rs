@@ -1,31 +1,15 @@
 //! llmtop: htop for LLM gateways — the library behind the `llmtop` binary.
+//!
+//! The folders are the layers (ARCHITECTURE.md): [`base`] → [`model`] → [`io`] → [`runtime`] →
+//! [`front`] → [`app`]. A module imports only from its own layer or the ones below it.
 #![forbid(unsafe_code)]
 
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod demo;
-pub mod dialect;
-pub mod exposition;
-pub mod fleet;
-pub mod format;
-/// Property harnesses for `fuzz/` and `tests/fuzz_regressions.rs`; not part of the API.
+pub mod app;
+pub mod base;
+pub mod front;
+pub mod io;
+pub mod model;
+pub mod runtime;
+/// Fixed data sets and property harnesses for tests, benchmarks and `fuzz/`; not part of the API.
 #[doc(hidden)]
-pub mod fuzzing;
-pub mod loadgen;
-pub mod logging;
-pub mod net;
-pub mod pricing;
-pub mod probe;
-pub mod probe_cmd;
-pub mod promql;
-pub mod record;
-pub mod report;
-pub mod secret;
-pub mod session;
-pub mod signal;
-pub mod source;
-pub mod stats;
-pub mod store;
-pub mod testdata;
-pub mod tui;
+pub mod support;

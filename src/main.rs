@@ -4,8 +4,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use llmtop::cli::{Cli, Command};
-use llmtop::{commands, logging, tui};
+use llmtop::app::cli::{Cli, Command};
+use llmtop::app::commands;
+use llmtop::base::logging;
+use llmtop::front::tui;
 
 /// Whether a flag is on: given on the command line, or its variable set to a true-like value —
 /// the same words clap's `BoolishValueParser` accepts for every boolean flag's variable.
@@ -19,13 +21,13 @@ fn asked(flag: &str, var: &str) -> bool {
 fn main() -> ExitCode {
     // Answered before parsing: they need no target, which the parser would otherwise demand.
     if asked("--print-theme-items", "LLMTOP_PRINT_THEME_ITEMS") {
-        for item in llmtop::tui::theme::ITEMS {
+        for item in llmtop::front::tui::theme::ITEMS {
             println!("{item}");
         }
         return ExitCode::SUCCESS;
     }
     if asked("--print-config-template", "LLMTOP_PRINT_CONFIG_TEMPLATE") {
-        print!("{}", llmtop::config::template());
+        print!("{}", llmtop::io::config::template());
         return ExitCode::SUCCESS;
     }
     let cli = Cli::parse();
@@ -48,9 +50,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             None => {
-                let session = llmtop::session::Session::new(&cli.target).await?;
+                let session = llmtop::runtime::session::Session::new(&cli.target).await?;
                 let t = &cli.target;
-                let config_theme = llmtop::config::Config::load(t.config.as_deref())?.theme;
+                let config_theme = llmtop::io::config::Config::load(t.config.as_deref())?.theme;
                 let theme = tui::choose_theme(&cli.ui, config_theme.as_deref())?;
                 let options = tui::TuiOptions {
                     theme,
@@ -68,8 +70,8 @@ fn main() -> ExitCode {
                     max_tokens: t.probe_max_tokens,
                     max_completion_tokens: t.max_completion_tokens,
                     temperature: t.temperature,
-                    limiter: llmtop::probe::limit::ProbeLimiter::new(
-                        llmtop::probe::limit::ProbeLimits::new(t.probe_rpm, t.probe_concurrency),
+                    limiter: llmtop::io::probe::limit::ProbeLimiter::new(
+                        llmtop::io::probe::limit::ProbeLimits::new(t.probe_rpm, t.probe_concurrency),
                     ),
                 };
                 tui::run(session, &cli.ui, options).await
@@ -78,8 +80,8 @@ fn main() -> ExitCode {
             Some(Command::Snapshot(args)) => commands::snapshot(&args).await,
             Some(Command::Completions { shell }) => commands::completions(shell),
             Some(Command::Man) => commands::man(),
-            Some(Command::Probe(args)) => llmtop::probe_cmd::run(&args).await,
-            Some(Command::Bench(args)) => llmtop::loadgen::run(&args).await,
+            Some(Command::Probe(args)) => llmtop::app::probe::run(&args).await,
+            Some(Command::Bench(args)) => llmtop::io::loadgen::run(&args).await,
             Some(Command::Replay(args)) => tui::replay::run(&args).await,
         }
     });

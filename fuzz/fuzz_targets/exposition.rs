@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(violation) = llmtop::fuzzing::exposition(data) {
+    if let Err(violation) = llmtop::support::fuzzing::exposition(data) {
         panic!("exposition property broken: {violation}");
     }
 });

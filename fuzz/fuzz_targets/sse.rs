@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(violation) = llmtop::fuzzing::sse(data) {
+    if let Err(violation) = llmtop::support::fuzzing::sse(data) {
         panic!("sse property broken: {violation}");
     }
 });

@@ -1,0 +1,724 @@
+//! Command-line definitions. Every flag can also be set with an `LLMTOP_*` environment variable.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// htop for LLM gateways: live request rate, latency heatmap, TTFT, tokens, errors and cost burn.
+#[derive(Debug, Parser)]
+#[command(name = "llmtop", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    after_help = "Examples:\n  llmtop --demo                         dashboard on the built-in simulated gateway\n  llmtop gateway.internal:4000          dashboard on a gateway's /metrics\n  llmtop snapshot --demo --for 5s       one JSON object for scripts\n  llmtop demo --port 8080               run the simulated gateway alone"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the built-in simulated gateway alone (OpenAI-compatible API + /metrics).
+    Demo(DemoArgs),
+    /// Collect for a while, then print one machine-readable summary and exit.
+    Snapshot(Box<SnapshotArgs>),
+    /// Send one chat completion through a gateway and print what it measured (TTFT, tokens, cost).
+    Probe(Box<ProbeArgs>),
+    /// Load-test a gateway: N chat completions at concurrency C (or R/s), then latency, TTFT, tokens and cost.
+    Bench(Box<BenchArgs>),
+    /// Open the dashboard on a `--record` file: play/pause, speed, seek; nothing is sent anywhere.
+    Replay(Box<ReplayArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `llmtop man > llmtop.1`.
+    Man,
+}
+
+/// Where to scrape and how to authenticate; shared by the dashboard and `snapshot`.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Metrics endpoint: host:port, http(s)://host:port (then /metrics is assumed), a full URL, or
+    /// the name of a [[target]] in the config file.
+    #[arg(env = "LLMTOP_URL", required_unless_present_any = ["demo", "prometheus"])]
+    pub url: Option<String>,
+
+    /// More metrics endpoints (or [[target]] names): several direct targets shown as one fleet,
+    /// with a per-target table.
+    #[arg(
+        value_name = "MORE_URLS",
+        env = "LLMTOP_MORE_URLS",
+        value_delimiter = ' ',
+        requires = "url"
+    )]
+    pub more_urls: Vec<String>,
+
+    /// Fleet mode: read the gateways through this Prometheus-compatible server (Prometheus,
+    /// Thanos, Mimir/Cortex with its /prometheus prefix, VictoriaMetrics, Grafana Cloud).
+    #[arg(long, value_name = "URL", env = "LLMTOP_PROMETHEUS", conflicts_with_all = ["url", "demo"])]
+    pub prometheus: Option<String>,
+
+    /// Fleet mode: label matchers every query gets, e.g. '{job="litellm"}'.
+    #[arg(
+        long,
+        value_name = "MATCHERS",
+        env = "LLMTOP_SELECTOR",
+        requires = "prometheus"
+    )]
+    pub selector: Option<String>,
+
+    /// Fleet mode: the label that names a gateway instance (instance, or pod on Kubernetes).
+    #[arg(
+        long,
+        value_name = "LABEL",
+        env = "LLMTOP_INSTANCE_LABEL",
+        default_value = "instance"
+    )]
+    pub instance_label: String,
+
+    /// Fleet mode: how often Prometheus scrapes the gateways; rates span at least 4 of these and
+    /// the dashboard refreshes no faster.
+    #[arg(long, value_name = "D", env = "LLMTOP_PROMETHEUS_SCRAPE_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub prometheus_scrape_interval: Duration,
+
+    /// Fleet mode: send Thanos' dedup=true and partial_response=true with every query.
+    #[arg(long, env = "LLMTOP_THANOS", requires = "prometheus", value_parser = clap::builder::BoolishValueParser::new())]
+    pub thanos: bool,
+
+    /// Fleet mode: HTTP basic auth user (Grafana Cloud: the instance ID).
+    #[arg(
+        long,
+        value_name = "USER",
+        env = "LLMTOP_BASIC_AUTH_USER",
+        requires = "prometheus"
+    )]
+    pub basic_auth_user: Option<String>,
+
+    /// Fleet mode: read the basic auth password (Grafana Cloud: an access token) from this
+    /// environment variable.
+    #[arg(
+        long,
+        value_name = "VAR",
+        env = "LLMTOP_BASIC_AUTH_PASSWORD_ENV",
+        conflicts_with = "basic_auth_password_file",
+        requires = "basic_auth_user"
+    )]
+    pub basic_auth_password_env: Option<String>,
+
+    /// Fleet mode: read the basic auth password from this file.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "LLMTOP_BASIC_AUTH_PASSWORD_FILE",
+        requires = "basic_auth_user"
+    )]
+    pub basic_auth_password_file: Option<PathBuf>,
+
+    /// Start the built-in simulated gateway on 127.0.0.1 and attach to it.
+    #[arg(long, env = "LLMTOP_DEMO", conflicts_with = "url", value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: bool,
+
+    /// Time between scrapes.
+    #[arg(long, env = "LLMTOP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// Give up on a scrape or probe after this long.
+    #[arg(long, env = "LLMTOP_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Extra header for the scrape, 'Name: value' (repeatable).
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        env = "LLMTOP_HEADER",
+        value_delimiter = '\n'
+    )]
+    pub headers: Vec<crate::base::secret::HeaderLine>,
+
+    /// Read the scrape's bearer token from this environment variable.
+    #[arg(
+        long,
+        value_name = "VAR",
+        env = "LLMTOP_BEARER_TOKEN_ENV",
+        conflicts_with = "bearer_token_file"
+    )]
+    pub bearer_token_env: Option<String>,
+
+    /// Read the scrape's bearer token from this file.
+    #[arg(long, value_name = "PATH", env = "LLMTOP_BEARER_TOKEN_FILE")]
+    pub bearer_token_file: Option<PathBuf>,
+
+    /// Use this dialect instead of detecting it (seed, vllm, litellm, tgi, llamacpp).
+    #[arg(long, env = "LLMTOP_DIALECT")]
+    pub dialect: Option<String>,
+
+    /// Base URL of the OpenAI-compatible API for probes (default: the target's origin).
+    #[arg(long, env = "LLMTOP_API_BASE")]
+    pub api_base: Option<String>,
+
+    /// Read the probe's API key from this environment variable.
+    #[arg(
+        long,
+        value_name = "VAR",
+        env = "LLMTOP_API_KEY_ENV",
+        conflicts_with = "api_key_file"
+    )]
+    pub api_key_env: Option<String>,
+
+    /// Read the probe's API key from this file (default: $LLMTOP_API_KEY, then $OPENAI_API_KEY).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Model the probe asks for (default: the busiest model the gateway reports).
+    #[arg(long, env = "LLMTOP_MODEL")]
+    pub model: Option<String>,
+
+    /// Prompt the `p` key sends.
+    #[arg(
+        long,
+        env = "LLMTOP_PROBE_PROMPT",
+        default_value = "Reply with one short sentence about monitoring."
+    )]
+    pub probe_prompt: String,
+
+    /// Send a probe this often, for synthetic monitoring (works even without /metrics).
+    #[arg(long, value_name = "D", env = "LLMTOP_PROBE_EVERY", value_parser = parse_duration)]
+    pub probe_every: Option<Duration>,
+
+    /// Most completion tokens a probe asks for.
+    #[arg(long, env = "LLMTOP_PROBE_MAX_TOKENS", default_value_t = 128)]
+    pub probe_max_tokens: u32,
+
+    /// Send the probe's token limit as `max_completion_tokens` (newer OpenAI models) instead of `max_tokens`.
+    #[arg(long, env = "LLMTOP_MAX_COMPLETION_TOKENS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub max_completion_tokens: bool,
+
+    /// Sampling temperature for probes (default: the gateway's).
+    #[arg(long, env = "LLMTOP_TEMPERATURE")]
+    pub temperature: Option<f32>,
+
+    /// Probe requests started per minute, at most (p, b and --probe-every together).
+    #[arg(long, env = "LLMTOP_PROBE_RPM")]
+    pub probe_rpm: Option<u32>,
+
+    /// Probe requests in flight at once, at most.
+    #[arg(long, env = "LLMTOP_PROBE_CONCURRENCY")]
+    pub probe_concurrency: Option<usize>,
+
+    /// Disable every key that sends a request to the gateway (p, i, b, m).
+    #[arg(long, env = "LLMTOP_READ_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub read_only: bool,
+
+    /// Stop probing once this session's probes have cost this many dollars.
+    #[arg(long, value_name = "USD", env = "LLMTOP_MAX_PROBE_SPEND")]
+    pub max_probe_spend: Option<f64>,
+
+    /// Requests one burst (`b`) sends.
+    #[arg(long, env = "LLMTOP_BURST_SIZE", default_value_t = 20)]
+    pub burst_size: usize,
+
+    /// Requests of a burst in flight at once.
+    #[arg(long, env = "LLMTOP_BURST_CONCURRENCY", default_value_t = 4)]
+    pub burst_concurrency: usize,
+
+    /// Ask before sending a burst larger than this.
+    #[arg(long, env = "LLMTOP_BURST_CONFIRM_ABOVE", default_value_t = 50)]
+    pub burst_confirm_above: usize,
+
+    /// How much history to keep in memory.
+    #[arg(long, env = "LLMTOP_HISTORY", default_value = "1h", value_parser = parse_duration)]
+    pub history: Duration,
+
+    /// Most raw series followed per target; beyond it new series are dropped and counted.
+    #[arg(long, env = "LLMTOP_MAX_SERIES", default_value_t = 10_000)]
+    pub max_series: usize,
+
+    /// Most distinct models kept; further models are counted together as "(other models)".
+    #[arg(long, env = "LLMTOP_MAX_MODELS", default_value_t = 50)]
+    pub max_models: usize,
+
+    /// Largest /metrics body accepted, MiB.
+    #[arg(long, env = "LLMTOP_MAX_BODY_MIB", default_value_t = 32)]
+    pub max_body_mib: usize,
+
+    /// Config file with user dialects and price rows (default: ~/.config/llmtop/config.toml).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Write logs here (default: the platform's state directory, e.g. ~/.local/state/llmtop/llmtop.log).
+    #[arg(long, env = "LLMTOP_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Append every scrape (raw body, timestamp), scrape error and probe result to this file
+    /// (gzip-compressed JSON Lines; credentials are never written). Replay it with `llmtop replay`.
+    #[arg(long, value_name = "FILE", env = "LLMTOP_RECORD")]
+    pub record: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Which TLS certificates to trust; shared by the dashboard, `snapshot`, `probe` and `bench`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// Do not verify TLS certificates (a lab gateway with a self-signed certificate); shows a warning.
+    #[arg(long, env = "LLMTOP_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure: bool,
+
+    /// Also trust the CA certificate(s) in this PEM file (a private CA), on top of the system's.
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    pub fn settings(&self) -> crate::base::net::TlsSettings {
+        crate::base::net::TlsSettings {
+            insecure: self.insecure,
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
+}
+
+/// Dashboard-only settings.
+#[derive(Debug, Clone, Args)]
+pub struct UiArgs {
+    /// Time window shown on screen.
+    #[arg(long, env = "LLMTOP_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub window: Duration,
+
+    /// Colour theme: default, light, gruvbox, nord, high-contrast, mono, or a path to a .toml theme
+    /// [default: the config file's `theme`, else default].
+    #[arg(long, env = "LLMTOP_THEME")]
+    pub theme: Option<String>,
+
+    /// No colours at all (also when NO_COLOR is set to anything).
+    #[arg(long, env = "LLMTOP_NO_COLOR", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_color: bool,
+
+    /// Print the names of every theme item, one per line, and exit.
+    #[arg(long, env = "LLMTOP_PRINT_THEME_ITEMS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub print_theme_items: bool,
+
+    /// Print a fully commented config file (targets, dialects, prices, keys) and exit.
+    #[arg(long, env = "LLMTOP_PRINT_CONFIG_TEMPLATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub print_config_template: bool,
+
+    /// Draw with ASCII only: no braille, block or box-drawing glyphs (poor terminals and fonts).
+    #[arg(long, env = "LLMTOP_ASCII", value_parser = clap::builder::BoolishValueParser::new())]
+    pub ascii: bool,
+
+    /// Colours the terminal shows; auto reads COLORTERM, then TERM.
+    #[arg(long, env = "LLMTOP_COLOR_DEPTH", value_enum, default_value_t = crate::front::tui::theme::ColorDepth::Auto)]
+    pub color_depth: crate::front::tui::theme::ColorDepth,
+
+    /// Leave the mouse to the terminal (text selection) instead of click-to-focus and wheel zoom.
+    #[arg(long, env = "LLMTOP_NO_MOUSE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_mouse: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, env = "LLMTOP_DEMO_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind; keep the loopback default unless you mean to expose it.
+    #[arg(long, env = "LLMTOP_DEMO_BIND", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Seed for reproducible synthetic traffic.
+    #[arg(long, env = "LLMTOP_DEMO_SEED")]
+    pub seed: Option<u64>,
+    /// Serve only real requests, no synthetic traffic.
+    #[arg(long, env = "LLMTOP_DEMO_NO_TRAFFIC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_traffic: bool,
+    /// Misbehave on purpose: a fault scenario such as flapping, slow or huge-body; combine with +
+    /// (e.g. flapping+series-churn). --list-scenarios names them all.
+    #[arg(long, value_name = "NAME[+NAME…]", env = "LLMTOP_DEMO_SCENARIO", default_value = "none", value_parser = parse_scenarios)]
+    pub scenario: crate::io::demo::ScenarioSet,
+    /// Print every fault scenario with what it does, and exit.
+    #[arg(long, env = "LLMTOP_DEMO_LIST_SCENARIOS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub list_scenarios: bool,
+}
+
+fn parse_scenarios(text: &str) -> Result<crate::io::demo::ScenarioSet, String> {
+    text.parse()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotFormat {
+    /// One JSON object (fields documented in README.md).
+    Json,
+    /// A header line and one row per model plus a `(total)` row.
+    Csv,
+    /// An aligned table for people.
+    Table,
+    /// A header line (instance, stale, then csv's columns after model) and one row per gateway
+    /// instance in fleet mode; one row for the target otherwise.
+    InstancesCsv,
+}
+
+#[derive(Debug, Clone, Args)]
+// With --from the recording is the target, so the URL is not required then. (`mut_args`, not
+// `mut_arg`: the latter moves the argument to the end and so reorders the positionals.)
+#[command(mut_args(|a| if a.get_id() == "url" { a.required_unless_present("from") } else { a }))]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Compute the snapshot from this `--record` file instead of scraping (see --at).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LLMTOP_FROM",
+        conflicts_with = "demo"
+    )]
+    pub from: Option<PathBuf>,
+    /// With --from: end of the window (default: end), as RFC 3339, unix seconds, start, end,
+    /// +90s (after the recording's start) or -5m (before its end).
+    #[arg(long, value_name = "TIME", env = "LLMTOP_AT", requires = "from")]
+    pub at: Option<String>,
+    /// How long to collect before printing (with --from: the window ending at --at).
+    #[arg(long = "for", env = "LLMTOP_FOR", default_value = "10s", value_parser = parse_duration)]
+    pub collect_for: Duration,
+    /// Output format.
+    #[arg(long, env = "LLMTOP_FORMAT", value_enum, default_value_t = SnapshotFormat::Json)]
+    pub format: SnapshotFormat,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE", env = "LLMTOP_OUTPUT")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    /// A short human summary, then the answer.
+    Text,
+    /// One JSON object (field names are a stable contract).
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// Gateway: host:port, http(s)://host:port or a full URL; the API base is its origin unless --api-base.
+    #[arg(env = "LLMTOP_URL", required_unless_present_any = ["demo", "api_base"])]
+    pub url: Option<String>,
+
+    /// Probe a temporary built-in demo gateway on 127.0.0.1.
+    #[arg(long, env = "LLMTOP_DEMO", conflicts_with_all = ["url", "api_base"], value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: bool,
+
+    /// Model to ask for, as the gateway names it.
+    #[arg(long, env = "LLMTOP_MODEL")]
+    pub model: String,
+
+    /// Prompt to send.
+    #[arg(
+        long,
+        env = "LLMTOP_PROBE_PROMPT",
+        default_value = "Reply with one short sentence about monitoring."
+    )]
+    pub prompt: String,
+
+    /// Stream the answer (server-sent events): measures time to first token and per-token time.
+    #[arg(long, env = "LLMTOP_PROBE_STREAM", value_parser = clap::builder::BoolishValueParser::new())]
+    pub stream: bool,
+
+    /// Output format.
+    #[arg(long, env = "LLMTOP_PROBE_FORMAT", value_enum, default_value_t = ProbeFormat::Text)]
+    pub format: ProbeFormat,
+
+    /// Most completion tokens to ask for.
+    #[arg(long, env = "LLMTOP_PROBE_MAX_TOKENS", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: u32,
+
+    /// Base URL of the OpenAI-compatible API (default: the URL's origin).
+    #[arg(long, env = "LLMTOP_API_BASE")]
+    pub api_base: Option<String>,
+
+    /// Read the API key from this file (default: $LLMTOP_API_KEY, then $OPENAI_API_KEY).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Give up after this long, retries and their waits included.
+    #[arg(long, env = "LLMTOP_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Extra attempts after a 429, 5xx or connection failure (never after insufficient_quota).
+    #[arg(long, env = "LLMTOP_PROBE_RETRIES", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Backoff before the first retry when the gateway sends no Retry-After; doubles per retry.
+    #[arg(long, value_name = "D", env = "LLMTOP_PROBE_RETRY_DELAY", default_value = "500ms", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+
+    /// Extra request header, 'Name: value' (repeatable).
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        env = "LLMTOP_PROBE_HEADER",
+        value_delimiter = '\n'
+    )]
+    pub headers: Vec<crate::base::secret::HeaderLine>,
+
+    /// Most probe requests started per minute (default: no limit).
+    #[arg(long, value_name = "N", env = "LLMTOP_PROBE_RPM", value_parser = clap::value_parser!(u32).range(1..))]
+    pub probe_rpm: Option<u32>,
+
+    /// Most probe requests in flight at once (default: no limit).
+    #[arg(long, value_name = "N", env = "LLMTOP_PROBE_CONCURRENCY", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub probe_concurrency: Option<usize>,
+
+    /// Config file with price rows (default: ~/.config/llmtop/config.toml).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Gateway: host:port, http(s)://host:port or a full URL; the API base is its origin unless --api-base.
+    #[arg(env = "LLMTOP_BENCH_URL", required_unless_present_any = ["demo", "api_base"])]
+    pub url: Option<String>,
+
+    /// Benchmark a temporary built-in demo gateway on 127.0.0.1.
+    #[arg(long, env = "LLMTOP_BENCH_DEMO", conflicts_with_all = ["url", "api_base"], value_parser = clap::builder::BoolishValueParser::new())]
+    pub demo: bool,
+
+    /// Model to ask for, as the gateway names it.
+    #[arg(long, env = "LLMTOP_BENCH_MODEL")]
+    pub model: String,
+
+    /// Requests to send (default: 1000, or no limit with --duration).
+    #[arg(short = 'n', long = "requests", value_name = "N", env = "LLMTOP_BENCH_REQUESTS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+
+    /// Requests in flight at once, at most.
+    #[arg(short = 'c', long, value_name = "C", env = "LLMTOP_BENCH_CONCURRENCY", default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub concurrency: usize,
+
+    /// Open loop: start requests at this many per second on average (Poisson arrivals), still at most C in flight.
+    #[arg(long, value_name = "R", env = "LLMTOP_BENCH_RATE", value_parser = crate::io::loadgen::parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Stop sending after this long (requests in flight still finish).
+    #[arg(long, value_name = "D", env = "LLMTOP_BENCH_DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Prompt every request sends.
+    #[arg(
+        long,
+        env = "LLMTOP_BENCH_PROMPT",
+        default_value = "Reply with one short sentence about monitoring.",
+        conflicts_with = "prompts"
+    )]
+    pub prompt: String,
+
+    /// JSON Lines file of prompts, used in turn: each line a JSON string or an object with "prompt".
+    #[arg(long, value_name = "FILE.jsonl", env = "LLMTOP_BENCH_PROMPTS")]
+    pub prompts: Option<PathBuf>,
+
+    /// Stream the answers (server-sent events): needed for TTFT, TPOT and inter-token latency.
+    #[arg(long, env = "LLMTOP_BENCH_STREAM", value_parser = clap::builder::BoolishValueParser::new())]
+    pub stream: bool,
+
+    /// Most completion tokens each request asks for.
+    #[arg(long, env = "LLMTOP_BENCH_MAX_TOKENS", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: u32,
+
+    /// Output format of the summary.
+    #[arg(long, env = "LLMTOP_BENCH_FORMAT", value_enum, default_value_t = crate::io::loadgen::BenchFormat::Text)]
+    pub format: crate::io::loadgen::BenchFormat,
+
+    /// Base URL of the OpenAI-compatible API (default: the URL's origin).
+    #[arg(long, env = "LLMTOP_BENCH_API_BASE")]
+    pub api_base: Option<String>,
+
+    /// Read the API key from this file (default: $LLMTOP_API_KEY, then $OPENAI_API_KEY).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_BENCH_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Give up on one request after this long, retries included.
+    #[arg(long, env = "LLMTOP_BENCH_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Extra attempts per request after a 429, 5xx or connection failure.
+    #[arg(long, env = "LLMTOP_BENCH_RETRIES", default_value_t = 0)]
+    pub retries: u32,
+
+    /// Extra request header, 'Name: value' (repeatable).
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        env = "LLMTOP_BENCH_HEADER",
+        value_delimiter = '\n'
+    )]
+    pub headers: Vec<crate::base::secret::HeaderLine>,
+
+    /// Service-level objectives for goodput, e.g. ttft=500ms,tpot=50ms,e2e=2s.
+    #[arg(long, value_name = "SLOS", env = "LLMTOP_BENCH_GOODPUT", value_parser = crate::io::loadgen::parse_goodput)]
+    pub goodput: Option<crate::io::loadgen::Slo>,
+
+    /// Seed for the open-loop arrival times (default: from entropy).
+    #[arg(long, env = "LLMTOP_BENCH_SEED")]
+    pub seed: Option<u64>,
+
+    /// Config file with price rows (default: ~/.config/llmtop/config.toml).
+    #[arg(long, value_name = "PATH", env = "LLMTOP_BENCH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Append every request's result to this file (the `--record` format; no credentials).
+    #[arg(long, value_name = "FILE", env = "LLMTOP_BENCH_RECORD")]
+    pub record: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// A file written with --record.
+    #[arg(value_name = "FILE", env = "LLMTOP_REPLAY_FILE")]
+    pub file: PathBuf,
+
+    /// Config file with user dialects, price rows and keys, as for the live dashboard.
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Playback speed to start at: 1, 2, 4, 8, 16, 32 or 64 (`<` and `>` change it).
+    #[arg(long, env = "LLMTOP_REPLAY_SPEED", default_value_t = 1, value_parser = parse_speed)]
+    pub speed: u32,
+
+    /// Write logs here (default: the platform's state directory).
+    #[arg(long, env = "LLMTOP_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+fn parse_speed(text: &str) -> Result<u32, String> {
+    match text.trim().trim_start_matches(['x', '×']).parse::<u32>() {
+        Ok(n) if n.is_power_of_two() && n <= 64 => Ok(n),
+        _ => Err(format!(
+            "{text:?}: the speed is one of 1, 2, 4, 8, 16, 32, 64"
+        )),
+    }
+}
+
+/// Parses `500ms`, `1s`, `5m`, `1h` (and combinations such as `1m30s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration like 500ms, 1s, 5m or 1h ({e})"))?;
+    if d.is_zero() {
+        return Err(format!("{text:?}: a duration must be longer than zero"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// `LLMTOP_DEMO=1` must work like `LLMTOP_DEMO=true`: every on/off flag's variable takes the
+    /// usual words for yes and no, and refuses anything else rather than guessing.
+    #[test]
+    fn every_boolean_variable_takes_one_and_zero_yes_and_no() {
+        fn walk(cmd: &clap::Command, checked: &mut usize) {
+            for arg in cmd.get_arguments() {
+                if !matches!(arg.get_action(), clap::ArgAction::SetTrue) || arg.get_env().is_none()
+                {
+                    continue;
+                }
+                // The flag's own value parser, applied the way clap applies it to the variable.
+                let probe = clap::Command::new("probe").arg(
+                    clap::Arg::new("value")
+                        .value_parser(arg.get_value_parser().clone())
+                        .required(true),
+                );
+                let parse = |text: &str| {
+                    probe
+                        .clone()
+                        .try_get_matches_from(["probe", text])
+                        .ok()
+                        .and_then(|m| m.get_one::<bool>("value").copied())
+                };
+                for (text, want) in [("1", true), ("yes", true), ("true", true), ("0", false)] {
+                    assert_eq!(parse(text), Some(want), "--{} from {text:?}", arg.get_id());
+                }
+                assert_eq!(parse("no"), Some(false), "--{}", arg.get_id());
+                assert_eq!(parse("maybe"), None, "--{}", arg.get_id());
+                *checked += 1;
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, checked);
+            }
+        }
+        let mut checked = 0;
+        walk(&Cli::command(), &mut checked);
+        assert!(checked >= 16, "only {checked} boolean flags found");
+    }
+
+    /// Every flag of every command can also be set from an `LLMTOP_*` variable.
+    #[test]
+    fn every_flag_reads_an_llmtop_environment_variable() {
+        fn walk(cmd: &clap::Command, path: &str, offenders: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_positional() || id == "help" || id == "version" {
+                    continue;
+                }
+                match arg.get_env().and_then(|e| e.to_str()) {
+                    Some(var) if var.starts_with("LLMTOP_") => {}
+                    other => offenders.push(format!(
+                        "{path} --{} (env {other:?})",
+                        arg.get_long().unwrap_or(id)
+                    )),
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), offenders);
+            }
+        }
+        let mut offenders = Vec::new();
+        walk(&Cli::command(), "llmtop", &mut offenders);
+        assert!(
+            offenders.is_empty(),
+            "flags without an LLMTOP_* env var: {offenders:#?}"
+        );
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn target_or_demo_is_required() {
+        assert!(Cli::try_parse_from(["llmtop"]).is_err());
+        assert!(Cli::try_parse_from(["llmtop", "--demo"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["llmtop", "gw:4000", "--header", "X-A: b", "-H", "X-B: c"])
+                .is_ok()
+        );
+        let cli = Cli::try_parse_from(["llmtop", "snapshot", "--demo", "--for", "5s"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Snapshot(_))));
+    }
+}

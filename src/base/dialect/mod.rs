@@ -1,0 +1,555 @@
+//! Gateway dialects as data: tables that map metric families and labels onto canonical signals.
+//!
+//! A dialect is a TOML table (the built-ins live in `dialects/*.toml` and are embedded at build
+//! time); users add their own in the config file in the same format. Detection counts which of a
+//! dialect's `detect` families a scrape holds; on a tie the dialect listed first wins, so a user
+//! dialect (listed before the built-ins) beats a built-in that matches as well.
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+use serde::Deserialize;
+
+use crate::base::exposition::{Exposition, Labels};
+use crate::base::signal::{CanonicalSample, CanonicalValue, Signal, SignalKind};
+
+/// The model name used for series that carry no model label and whose dialect does not fall
+/// back to the target's name: the whole gateway as one.
+pub const ALL_MODELS: &str = "";
+
+const BUILTIN_SOURCES: [(&str, &str); 8] = [
+    ("seed", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/seed.toml"))),
+    ("vllm", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/vllm.toml"))),
+    ("litellm", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/litellm.toml"))),
+    ("tgi", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/tgi.toml"))),
+    ("llamacpp", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/llamacpp.toml"))),
+    ("sglang", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/sglang.toml"))),
+    ("otel_genai", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/otel_genai.toml"))),
+    ("kong", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/kong.toml"))),
+];
+
+/// What to call a series that has no model label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFallback {
+    /// One series for the whole gateway (shown as "all models").
+    #[default]
+    All,
+    /// The target's own name (single-model servers such as TGI).
+    Target,
+}
+
+/// A label whose value decides something, e.g. `status` in `["error"]`. Without `values` the label
+/// only has to be present with a non-empty value (OpenTelemetry's `error_type` on failures).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelMatch {
+    pub label: String,
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+}
+
+impl LabelMatch {
+    fn matches(&self, labels: &Labels<'_>) -> bool {
+        labels.get(&self.label).is_some_and(|v| match &self.values {
+            Some(values) => values.iter().any(|want| want == v),
+            None => !v.is_empty(),
+        })
+    }
+}
+
+/// Which series of a histogram family a rule reads as a plain counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistogramPart {
+    /// `<family>_sum`: e.g. the tokens of OpenTelemetry's `gen_ai.client.token.usage` histogram.
+    Sum,
+    /// `<family>_count`: e.g. the requests behind a duration histogram.
+    Count,
+}
+
+impl HistogramPart {
+    fn suffix(self) -> &'static str {
+        match self {
+            HistogramPart::Sum => "_sum",
+            HistogramPart::Count => "_count",
+        }
+    }
+}
+
+/// Splits one family into several signals by a label's value (e.g. `type="prompt"` → tokens_input).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByLabel {
+    pub label: String,
+    pub signals: BTreeMap<String, Signal>,
+}
+
+/// One row of a dialect table: a metric family and the signal it feeds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapRule {
+    /// The sample name for counters and gauges (with `_total` where the gateway writes it), the
+    /// family's base name for histograms (also when `part` reads its `_sum` or `_count`).
+    pub metric: String,
+    #[serde(default)]
+    pub signal: Option<Signal>,
+    #[serde(default)]
+    pub by_label: Option<ByLabel>,
+    /// For `requests`: samples whose label matches also count as `requests_failed`.
+    #[serde(default)]
+    pub failed_when: Option<LabelMatch>,
+    /// Only samples whose label matches are taken.
+    #[serde(default)]
+    pub only_when: Option<LabelMatch>,
+    /// Overrides the dialect's model label for this family.
+    #[serde(default)]
+    pub model_label: Option<String>,
+    /// Multiplies values (and histogram bounds) into canonical units, e.g. 0.001 for milliseconds.
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// Reads `metric` (a histogram family's base name) through its `_sum` or `_count` series, as a
+    /// counter signal: the only way to get token or request counts out of a gateway that exports
+    /// them solely as histograms.
+    #[serde(default)]
+    pub part: Option<HistogramPart>,
+}
+
+impl MapRule {
+    /// The signals this rule can produce (before `failed_when`).
+    fn target_signals(&self) -> Vec<Signal> {
+        match (&self.signal, &self.by_label) {
+            (Some(s), _) => vec![*s],
+            (_, Some(b)) => b.signals.values().copied().collect(),
+            _ => vec![],
+        }
+    }
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A complete dialect table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dialect {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub detect: Vec<String>,
+    #[serde(default = "default_model_label")]
+    pub model_label: String,
+    #[serde(default)]
+    pub model_fallback: ModelFallback,
+    #[serde(rename = "map")]
+    pub rules: Vec<MapRule>,
+}
+
+fn default_model_label() -> String {
+    "model".to_string()
+}
+
+/// The result of mapping one scrape.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    pub samples: Vec<CanonicalSample>,
+    /// Histogram series whose bounds could not be used (e.g. no `+Inf` bucket).
+    pub rejected_histograms: usize,
+}
+
+impl Dialect {
+    /// Parses one dialect table and checks that every rule names exactly one way to a signal.
+    pub fn from_toml_str(text: &str) -> anyhow::Result<Self> {
+        let dialect: Dialect = toml::from_str(text)?;
+        dialect.validate()?;
+        Ok(dialect)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.name.is_empty(), "a dialect needs a name");
+        anyhow::ensure!(
+            !self.detect.is_empty(),
+            "dialect {}: `detect` must name at least one family",
+            self.name
+        );
+        for rule in &self.rules {
+            let (name, metric) = (&self.name, &rule.metric);
+            match (&rule.signal, &rule.by_label) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => anyhow::bail!(
+                    "dialect {name}: rule for {metric} needs exactly one of `signal` or `by_label`"
+                ),
+            }
+            anyhow::ensure!(
+                rule.scale.is_finite() && rule.scale > 0.0,
+                "dialect {name}: rule for {metric} has a scale that is not a positive number"
+            );
+            if rule.failed_when.is_some() {
+                anyhow::ensure!(
+                    rule.signal == Some(Signal::Requests),
+                    "dialect {name}: `failed_when` only applies to signal = \"requests\" ({metric})"
+                );
+            }
+            for m in [&rule.failed_when, &rule.only_when].into_iter().flatten() {
+                anyhow::ensure!(
+                    m.values.as_ref().is_none_or(|v| !v.is_empty()),
+                    "dialect {name}: rule for {metric} matches label {} against an empty `values` \
+                     list, which matches nothing (leave `values` out to match any non-empty value)",
+                    m.label
+                );
+            }
+            let kinds: Vec<SignalKind> = rule.target_signals().iter().map(|s| s.kind()).collect();
+            anyhow::ensure!(
+                kinds.windows(2).all(|w| w[0] == w[1]),
+                "dialect {name}: rule for {metric} mixes histogram and scalar signals"
+            );
+            if let Some(part) = rule.part {
+                anyhow::ensure!(
+                    kinds.iter().all(|k| *k == SignalKind::Counter),
+                    "dialect {name}: rule for {metric} reads a histogram's {} as a counter, so it \
+                     can only feed counter signals",
+                    part.suffix()
+                );
+                anyhow::ensure!(
+                    !["_bucket", "_sum", "_count"]
+                        .iter()
+                        .any(|suffix| metric.ends_with(suffix)),
+                    "dialect {name}: rule for {metric} with `part` must name the histogram family \
+                     without its _bucket/_sum/_count suffix"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The signals this dialect can produce, for saying on screen what a gateway does not export.
+    pub fn signals(&self) -> Vec<Signal> {
+        let mut out: Vec<Signal> = Vec::new();
+        for rule in &self.rules {
+            out.extend(rule.target_signals());
+            if rule.failed_when.is_some() {
+                out.push(Signal::RequestsFailed);
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    pub fn provides(&self, signal: Signal) -> bool {
+        self.signals().contains(&signal)
+    }
+
+    /// How many of this dialect's `detect` families the scrape holds.
+    fn detection_score(&self, exposition: &Exposition<'_>) -> usize {
+        self.detect
+            .iter()
+            .filter(|family| {
+                exposition.family_type(family).is_some()
+                    || exposition.samples.iter().any(|s| {
+                        s.name == family.as_str()
+                            || s.name
+                                .strip_prefix(family.as_str())
+                                .is_some_and(|rest| rest == "_bucket" || rest == "_count")
+                    })
+            })
+            .count()
+    }
+
+    /// Maps one parsed scrape onto canonical samples. `target_name` names series when the
+    /// dialect falls back to the target.
+    pub fn map(&self, exposition: &Exposition<'_>, target_name: &str) -> Mapped {
+        let mut mapped = Mapped::default();
+        for rule in &self.rules {
+            let model_label = rule.model_label.as_deref().unwrap_or(&self.model_label);
+            let model_of = |labels: &Labels<'_>| -> String {
+                match labels.get(model_label) {
+                    Some(m) if !m.is_empty() => m.to_string(),
+                    _ => match self.model_fallback {
+                        ModelFallback::All => ALL_MODELS.to_string(),
+                        ModelFallback::Target => target_name.to_string(),
+                    },
+                }
+            };
+            let is_histogram = rule.part.is_none()
+                && rule
+                    .target_signals()
+                    .first()
+                    .is_some_and(|s| s.kind() == SignalKind::Histogram);
+            if is_histogram {
+                for hist in exposition.histograms(&rule.metric) {
+                    if rule
+                        .only_when
+                        .as_ref()
+                        .is_some_and(|m| !m.matches(&hist.labels))
+                    {
+                        continue;
+                    }
+                    let Some(signal) = rule_signal(rule, &hist.labels) else {
+                        continue;
+                    };
+                    let has_inf = hist.buckets.last().is_some_and(|(le, _)| le.is_infinite());
+                    if hist.buckets.len() < 2 || !has_inf {
+                        mapped.rejected_histograms += 1;
+                        continue;
+                    }
+                    let buckets: Vec<(f64, f64)> = hist
+                        .buckets
+                        .iter()
+                        .map(|&(le, count)| (le * rule.scale, count))
+                        .collect();
+                    let count = hist
+                        .count
+                        .or_else(|| buckets.last().map(|b| b.1))
+                        .unwrap_or(0.0);
+                    mapped.samples.push(CanonicalSample {
+                        signal,
+                        model: model_of(&hist.labels),
+                        series_id: series_id(&rule.metric, &hist.labels),
+                        value: CanonicalValue::Histogram {
+                            buckets,
+                            sum: hist.sum.unwrap_or(f64::NAN) * rule.scale,
+                            count,
+                        },
+                    });
+                }
+            } else {
+                let sample_name = match rule.part {
+                    Some(part) => format!("{}{}", rule.metric, part.suffix()),
+                    None => rule.metric.clone(),
+                };
+                for sample in exposition.samples_named(&sample_name) {
+                    if rule
+                        .only_when
+                        .as_ref()
+                        .is_some_and(|m| !m.matches(&sample.labels))
+                    {
+                        continue;
+                    }
+                    let Some(signal) = rule_signal(rule, &sample.labels) else {
+                        continue;
+                    };
+                    let model = model_of(&sample.labels);
+                    let id = series_id(sample.name, &sample.labels);
+                    let value = sample.value * rule.scale;
+                    if rule
+                        .failed_when
+                        .as_ref()
+                        .is_some_and(|m| m.matches(&sample.labels))
+                    {
+                        mapped.samples.push(CanonicalSample {
+                            signal: Signal::RequestsFailed,
+                            model: model.clone(),
+                            series_id: id,
+                            value: CanonicalValue::Scalar(value),
+                        });
+                    }
+                    mapped.samples.push(CanonicalSample {
+                        signal,
+                        model,
+                        series_id: id,
+                        value: CanonicalValue::Scalar(value),
+                    });
+                }
+            }
+        }
+        mapped
+    }
+}
+
+fn rule_signal(rule: &MapRule, labels: &Labels<'_>) -> Option<Signal> {
+    match (&rule.signal, &rule.by_label) {
+        (Some(s), _) => Some(*s),
+        (_, Some(by)) => labels
+            .get(&by.label)
+            .and_then(|v| by.signals.get(v))
+            .copied(),
+        _ => None,
+    }
+}
+
+/// A stable identity for a raw series: its family and every label except `le`, in a fixed order.
+fn series_id(metric: &str, labels: &Labels<'_>) -> u64 {
+    let mut pairs: Vec<(&str, &str)> = labels
+        .0
+        .iter()
+        .filter(|(k, _)| *k != "le")
+        .map(|(k, v)| (*k, v.as_ref()))
+        .collect();
+    pairs.sort_unstable();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    metric.hash(&mut hasher);
+    pairs.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The dialects llmtop knows without any configuration.
+pub fn builtin() -> Vec<Dialect> {
+    BUILTIN_SOURCES
+        .iter()
+        .filter_map(|(name, text)| match Dialect::from_toml_str(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                // Only reachable if a shipped table is broken; a unit test guards every one.
+                tracing::error!("built-in dialect {name} does not parse: {e:#}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Picks the dialect whose `detect` families the scrape holds most of; `None` if none matches.
+/// On a tie the earlier dialect in `dialects` wins (user dialects come before the built-ins).
+pub fn detect<'d>(dialects: &'d [Dialect], exposition: &Exposition<'_>) -> Option<&'d Dialect> {
+    let mut best: Option<(usize, &Dialect)> = None;
+    for d in dialects {
+        let score = d.detection_score(exposition);
+        if score > 0 && best.is_none_or(|(top, _)| score > top) {
+            best = Some((score, d));
+        }
+    }
+    best.map(|(_, d)| d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_dialect_parses() {
+        let parsed = builtin();
+        assert_eq!(parsed.len(), BUILTIN_SOURCES.len());
+        let names: Vec<&str> = parsed.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "seed",
+                "vllm",
+                "litellm",
+                "tgi",
+                "llamacpp",
+                "sglang",
+                "otel_genai",
+                "kong"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rule_with_both_signal_and_by_label_is_refused() {
+        let text = r#"
+name = "bad"
+detect = ["x_total"]
+[[map]]
+metric = "x_total"
+signal = "requests"
+by_label = { label = "t", signals = { a = "tokens_input" } }
+"#;
+        let err = Dialect::from_toml_str(text).unwrap_err().to_string();
+        assert!(err.contains("exactly one of"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_signal_name_is_refused() {
+        let text =
+            "name = \"bad\"\ndetect = [\"x\"]\n[[map]]\nmetric = \"x\"\nsignal = \"requestz\"\n";
+        assert!(Dialect::from_toml_str(text).is_err());
+    }
+    fn one_rule(rule: &str) -> anyhow::Result<Dialect> {
+        Dialect::from_toml_str(&format!(
+            "name = \"t\"\ndetect = [\"x\"]\n[[map]]\n{rule}\n"
+        ))
+    }
+
+    #[test]
+    fn part_only_feeds_counters_and_takes_the_family_base_name() {
+        let err = one_rule("metric = \"x\"\npart = \"sum\"\nsignal = \"latency_seconds\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("counter signals"), "{err}");
+        let err = one_rule("metric = \"x_sum\"\npart = \"sum\"\nsignal = \"tokens_input\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("without its _bucket/_sum/_count suffix"),
+            "{err}"
+        );
+        assert!(one_rule("metric = \"x\"\npart = \"total\"\nsignal = \"requests\"").is_err());
+        let ok = one_rule("metric = \"x\"\npart = \"count\"\nsignal = \"requests\"").unwrap();
+        assert_eq!(ok.rules[0].part, Some(HistogramPart::Count));
+    }
+
+    #[test]
+    fn an_empty_values_list_is_refused() {
+        let err = one_rule(
+            "metric = \"x\"\nsignal = \"requests\"\nfailed_when = { label = \"s\", values = [] }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("empty `values`"), "{err}");
+    }
+
+    #[test]
+    fn part_reads_sum_and_count_and_a_valueless_match_means_present() {
+        let d = Dialect::from_toml_str(
+            r#"
+name = "t"
+detect = ["d_seconds"]
+model_label = "m"
+[[map]]
+metric = "d_seconds"
+part = "count"
+signal = "requests"
+failed_when = { label = "error_type" }
+[[map]]
+metric = "tok"
+part = "sum"
+by_label = { label = "type", signals = { input = "tokens_input" } }
+"#,
+        )
+        .unwrap();
+        let text = "d_seconds_bucket{m=\"a\",le=\"+Inf\"} 7\nd_seconds_sum{m=\"a\"} 3.5\n\
+                    d_seconds_count{m=\"a\"} 7\nd_seconds_count{m=\"a\",error_type=\"\"} 4\n\
+                    d_seconds_count{m=\"a\",error_type=\"_OTHER\"} 2\n\
+                    tok_sum{m=\"a\",type=\"input\"} 1200\ntok_count{m=\"a\",type=\"input\"} 9\n";
+        let expo = crate::base::exposition::parse(text);
+        let mapped = d.map(&expo, "target");
+        let got: Vec<(Signal, f64)> = mapped
+            .samples
+            .iter()
+            .map(|s| match s.value {
+                CanonicalValue::Scalar(v) => (s.signal, v),
+                CanonicalValue::Histogram { .. } => panic!("a part rule yields scalars"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Signal::Requests, 7.0),
+                // An empty error_type is no error.
+                (Signal::Requests, 4.0),
+                (Signal::RequestsFailed, 2.0),
+                (Signal::Requests, 2.0),
+                (Signal::TokensInput, 1200.0),
+            ]
+        );
+        assert!(mapped.samples.iter().all(|s| s.model == "a"));
+    }
+
+    #[test]
+    fn on_a_tie_the_first_dialect_wins() {
+        let table = |name: &str| {
+            Dialect::from_toml_str(&format!(
+                "name = \"{name}\"\ndetect = [\"x_total\"]\n[[map]]\nmetric = \"x_total\"\nsignal = \"requests\"\n"
+            ))
+            .unwrap()
+        };
+        let dialects = [table("user"), table("builtin")];
+        let expo = crate::base::exposition::parse("x_total 1\n");
+        assert_eq!(
+            detect(&dialects, &expo).map(|d| d.name.as_str()),
+            Some("user")
+        );
+        assert!(detect(&dialects, &crate::base::exposition::parse("y_total 1\n")).is_none());
+    }
+}

@@ -1,0 +1,12 @@
+//! Layer 0, the leaves: vocabulary, formats, secrets, the network client and PromQL math. Nothing
+//! here imports another layer of the crate.
+pub mod clock;
+pub mod dialect;
+pub mod exposition;
+pub mod format;
+pub mod logging;
+pub mod net;
+pub mod pricing;
+pub mod promql;
+pub mod secret;
+pub mod signal;

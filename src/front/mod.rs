@@ -1,0 +1,4 @@
+//! Layer 4, the front ends: the interactive dashboard and the headless reports. Both read the
+//! model; neither imports the other.
+pub mod report;
+pub mod tui;

@@ -1,0 +1,461 @@
+//! Headless output: the `snapshot` JSON object (field names are a contract for users' scripts).
+use serde::Serialize;
+
+use crate::base::pricing::PriceTable;
+use crate::model::stats::{self, Figures, ModelFigures};
+use crate::model::store::TargetStore;
+
+/// The JSON object `llmtop snapshot --format json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub target: String,
+    pub dialect: Option<String>,
+    pub window_seconds: f64,
+    /// RFC 3339 time of the newest sample.
+    pub at: Option<String>,
+    pub scrapes: u64,
+    pub scrape_errors: u64,
+    pub skipped_lines: u64,
+    pub models: Vec<ModelFigures>,
+    pub totals: Figures,
+    pub warnings: Vec<String>,
+    /// The last scrape failed: the figures are from the last good one (`at`), kept, not live.
+    pub stale: bool,
+    /// Fleet mode only: the label that names an instance (`instance`, `pod`; `target` for
+    /// several direct targets). Absent for one gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_label: Option<String>,
+    /// Fleet mode only: each gateway instance's figures over the same window. Absent for one
+    /// gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Vec<InstanceFigures>>,
+}
+
+/// One gateway instance of a fleet snapshot: its name, whether it is down, and the same figures
+/// as a model row (over the snapshot's window).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceFigures {
+    pub instance: String,
+    /// Its last scrape failed (direct targets) or Prometheus' `up` is 0 for it.
+    pub stale: bool,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// Builds the snapshot of the newest `window_seconds` of the store.
+pub fn snapshot(
+    store: &TargetStore,
+    prices: &PriceTable,
+    target: &str,
+    window_seconds: f64,
+    mut warnings: Vec<String>,
+) -> Snapshot {
+    let health = &store.health;
+    let eval_t = store.latest_time();
+    let figures = eval_t.map(|t| stats::window_figures(store, prices, None, t, window_seconds));
+    if let Some(error) = &health.last_error {
+        warnings.push(format!("last scrape failed: {error}"));
+        if let (Some(ok), Some(attempt)) = (health.last_ok, health.last_attempt) {
+            warnings.push(format!(
+                "stale: the figures are from the last good scrape, {:.0} s before the last attempt",
+                (attempt - ok).max(0.0)
+            ));
+        }
+    }
+    if store.len() < 2 {
+        warnings.push(format!(
+            "only {} successful scrape(s): rates need at least two",
+            store.len()
+        ));
+    }
+    if health.skipped_lines_total > 0 {
+        warnings.push(format!(
+            "{} malformed metric lines skipped",
+            health.skipped_lines_total
+        ));
+    }
+    if health.dropped_series > 0 {
+        warnings.push(format!(
+            "{} series dropped: the series cap was reached",
+            health.dropped_series
+        ));
+    }
+    if health.folded_models > 0 {
+        warnings.push(format!(
+            "{} models beyond the model cap are counted as \"(other models)\" (raise --max-models)",
+            health.folded_models
+        ));
+    }
+    if health.duplicate_series > 0 {
+        warnings.push(format!(
+            "{} duplicate series in the last scrape (same name and labels twice): kept the first of each",
+            health.duplicate_series
+        ));
+    }
+    if health.churning_scrapes >= crate::model::store::CHURN_SCRAPES {
+        warnings.push(format!(
+            "series churn: {} of {} series were new in the last scrape (a label value changes every scrape), so rates over them are lost",
+            health.new_series_last, health.series_last
+        ));
+    }
+    if health.invalid_utf8 {
+        warnings.push(
+            "the last scrape had bytes that are not UTF-8; they were replaced with \u{FFFD}"
+                .to_string(),
+        );
+    }
+    if health.resets > 0 {
+        warnings.push(format!(
+            "{} counter reset(s) seen: the gateway restarted",
+            health.resets
+        ));
+    }
+    let (models, totals) = match figures {
+        Some(f) => {
+            warnings.extend(f.warnings);
+            (f.models, f.totals)
+        }
+        None => (Vec::new(), Figures::default()),
+    };
+    Snapshot {
+        target: target.to_string(),
+        dialect: health.dialect.clone(),
+        window_seconds,
+        at: eval_t.and_then(|t| {
+            chrono::DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
+                .map(|d| d.to_rfc3339())
+        }),
+        scrapes: health.scrapes_ok,
+        scrape_errors: health.scrapes_failed,
+        skipped_lines: health.skipped_lines_total,
+        models,
+        totals,
+        warnings,
+        stale: health.last_error.is_some() && eval_t.is_some(),
+        instance_label: None,
+        instances: None,
+    }
+}
+
+/// Several direct targets: the aggregate (every target's counters added, histograms merged by
+/// bucket) as the snapshot's models and totals, and each target as an instance, all evaluated
+/// at the aggregate's newest tick over the same window.
+pub fn fleet_snapshot(
+    fleet: &crate::runtime::fleet::direct::DirectFleet,
+    prices: &PriceTable,
+    window_seconds: f64,
+    mut warnings: Vec<String>,
+) -> Snapshot {
+    warnings.extend(
+        fleet
+            .errors()
+            .into_iter()
+            .map(|e| format!("target down: {e}")),
+    );
+    let names: Vec<String> = fleet
+        .targets
+        .iter()
+        .map(|t| crate::base::secret::display_url(&t.url))
+        .collect();
+    let mut snap = snapshot(
+        &fleet.aggregate,
+        prices,
+        &names.join(" "),
+        window_seconds,
+        warnings,
+    );
+    let eval_t = fleet.aggregate.latest_time();
+    snap.instance_label = Some("target".to_string());
+    snap.instances = Some(
+        fleet
+            .stores
+            .iter()
+            .map(|s| InstanceFigures {
+                instance: s.name.clone(),
+                stale: s.health.last_error.is_some(),
+                figures: eval_t
+                    .map(|t| stats::window_figures(s, prices, None, t, window_seconds).totals)
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    );
+    snap
+}
+
+/// A fleet read through Prometheus: one refresh whose figures span the whole window. Query
+/// errors become warnings; `scrapes` is 0 (Prometheus scraped, not llmtop) and
+/// `scrape_errors` counts the queries that failed.
+pub fn prometheus_snapshot(
+    view: &crate::model::view::DashboardView,
+    target: &str,
+    window_seconds: f64,
+    mut warnings: Vec<String>,
+) -> Snapshot {
+    let info = view.fleet.as_ref();
+    let errors = info.map(|i| i.errors.clone()).unwrap_or_default();
+    if errors.is_empty() {
+        warnings.extend(view.status.last_error.clone());
+    }
+    warnings.extend(errors.iter().map(|e| format!("query failed: {e}")));
+    warnings.extend(view.cost_warnings.iter().cloned());
+    Snapshot {
+        target: target.to_string(),
+        dialect: view.status.dialect.clone(),
+        window_seconds,
+        at: view.eval_t.and_then(|t| {
+            chrono::DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
+                .map(|d| d.to_rfc3339())
+        }),
+        scrapes: 0,
+        scrape_errors: errors.len() as u64,
+        skipped_lines: 0,
+        models: view.models.clone(),
+        totals: view.now.clone(),
+        warnings,
+        // Every figure is Prometheus' answer at `at`; nothing is kept from an earlier refresh.
+        stale: false,
+        instance_label: info.map(|i| i.instance_label.clone()),
+        instances: Some(
+            info.map(|i| {
+                i.instances
+                    .iter()
+                    .map(|r| InstanceFigures {
+                        instance: r.instance.clone(),
+                        stale: r.down,
+                        figures: r.figures.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ),
+    }
+}
+
+/// CSV columns, in order. A contract for scripts: new columns are only ever appended.
+pub const CSV_HEADER: &str = "model,requests_per_second,errors_per_second,error_ratio,latency_p50_seconds,latency_p95_seconds,latency_p99_seconds,ttft_p50_seconds,ttft_p95_seconds,ttft_p99_seconds,tokens_input_per_second,tokens_output_per_second,tokens_total_per_second,cost_usd_per_hour,cost_usd,cost_source";
+
+fn csv_number(v: Option<f64>) -> String {
+    // Empty, not 0, for a value that cannot be computed.
+    v.filter(|x| x.is_finite())
+        .map(|x| x.to_string())
+        .unwrap_or_default()
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn csv_row(model: &str, f: &Figures) -> String {
+    let source = serde_json::to_value(f.cost_source)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    [
+        csv_field(model),
+        csv_number(f.requests_per_second),
+        csv_number(f.errors_per_second),
+        csv_number(f.error_ratio),
+        csv_number(f.latency_seconds.p50),
+        csv_number(f.latency_seconds.p95),
+        csv_number(f.latency_seconds.p99),
+        csv_number(f.ttft_seconds.p50),
+        csv_number(f.ttft_seconds.p95),
+        csv_number(f.ttft_seconds.p99),
+        csv_number(f.tokens_per_second.input),
+        csv_number(f.tokens_per_second.output),
+        csv_number(f.tokens_per_second.total),
+        csv_number(f.cost_usd_per_hour),
+        csv_number(f.cost_usd),
+        source,
+    ]
+    .join(",")
+}
+
+/// `--format instances-csv` columns, in order: `csv`'s with `instance,stale` in place of `model`.
+/// A contract like [`CSV_HEADER`]: new columns are only ever appended.
+pub const INSTANCES_CSV_HEADER: &str = "instance,stale,requests_per_second,errors_per_second,error_ratio,latency_p50_seconds,latency_p95_seconds,latency_p99_seconds,ttft_p50_seconds,ttft_p95_seconds,ttft_p99_seconds,tokens_input_per_second,tokens_output_per_second,tokens_total_per_second,cost_usd_per_hour,cost_usd,cost_source";
+
+/// One row per fleet instance (`stale` is `true`/`false`); for one gateway, one row for it.
+/// The `csv` format keeps its header and gives the aggregate only.
+pub fn to_instances_csv(snap: &Snapshot) -> String {
+    let mut out = String::from(INSTANCES_CSV_HEADER);
+    out.push('\n');
+    let single = [InstanceFigures {
+        instance: snap.target.clone(),
+        stale: snap.stale,
+        figures: snap.totals.clone(),
+    }];
+    let rows = snap.instances.as_deref().unwrap_or(&single);
+    for i in rows {
+        let row = csv_row(&i.instance, &i.figures);
+        // The row starts with the name field; `stale` goes right after it.
+        let name = csv_field(&i.instance);
+        let rest = row.get(name.len()..).unwrap_or_default();
+        out.push_str(&format!("{name},{}{rest}\n", i.stale));
+    }
+    out
+}
+
+/// The snapshot as CSV: the header, one row per model, then a `(total)` row.
+pub fn to_csv(snap: &Snapshot) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push('\n');
+    for m in &snap.models {
+        out.push_str(&csv_row(&m.model, &m.figures));
+        out.push('\n');
+    }
+    out.push_str(&csv_row("(total)", &snap.totals));
+    out.push('\n');
+    out
+}
+
+/// The snapshot as an aligned table for a terminal.
+pub fn to_table(snap: &Snapshot) -> String {
+    use crate::base::format;
+    let mut rows: Vec<[String; 9]> = vec![[
+        "model".into(),
+        "req/s".into(),
+        "err %".into(),
+        "p50".into(),
+        "p95".into(),
+        "p99".into(),
+        "TTFT p95".into(),
+        "tok/s".into(),
+        "$/h".into(),
+    ]];
+    let row = |name: &str, f: &Figures| -> [String; 9] {
+        [
+            name.to_string(),
+            format::compact_or_unknown(f.requests_per_second),
+            format::percent(f.error_ratio),
+            format::seconds(f.latency_seconds.p50),
+            format::seconds(f.latency_seconds.p95),
+            format::seconds(f.latency_seconds.p99),
+            format::seconds(f.ttft_seconds.p95),
+            format::compact_or_unknown(f.tokens_per_second.total),
+            format::usd(f.cost_usd_per_hour),
+        ]
+    };
+    rows.extend(snap.models.iter().map(|m| row(&m.model, &m.figures)));
+    rows.push(row("(total)", &snap.totals));
+    // Fleet mode: a blank line, then the instances under their own heading, same columns.
+    if let Some(instances) = &snap.instances {
+        let mut heading = row("", &Figures::default());
+        heading.iter_mut().for_each(|c| c.clear());
+        rows.push(heading);
+        let mut names = rows[0].clone();
+        names[0] = snap
+            .instance_label
+            .clone()
+            .unwrap_or_else(|| "instance".into());
+        rows.push(names);
+        rows.extend(instances.iter().map(|i| {
+            let name = if i.stale {
+                format!("{}{}", i.instance, crate::runtime::fleet::DOWN_MARK)
+            } else {
+                i.instance.clone()
+            };
+            row(&name, &i.figures)
+        }));
+    }
+    let widths: Vec<usize> = (0..9)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "{}  dialect {}  window {}  scrapes {}  errors {}\n",
+        snap.target,
+        snap.dialect.as_deref().unwrap_or("?"),
+        format::window(snap.window_seconds),
+        snap.scrapes,
+        snap.scrape_errors
+    );
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                let pad = widths[c] - v.chars().count();
+                if c == 0 {
+                    format!("{v}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{v}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    for w in &snap.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(instances: Option<Vec<InstanceFigures>>) -> Snapshot {
+        Snapshot {
+            target: "http://gw:4000/metrics".into(),
+            dialect: Some("seed".into()),
+            window_seconds: 10.0,
+            at: None,
+            scrapes: 3,
+            scrape_errors: 0,
+            skipped_lines: 0,
+            models: Vec::new(),
+            totals: Figures {
+                requests_per_second: Some(2.5),
+                ..Figures::default()
+            },
+            warnings: Vec::new(),
+            stale: false,
+            instance_label: instances.as_ref().map(|_| "pod".to_string()),
+            instances,
+        }
+    }
+
+    #[test]
+    fn instances_csv_has_a_row_per_instance_with_stale_after_the_name() {
+        let rows = vec![
+            InstanceFigures {
+                instance: "pod,a".into(),
+                stale: false,
+                figures: Figures {
+                    requests_per_second: Some(1.5),
+                    ..Figures::default()
+                },
+            },
+            InstanceFigures {
+                instance: "pod-b".into(),
+                stale: true,
+                figures: Figures::default(),
+            },
+        ];
+        let csv = to_instances_csv(&snap(Some(rows)));
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], INSTANCES_CSV_HEADER);
+        assert_eq!(lines[1], "\"pod,a\",false,1.5,,,,,,,,,,,,,,unknown");
+        assert_eq!(lines[2], "pod-b,true,,,,,,,,,,,,,,,unknown");
+        assert_eq!(lines.len(), 3);
+        // The header is csv's with `instance,stale` in place of `model`.
+        assert_eq!(
+            INSTANCES_CSV_HEADER.strip_prefix("instance,stale,"),
+            CSV_HEADER.strip_prefix("model,")
+        );
+        // One gateway: one row, its totals.
+        let one = to_instances_csv(&snap(None));
+        assert_eq!(
+            one.lines().nth(1),
+            Some("http://gw:4000/metrics,false,2.5,,,,,,,,,,,,,,unknown")
+        );
+        // The single-target JSON carries no fleet fields.
+        let json = serde_json::to_value(snap(None)).unwrap();
+        assert!(json.get("instances").is_none() && json.get("instance_label").is_none());
+    }
+}

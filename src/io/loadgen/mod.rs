@@ -1,0 +1,887 @@
+//! `llmtop bench`: load-test an OpenAI-compatible gateway and summarise latency, TTFT, tokens and cost.
+//!
+//! Closed loop by default (C workers, each sending its next request when the previous one
+//! finishes); `--rate R` is an open loop with Poisson arrivals, still at most C in flight, whose
+//! latency is measured from the intended send time so a stalled gateway cannot hide its queue
+//! (no coordinated omission). The JSON shape is documented in `docs/bench-schema.json`.
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Exp};
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+
+use crate::app::cli::BenchArgs;
+use crate::io::config::Config;
+use crate::base::pricing::PriceTable;
+use crate::io::probe::fast::HttpConnection;
+use crate::io::probe::{
+    PreparedRequest, ProbeRequest, ProbeResult, RetryPolicy, run_prepared, run_probe,
+};
+use crate::app::probe as probe_cmd;
+
+pub mod output;
+mod progress;
+pub mod stats;
+
+use stats::{Recorder, RunInfo, Sample};
+
+/// Exit code after Ctrl-C, as shells report a SIGINT death.
+pub const EXIT_INTERRUPTED: i32 = 130;
+/// Requests sent when neither `-n` nor `--duration` is given.
+pub const DEFAULT_REQUESTS: u64 = 1000;
+/// Largest prompts file read.
+const MAX_PROMPTS_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchFormat {
+    /// A readable table.
+    Text,
+    /// One JSON object, shaped as `docs/bench-schema.json` says.
+    Json,
+    /// A header line and one row; the column list is stable.
+    Csv,
+}
+
+/// Service-level objectives for goodput: a request counts when it succeeded and met each one set.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Slo {
+    pub ttft: Option<Duration>,
+    pub tpot: Option<Duration>,
+    /// End to end, from the intended send time.
+    pub e2e: Option<Duration>,
+}
+
+impl Slo {
+    pub fn met_by(&self, sample: &Sample) -> bool {
+        let within = |limit: Option<Duration>, value: Option<Duration>| match limit {
+            None => true,
+            Some(limit) => value.is_some_and(|v| v <= limit),
+        };
+        sample.ok
+            && within(self.ttft, sample.ttft)
+            && within(self.tpot, sample.tpot)
+            && within(self.e2e, Some(sample.latency))
+    }
+
+    pub fn to_json(&self) -> Value {
+        let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+        json!({
+            "ttft_seconds": secs(self.ttft),
+            "tpot_seconds": secs(self.tpot),
+            "e2e_seconds": secs(self.e2e),
+        })
+    }
+}
+
+/// `ttft=500ms,tpot=50ms,e2e=2s` (a bare number is milliseconds, as in vLLM; `e2el` = `e2e`).
+pub fn parse_goodput(text: &str) -> Result<Slo, String> {
+    let mut slo = Slo::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part
+            .split_once(['=', ':'])
+            .ok_or_else(|| format!("{part:?}: expected key=duration, e.g. ttft=500ms"))?;
+        let value = value.trim();
+        let limit = match value.parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms > 0.0 => Duration::from_secs_f64(ms / 1000.0),
+            Ok(_) => return Err(format!("{part:?}: the limit must be positive")),
+            Err(_) => crate::app::cli::parse_duration(value)?,
+        };
+        let slot = match key.trim().to_ascii_lowercase().as_str() {
+            "ttft" => &mut slo.ttft,
+            "tpot" => &mut slo.tpot,
+            "e2e" | "e2el" => &mut slo.e2e,
+            other => {
+                return Err(format!(
+                    "unknown goodput key {other:?}: use ttft, tpot or e2e"
+                ));
+            }
+        };
+        *slot = Some(limit);
+    }
+    if slo == Slo::default() {
+        return Err("give at least one of ttft=, tpot=, e2e=".to_string());
+    }
+    Ok(slo)
+}
+
+/// A request rate: a positive, finite number per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a positive number of requests per second"
+        )),
+    }
+}
+
+/// Prompts from a JSON Lines file: each non-blank line a JSON string or an object with `"prompt"`.
+pub fn load_prompts(path: &Path) -> anyhow::Result<Vec<String>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= MAX_PROMPTS_BYTES,
+        "{} is larger than {} MiB",
+        path.display(),
+        MAX_PROMPTS_BYTES >> 20
+    );
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_prompts(&text).with_context(|| format!("in {}", path.display()))
+}
+
+fn parse_prompts(text: &str) -> anyhow::Result<Vec<String>> {
+    let mut prompts = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value =
+            serde_json::from_str(line).with_context(|| format!("line {} is not JSON", i + 1))?;
+        let prompt = match &value {
+            Value::String(s) => s.clone(),
+            Value::Object(map) => map
+                .get("prompt")
+                .and_then(Value::as_str)
+                .with_context(|| format!("line {}: no \"prompt\" string", i + 1))?
+                .to_string(),
+            _ => anyhow::bail!(
+                "line {}: expected a string or an object with \"prompt\"",
+                i + 1
+            ),
+        };
+        prompts.push(prompt);
+    }
+    anyhow::ensure!(!prompts.is_empty(), "no prompts");
+    Ok(prompts)
+}
+
+/// Runs the command; prints the summary on stdout. After Ctrl-C the process exits with 130.
+pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let prices = Config::load(args.config.as_deref())?.price_table();
+    let (api_key, _) = probe_cmd::resolve_api_key(args.api_key_file.as_deref())?;
+    let prompts = match &args.prompts {
+        Some(path) => load_prompts(path)?,
+        None => vec![args.prompt.clone()],
+    };
+    let headers = probe_cmd::request_headers(&args.headers)?;
+    let gateway = probe_cmd::quiet_demo(args.demo).await?;
+    let api_base = match &gateway {
+        Some(g) => url::Url::parse(&g.base_url())?,
+        None => probe_cmd::resolve_api_base(args.url.as_deref(), args.api_base.as_deref())?,
+    };
+    // Whatever authenticates the requests must never reach a --record file.
+    let mut scrub = crate::io::record::Scrub::new();
+    if let Some(key) = &api_key {
+        scrub.add(key.expose());
+    }
+    for (_, value) in &headers {
+        scrub.add(value);
+    }
+    let mut template = ProbeRequest::new(api_base.clone(), &args.model, "")
+        .with_api_key(api_key)
+        .with_stream(args.stream)
+        .with_max_tokens(Some(args.max_tokens))
+        .with_timeout(args.timeout)
+        .with_retry(RetryPolicy {
+            max_retries: args.retries,
+            ..RetryPolicy::default()
+        });
+    for (name, value) in headers {
+        template = template.with_header(name, value);
+    }
+    let requests = match (args.requests, args.duration) {
+        (Some(n), _) => Some(n),
+        (None, Some(_)) => None,
+        (None, None) => Some(DEFAULT_REQUESTS),
+    };
+    let plan = Plan {
+        template,
+        prompts,
+        requests,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        duration: args.duration,
+        seed: args.seed,
+        slo: args.goodput,
+        fast_http: true,
+    };
+    let info = RunInfo {
+        model: args.model.clone(),
+        target: api_base.origin().ascii_serialization(),
+        stream: args.stream,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        requests_target: requests,
+        duration_limit: args.duration,
+        max_tokens: args.max_tokens,
+        prompts: plan.prompts.len(),
+        seed: args.seed,
+        slo: args.goodput,
+    };
+    let client = crate::base::net::http_client(&args.tls.settings())?;
+    let interrupt = Interrupt::install()?;
+    let progress =
+        progress::Progress::new(std::io::stderr().is_terminal(), requests, args.duration);
+    let mut record = match &args.record {
+        Some(path) => Some(open_record(path, &api_base, scrub)?),
+        None => None,
+    };
+    let outcome = execute_recorded(
+        &client,
+        plan,
+        &prices,
+        interrupt,
+        Some(progress),
+        record.as_mut(),
+    )
+    .await;
+    // Closes the last chunk before the summary is printed.
+    drop(record);
+    if let Some(gateway) = gateway {
+        gateway.shutdown().await;
+    }
+    let summary = stats::summary_json(
+        &info,
+        &outcome.recorder,
+        outcome.elapsed,
+        outcome.interrupted,
+    );
+    let text = match args.format {
+        BenchFormat::Json => serde_json::to_string_pretty(&summary)?,
+        BenchFormat::Csv => output::csv(&summary),
+        BenchFormat::Text => output::text(&summary),
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")?;
+        out.flush()?;
+    }
+    if outcome.interrupted {
+        let _ = std::io::stderr().flush();
+        std::process::exit(EXIT_INTERRUPTED);
+    }
+    Ok(())
+}
+
+/// Opens `--record` for a bench run; the API key and header values are scrubbed from every line.
+fn open_record(
+    path: &Path,
+    api_base: &url::Url,
+    mut scrub: crate::io::record::Scrub,
+) -> anyhow::Result<crate::io::record::Recorder> {
+    use crate::io::record::{self, Header};
+    scrub.add_url(api_base);
+    let header = Header {
+        format: record::FORMAT_VERSION,
+        llmtop: env!("CARGO_PKG_VERSION").to_string(),
+        command: "bench".to_string(),
+        started: crate::base::clock::unix_now(),
+        target: record::redact_url(api_base),
+        name: api_base.host_str().unwrap_or("gateway").to_string(),
+        dialect: None,
+        interval_ns: None,
+        api_base: Some(record::redact_url(api_base)),
+        limits: None,
+    };
+    record::Recorder::create(path, header, scrub)
+}
+
+/// What to send, how much and how fast.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Every request is this one with the prompt replaced.
+    pub template: ProbeRequest,
+    /// Used in turn: request `i` sends `prompts[i % len]`.
+    pub prompts: Vec<String>,
+    /// `None` = until `duration` or Ctrl-C.
+    pub requests: Option<u64>,
+    pub concurrency: usize,
+    /// Open loop at this many arrivals per second.
+    pub rate: Option<f64>,
+    pub duration: Option<Duration>,
+    pub seed: Option<u64>,
+    pub slo: Option<Slo>,
+    /// The closed loop sends plain-`http://` requests over one connection per worker
+    /// ([`HttpConnection`]) rather than the shared reqwest client; results are the same, the
+    /// CPU per request about half. https, proxied and open-loop runs always use reqwest.
+    pub fast_http: bool,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub recorder: Recorder,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+}
+
+/// Resolves once when the user asks to stop (SIGINT / Ctrl-C), or never.
+pub struct Interrupt(watch::Receiver<bool>);
+
+impl Interrupt {
+    /// Listens for Ctrl-C from now on (the handler is in place when this returns).
+    pub fn install() -> anyhow::Result<Self> {
+        let (tx, rx) = watch::channel(false);
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+            tokio::spawn(async move {
+                if sigint.recv().await.is_some() {
+                    tx.send_replace(true);
+                }
+                // A second Ctrl-C means "now": no summary.
+                if sigint.recv().await.is_some() {
+                    std::process::exit(EXIT_INTERRUPTED);
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tx.send_replace(true);
+            }
+        });
+        Ok(Self(rx))
+    }
+
+    /// A trigger under the caller's control, for tests and embedding.
+    pub fn manual() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Self(rx))
+    }
+
+    async fn wait(&mut self) {
+        if self.0.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Runs the plan to its end (count, duration) or until `interrupt`; requests in flight at an
+/// interrupt are abandoned and not counted.
+pub async fn execute(
+    client: &reqwest::Client,
+    plan: Plan,
+    prices: &PriceTable,
+    interrupt: Interrupt,
+    progress: Option<progress::Progress>,
+) -> Outcome {
+    execute_recorded(client, plan, prices, interrupt, progress, None).await
+}
+
+/// [`execute`], appending every finished request to `record` (`--record`) as it arrives.
+pub async fn execute_recorded(
+    client: &reqwest::Client,
+    plan: Plan,
+    prices: &PriceTable,
+    mut interrupt: Interrupt,
+    mut progress: Option<progress::Progress>,
+    mut record: Option<&mut crate::io::record::Recorder>,
+) -> Outcome {
+    let start = Instant::now();
+    let deadline = plan.duration.and_then(|d| start.checked_add(d));
+    let limit = plan.requests.unwrap_or(u64::MAX);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Dropped when this function returns: the closed loop's threads keep their runtimes (and the
+    // connections those drive) alive until then.
+    let (_release, released) = watch::channel(());
+    // Every sender holds a clone, so the channel closing is how this task learns that all are
+    // done; samples travel on it only when `--record` needs them here.
+    let (tx, mut rx) = mpsc::unbounded_channel::<Sample>();
+    // Built once per prompt, not per request; a request that cannot be built is left to
+    // `run_probe`, which reports why for every request.
+    let prepared = plan.template.prepare().ok().map(|first| {
+        plan.prompts
+            .iter()
+            .map(|prompt| first.with_prompt(prompt))
+            .collect()
+    });
+    let shared = Arc::new(Shared {
+        client: client.clone(),
+        prepared,
+        fast_http: plan.fast_http,
+        template: plan.template,
+        prompts: plan.prompts,
+        prices: prices.clone(),
+        tally: Tally::new(plan.slo),
+        forward: record.is_some(),
+    });
+
+    match plan.rate {
+        None => {
+            let workers = u64::try_from(plan.concurrency)
+                .unwrap_or(u64::MAX)
+                .min(limit);
+            let closed = ClosedLoop {
+                shared: shared.clone(),
+                issued: Arc::new(AtomicU64::new(0)),
+                limit,
+                deadline,
+            };
+            closed.spawn(workers, &tx, &stop_rx, &released);
+        }
+        Some(rate) => {
+            let (shared, tx, mut stop) = (shared.clone(), tx.clone(), stop_rx.clone());
+            let seed = plan.seed.unwrap_or_else(rand::random);
+            let concurrency = plan.concurrency;
+            tokio::spawn(async move {
+                let gaps = Exp::new(rate).expect("rate is positive and finite");
+                let mut rng = StdRng::seed_from_u64(seed);
+                let slots = Arc::new(Semaphore::new(concurrency));
+                let mut intended = start;
+                for index in 0..limit {
+                    if index > 0 {
+                        let gap = Duration::from_secs_f64(gaps.sample(&mut rng).min(86_400.0));
+                        intended += gap;
+                    }
+                    if deadline.is_some_and(|d| intended >= d) {
+                        break;
+                    }
+                    let permit = tokio::select! {
+                        _ = tokio::time::sleep_until(intended) => {
+                            tokio::select! {
+                                p = slots.clone().acquire_owned() => p,
+                                _ = stopped(&mut stop) => break,
+                            }
+                        }
+                        _ = stopped(&mut stop) => break,
+                    };
+                    let Ok(permit) = permit else { break };
+                    let (shared, tx, mut stop) = (shared.clone(), tx.clone(), stop.clone());
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            sample = shared.send(index, intended, None) => {
+                                shared.finish(index, sample, &tx);
+                            }
+                            _ = stopped(&mut stop) => {}
+                        }
+                        drop(permit);
+                    });
+                }
+            });
+        }
+    }
+    drop(tx);
+
+    let mut interrupted = false;
+    let mut ticker = tokio::time::interval(
+        progress
+            .as_ref()
+            .map_or(Duration::from_secs(3600), |p| p.period()),
+    );
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            sample = rx.recv() => match sample {
+                Some(sample) => {
+                    if let Some(file) = record.as_deref_mut() {
+                        file.bench(crate::base::clock::unix_now(), &sample);
+                    }
+                }
+                None => break,
+            },
+            _ = ticker.tick() => {
+                if let Some(p) = progress.as_mut() {
+                    p.draw(&shared.tally.merged(), start.elapsed(), false);
+                }
+            }
+            _ = interrupt.wait(), if !interrupted => {
+                interrupted = true;
+                stop_tx.send_replace(true);
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    // The channel closed, so every sender has finished and tallied.
+    let recorder = shared.tally.merged();
+    if let Some(p) = progress.as_mut() {
+        p.draw(&recorder, elapsed, true);
+    }
+    Outcome {
+        recorder,
+        elapsed,
+        interrupted,
+    }
+}
+
+/// Most shards a run counts into; each recorder holds about 1 MiB of histograms.
+const MAX_TALLY_SHARDS: usize = 4;
+
+/// Where finished requests are counted: a few recorders, each behind its own mutex. A request is
+/// tallied on the thread that finished it, so no task is woken per request (a channel to one
+/// collector cost a cross-thread wake-up each time: a third of the CPU at 10k requests/s), and
+/// with a shard per runtime thread two threads seldom want the same lock.
+struct Tally {
+    shards: Vec<Mutex<Recorder>>,
+    slo: Option<Slo>,
+}
+
+impl Tally {
+    fn new(slo: Option<Slo>) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            shards: (0..threads.min(MAX_TALLY_SHARDS))
+                .map(|_| Mutex::new(Recorder::default()))
+                .collect(),
+            slo,
+        }
+    }
+
+    fn record(&self, key: u64, sample: &Sample) {
+        let shard = usize::try_from(key % self.shards.len() as u64).unwrap_or(0);
+        // A panic elsewhere cannot leave a recorder half-updated: `record` only adds.
+        let mut recorder = self.shards[shard]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        recorder.record(sample, self.slo.as_ref());
+    }
+
+    /// Everything counted so far, as one recorder.
+    fn merged(&self) -> Recorder {
+        let mut total = Recorder::default();
+        for shard in &self.shards {
+            total.merge(&shard.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+        total
+    }
+}
+
+/// What the closed loop's workers share.
+#[derive(Clone)]
+struct ClosedLoop {
+    shared: Arc<Shared>,
+    /// Requests handed out so far; the next request's number.
+    issued: Arc<AtomicU64>,
+    limit: u64,
+    deadline: Option<Instant>,
+}
+
+impl ClosedLoop {
+    /// Starts `workers` workers on one single-threaded runtime per CPU, each on its own thread,
+    /// as oha does: a request, its connection's task and its tally then mostly stay on one
+    /// thread, where a work-stealing runtime kept waking the other thread. Workers that cannot
+    /// get a thread run on the caller's runtime.
+    ///
+    /// The threads share the caller's client, so a connection one runtime opened may serve
+    /// another's request: each runtime runs until `released` closes, not just until its own
+    /// workers end, or a request still on its connection would fail ("dispatch task is gone").
+    fn spawn(
+        &self,
+        workers: u64,
+        tx: &mpsc::UnboundedSender<Sample>,
+        stop: &watch::Receiver<bool>,
+        released: &watch::Receiver<()>,
+    ) {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let threads = u64::try_from(cpus).unwrap_or(1).clamp(1, workers.max(1));
+        for thread in 0..threads {
+            // Worker w runs on thread w % threads.
+            let ids = move || (thread..workers).step_by(usize::try_from(threads).unwrap_or(1));
+            let mine = (self.clone(), tx.clone(), stop.clone(), released.clone());
+            let started = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()
+                .and_then(|runtime| {
+                    std::thread::Builder::new()
+                        .name(format!("llmtop-bench-{thread}"))
+                        .spawn(move || {
+                            let (closed, tx, stop, mut released) = mine;
+                            runtime.block_on(async move {
+                                let mut set = tokio::task::JoinSet::new();
+                                for worker in ids() {
+                                    set.spawn(closed.clone().work(
+                                        worker,
+                                        tx.clone(),
+                                        stop.clone(),
+                                    ));
+                                }
+                                // The collector learns that every worker is done when the
+                                // last sender is gone.
+                                drop(tx);
+                                while set.join_next().await.is_some() {}
+                                // Never sent: resolves when the sender is dropped.
+                                let _ = released.changed().await;
+                            });
+                        })
+                        .ok()
+                });
+            if started.is_none() {
+                for worker in ids() {
+                    tokio::spawn(self.clone().work(worker, tx.clone(), stop.clone()));
+                }
+            }
+        }
+    }
+
+    /// One worker: sends the next request as soon as its previous one finished.
+    async fn work(
+        self,
+        worker: u64,
+        tx: mpsc::UnboundedSender<Sample>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut connection = self.shared.connection();
+        loop {
+            if *stop.borrow() || self.deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            let index = self.issued.fetch_add(1, Ordering::Relaxed);
+            if index >= self.limit {
+                break;
+            }
+            let sent = Instant::now();
+            tokio::select! {
+                sample = self.shared.send(index, sent, connection.as_mut()) => {
+                    if !self.shared.finish(worker, sample, &tx) {
+                        break;
+                    }
+                }
+                _ = stopped(&mut stop) => break,
+            }
+        }
+    }
+}
+
+/// Resolves once the run is told to stop; never if the sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// What every sender needs.
+struct Shared {
+    client: reqwest::Client,
+    /// `template` with each prompt, ready to send; `None` if the template cannot be built.
+    prepared: Option<Vec<PreparedRequest>>,
+    fast_http: bool,
+    template: ProbeRequest,
+    prompts: Vec<String>,
+    prices: PriceTable,
+    tally: Tally,
+    /// `--record` is on: every sample also goes to the collecting task.
+    forward: bool,
+}
+
+impl Shared {
+    /// Counts a finished request under `key` (worker or request number, picking the shard) and
+    /// hands it to the collecting task if `--record` wants it; false once nobody listens.
+    fn finish(&self, key: u64, sample: Sample, tx: &mpsc::UnboundedSender<Sample>) -> bool {
+        self.tally.record(key, &sample);
+        !self.forward || tx.send(sample).is_ok()
+    }
+
+    /// A closed-loop worker's own connection, when the fast path applies.
+    fn connection(&self) -> Option<HttpConnection> {
+        let first = self.prepared.as_ref()?.first()?;
+        self.fast_http
+            .then(|| HttpConnection::new(self.client.clone(), first))
+            .flatten()
+    }
+
+    /// Sends request `index` (planned for `intended`) over `connection` if given, else through
+    /// the shared client, and reduces its result.
+    async fn send(
+        &self,
+        index: u64,
+        intended: Instant,
+        connection: Option<&mut HttpConnection>,
+    ) -> Sample {
+        let slot = usize::try_from(index % self.prompts.len() as u64).unwrap_or(0);
+        let result = match (self.prepared.as_ref().and_then(|p| p.get(slot)), connection) {
+            (Some(prepared), Some(connection)) => connection.run(prepared, None).await,
+            (Some(prepared), None) => run_prepared(&self.client, prepared, None).await,
+            (None, _) => {
+                let request = ProbeRequest {
+                    prompt: self.prompts[slot].clone(),
+                    ..self.template.clone()
+                };
+                run_probe(&self.client, &request, None).await
+            }
+        };
+        let latency = Instant::now().saturating_duration_since(intended);
+        to_sample(&result, latency, self.template.stream, &self.prices)
+    }
+}
+
+/// `latency` is from the intended send time; TTFT, TPOT and ITL only mean something when streamed.
+fn to_sample(result: &ProbeResult, latency: Duration, stream: bool, prices: &PriceTable) -> Sample {
+    let output = result
+        .usage
+        .map(|u| u.output)
+        .or_else(|| (result.token_events > 0).then_some(u64::from(result.token_events)));
+    let ttft = if stream { result.ttft } else { None };
+    let cost = result
+        .gateway_cost_usd
+        .or_else(|| result.cost(prices).map(|c| c.total));
+    Sample {
+        ok: result.ok,
+        status: result.status,
+        error_kind: result.error_kind,
+        error: result.error.clone(),
+        latency,
+        service: result.latency,
+        ttft,
+        tpot: Sample::vllm_tpot(result.latency, ttft, output),
+        itl: if stream {
+            result.inter_token_gaps.clone()
+        } else {
+            Vec::new()
+        },
+        usage: result.usage,
+        cost,
+        retries: result.retries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::probe::Usage;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn goodput_parses_durations_and_bare_milliseconds() {
+        let slo = parse_goodput("ttft=500ms, e2e=2s,tpot=40").unwrap();
+        assert_eq!(slo.ttft, Some(ms(500)));
+        assert_eq!(slo.e2e, Some(ms(2000)));
+        assert_eq!(slo.tpot, Some(ms(40)));
+        assert_eq!(parse_goodput("e2el:1s").unwrap().e2e, Some(ms(1000)));
+        for bad in ["", "ttft", "ttfb=1s", "ttft=soon", "ttft=0", "ttft=-5"] {
+            assert!(parse_goodput(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slo_needs_success_and_every_limit() {
+        let slo = parse_goodput("ttft=100ms,e2e=1s").unwrap();
+        let good = Sample {
+            ok: true,
+            ttft: Some(ms(100)),
+            latency: ms(900),
+            ..Sample::default()
+        };
+        assert!(slo.met_by(&good));
+        assert!(!slo.met_by(&Sample {
+            ok: false,
+            ..good.clone()
+        }));
+        assert!(!slo.met_by(&Sample {
+            ttft: None,
+            ..good.clone()
+        }));
+        assert!(!slo.met_by(&Sample {
+            latency: ms(1001),
+            ..good.clone()
+        }));
+    }
+
+    #[test]
+    fn rate_must_be_positive() {
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "inf", "NaN", "fast"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prompts_file_accepts_strings_and_objects() {
+        let p = parse_prompts("\"a\"\n\n{\"prompt\": \"b\", \"id\": 2}\n").unwrap();
+        assert_eq!(p, ["a", "b"]);
+        assert!(parse_prompts("").is_err());
+        let err = format!("{:#}", parse_prompts("\"a\"\n{\"text\": 1}").unwrap_err());
+        assert!(err.contains("line 2"), "{err}");
+        assert!(parse_prompts("[1]").is_err());
+    }
+
+    #[test]
+    fn samples_prefer_gateway_cost_and_drop_stream_only_timings() {
+        let prices = PriceTable::builtin();
+        let result = ProbeResult {
+            model: "gpt-4o-mini".into(),
+            ok: true,
+            status: Some(200),
+            ttft: Some(ms(100)),
+            latency: ms(1100),
+            usage: Some(Usage {
+                input: 100,
+                cached_input: 0,
+                output: 11,
+                reasoning: 0,
+            }),
+            inter_token_gaps: vec![ms(10); 3],
+            ..ProbeResult::default()
+        };
+        let s = to_sample(&result, ms(1500), true, &prices);
+        assert_eq!(s.tpot, Some(ms(100)));
+        assert_eq!(s.itl.len(), 3);
+        assert_eq!(s.latency, ms(1500));
+        let table = result.cost(&prices).unwrap().total;
+        assert_eq!(s.cost, Some(table));
+        let s = to_sample(
+            &ProbeResult {
+                gateway_cost_usd: Some(0.25),
+                ..result.clone()
+            },
+            ms(1100),
+            false,
+            &prices,
+        );
+        assert_eq!(s.cost, Some(0.25));
+        assert!(s.ttft.is_none() && s.tpot.is_none() && s.itl.is_empty());
+    }
+
+    #[tokio::test]
+    async fn closed_and_open_loops_send_exactly_n() {
+        use crate::io::demo::{self, DemoConfig};
+        use std::net::SocketAddr;
+        let gw = demo::spawn(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            DemoConfig {
+                seed: Some(3),
+                traffic: false,
+                latency_scale: 0.0,
+                ..DemoConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let base = url::Url::parse(&gw.base_url()).unwrap();
+        let client = crate::runtime::session::http_client().unwrap();
+        for rate in [None, Some(200.0)] {
+            let plan = Plan {
+                template: ProbeRequest::new(base.clone(), "gpt-4o-mini", "")
+                    .with_max_tokens(Some(8))
+                    .with_timeout(Duration::from_secs(10)),
+                prompts: vec!["a".into(), "b".into()],
+                requests: Some(12),
+                concurrency: 3,
+                rate,
+                duration: None,
+                seed: Some(1),
+                slo: None,
+                fast_http: true,
+            };
+            let (_keep, interrupt) = Interrupt::manual();
+            let out = execute(&client, plan, &PriceTable::builtin(), interrupt, None).await;
+            assert_eq!(out.recorder.done, 12, "{rate:?}");
+            assert_eq!(out.recorder.ok, 12, "{rate:?}");
+            assert!(!out.interrupted);
+        }
+        gw.shutdown().await;
+    }
+}

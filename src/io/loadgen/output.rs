@@ -1,0 +1,269 @@
+//! The summary as a readable table (`--format text`) or one CSV row (`--format csv`).
+//!
+//! Both read the JSON summary, so every format shows the same numbers.
+use serde_json::Value;
+
+use crate::base::format;
+
+/// CSV columns, in order: (header, JSON pointer into the summary). A stable contract: columns are
+/// only ever appended.
+pub const CSV_COLUMNS: &[(&str, &str)] = &[
+    ("model", "/model"),
+    ("mode", "/mode"),
+    ("stream", "/stream"),
+    ("concurrency", "/concurrency"),
+    ("rate", "/rate"),
+    ("interrupted", "/interrupted"),
+    ("total_time_seconds", "/total_time_seconds"),
+    ("requests_done", "/requests_done"),
+    ("requests_ok", "/requests_ok"),
+    ("requests_failed", "/requests_failed"),
+    ("success_rate", "/success_rate"),
+    ("requests_per_second", "/requests_per_second"),
+    ("latency_avg", "/latency_seconds/avg"),
+    ("latency_min", "/latency_seconds/min"),
+    ("latency_p50", "/latency_seconds/p50"),
+    ("latency_p90", "/latency_seconds/p90"),
+    ("latency_p95", "/latency_seconds/p95"),
+    ("latency_p99", "/latency_seconds/p99"),
+    ("latency_p99_9", "/latency_seconds/p99_9"),
+    ("latency_max", "/latency_seconds/max"),
+    ("service_avg", "/service_time_seconds/avg"),
+    ("service_p50", "/service_time_seconds/p50"),
+    ("service_p99", "/service_time_seconds/p99"),
+    ("ttft_avg", "/ttft_seconds/avg"),
+    ("ttft_p50", "/ttft_seconds/p50"),
+    ("ttft_p95", "/ttft_seconds/p95"),
+    ("ttft_p99", "/ttft_seconds/p99"),
+    ("tpot_avg", "/tpot_seconds/avg"),
+    ("tpot_p50", "/tpot_seconds/p50"),
+    ("tpot_p95", "/tpot_seconds/p95"),
+    ("tpot_p99", "/tpot_seconds/p99"),
+    ("itl_avg", "/itl_seconds/avg"),
+    ("itl_p50", "/itl_seconds/p50"),
+    ("itl_p95", "/itl_seconds/p95"),
+    ("itl_p99", "/itl_seconds/p99"),
+    ("output_tokens_per_second", "/output_tokens_per_second"),
+    ("input_tokens", "/tokens/input"),
+    ("cached_input_tokens", "/tokens/cached_input"),
+    ("output_tokens", "/tokens/output"),
+    ("cost_usd", "/cost_usd"),
+    ("cost_per_1k_requests_usd", "/cost_per_1k_requests_usd"),
+    ("retries", "/retries"),
+    ("goodput", "/goodput/fraction"),
+    ("status_codes", "/status_codes"),
+    ("errors", "/errors"),
+];
+
+/// The CSV header line.
+pub fn csv_header() -> String {
+    CSV_COLUMNS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Header line and one row; an unknown value is an empty field, maps are `key:count;…`.
+pub fn csv(summary: &Value) -> String {
+    let row: Vec<String> = CSV_COLUMNS
+        .iter()
+        .map(|(_, pointer)| csv_field(summary.pointer(pointer).unwrap_or(&Value::Null)))
+        .collect();
+    format!("{}\n{}", csv_header(), row.join(","))
+}
+
+fn csv_field(value: &Value) -> String {
+    let text = match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect::<Vec<_>>()
+            .join(";"),
+        other => other.to_string(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// The human table.
+pub fn text(s: &Value) -> String {
+    let f = |p: &str| s.pointer(p).and_then(Value::as_f64);
+    let u = |p: &str| s.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    let secs = |p: &str| format::seconds(f(p));
+    let mut out = Vec::new();
+    let mode = match s["rate"].as_f64() {
+        Some(rate) => format!("open loop, {} req/s Poisson", format::compact(rate)),
+        None => "closed loop".to_string(),
+    };
+    out.push(format!(
+        "{}  {}  {mode}, concurrency {}{}{}",
+        s["model"].as_str().unwrap_or_default(),
+        s["target"].as_str().unwrap_or_default(),
+        u("/concurrency"),
+        if s["stream"] == true {
+            ", streamed"
+        } else {
+            ""
+        },
+        if s["interrupted"] == true {
+            "  (interrupted: partial)"
+        } else {
+            ""
+        },
+    ));
+    out.push(String::new());
+    out.push("Summary".to_string());
+    let row = |name: &str, value: String| format!("  {name:<18}{value}");
+    out.push(row("Total time", secs("/total_time_seconds")));
+    out.push(row(
+        "Requests",
+        format!(
+            "{} done, {} ok, {} failed",
+            u("/requests_done"),
+            u("/requests_ok"),
+            u("/requests_failed")
+        ),
+    ));
+    out.push(row("Success rate", format::percent(f("/success_rate"))));
+    out.push(row("Throughput", format::rate(f("/requests_per_second"))));
+    out.push(row(
+        "Output tokens",
+        format!(
+            "{} tok/s",
+            format::compact_or_unknown(f("/output_tokens_per_second"))
+        ),
+    ));
+    out.push(row(
+        "Tokens",
+        format!(
+            "in {} (cached {})  out {}",
+            u("/tokens/input"),
+            u("/tokens/cached_input"),
+            u("/tokens/output")
+        ),
+    ));
+    out.push(row(
+        "Cost",
+        format!(
+            "{}  ({} per 1k requests)",
+            format::usd(f("/cost_usd")),
+            format::usd(f("/cost_per_1k_requests_usd"))
+        ),
+    ));
+    if let Some(goodput) = s["goodput"].as_object() {
+        out.push(row(
+            "Goodput",
+            format!(
+                "{} ({} met every SLO, {})",
+                format::percent(goodput.get("fraction").and_then(Value::as_f64)),
+                goodput
+                    .get("requests_met")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                format::rate(goodput.get("requests_per_second").and_then(Value::as_f64)),
+            ),
+        ));
+    }
+    out.push(row("Retries", u("/retries").to_string()));
+    out.push(String::new());
+    out.push(format!(
+        "  {:<18}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}",
+        "(successful only)", "avg", "min", "p50", "p90", "p95", "p99", "p99.9", "max", "count"
+    ));
+    let mut dist = |name: &str, key: &str| {
+        let d = &s[key];
+        if d["count"].as_u64().unwrap_or(0) == 0 && key != "latency_seconds" {
+            return;
+        }
+        let cell = |k: &str| format::seconds(d[k].as_f64());
+        out.push(format!(
+            "  {name:<18}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}",
+            cell("avg"),
+            cell("min"),
+            cell("p50"),
+            cell("p90"),
+            cell("p95"),
+            cell("p99"),
+            cell("p99_9"),
+            cell("max"),
+            d["count"].as_u64().unwrap_or(0),
+        ));
+    };
+    dist("Latency", "latency_seconds");
+    if s["mode"] == "open" {
+        dist("Service time", "service_time_seconds");
+    }
+    dist("TTFT", "ttft_seconds");
+    dist("TPOT", "tpot_seconds");
+    dist("Inter-token", "itl_seconds");
+    out.push(String::new());
+    let counts = |key: &str| {
+        s[key]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "none".to_string())
+    };
+    let mut statuses = counts("status_codes");
+    if u("/no_response") > 0 {
+        statuses.push_str(&format!(", no response: {}", u("/no_response")));
+    }
+    out.push(row("Status codes", statuses));
+    out.push(row("Errors", counts("errors")));
+    if let Some(samples) = s["error_samples"].as_array() {
+        for sample in samples.iter().filter_map(Value::as_str) {
+            out.push(format!("    {sample}"));
+        }
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn csv_quotes_and_flattens() {
+        let s = json!({
+            "model": "a,\"b\"",
+            "rate": null,
+            "status_codes": {"200": 3, "500": 1},
+            "latency_seconds": {"p50": 0.25},
+        });
+        let out = csv(&s);
+        let (header, row) = out.split_once('\n').unwrap();
+        assert_eq!(header, csv_header());
+        let fields: Vec<&str> = row.split(',').collect();
+        assert!(row.starts_with("\"a,\"\"b\"\"\","), "{row}");
+        assert!(row.contains("200:3;500:1"), "{row}");
+        // The quoted model spans two split pieces.
+        assert_eq!(fields.len(), CSV_COLUMNS.len() + 1);
+        assert_eq!(fields[15], "0.25");
+    }
+
+    #[test]
+    fn header_names_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for (name, pointer) in CSV_COLUMNS {
+            assert!(seen.insert(*name), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{name}"
+            );
+            assert!(pointer.starts_with('/'));
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The `/metrics` scraper: fetch with a timeout and a body cap, parse, detect the dialect, map to canonical samples.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::header::HeaderMap;
+use tokio::sync::mpsc;
+
+use crate::base::clock::unix_now;
+use crate::base::dialect::{self, Dialect};
+use crate::base::exposition;
+use crate::base::signal::CanonicalSample;
+
+/// How to scrape one target.
+#[derive(Clone)]
+pub struct ScrapeTarget {
+    /// Full URL of the metrics endpoint.
+    pub url: url::Url,
+    /// Short name shown on screen and used for model-less dialects.
+    pub name: String,
+    /// Extra headers, auth included. Their values never reach a log or the screen.
+    pub headers: HeaderMap,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub max_body_bytes: usize,
+    /// `--dialect`: use this one instead of detecting.
+    pub dialect_override: Option<String>,
+    /// How to say which credential to set when the gateway answers 401/403.
+    pub auth_hint: String,
+}
+
+/// Without header values, and without the URL's userinfo and query, any of which may hold a
+/// credential.
+impl std::fmt::Debug for ScrapeTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapeTarget")
+            .field("url", &crate::io::probe::redacted_url(&self.url))
+            .field("name", &self.name)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("dialect_override", &self.dialect_override)
+            .field("auth_hint", &self.auth_hint)
+            .finish()
+    }
+}
+
+/// A successful scrape, already mapped to canonical samples.
+#[derive(Debug, Clone)]
+pub struct ScrapeData {
+    pub time: f64,
+    pub dialect: Option<String>,
+    pub samples: Vec<CanonicalSample>,
+    pub families: usize,
+    pub skipped_lines: usize,
+    pub first_skipped: Option<String>,
+    pub rejected_histograms: usize,
+    pub bytes: usize,
+    pub duration: Duration,
+    /// The body as received, kept so `--record` can write exactly what the parser saw.
+    pub body: bytes::Bytes,
+}
+
+/// What one scrape attempt produced.
+#[derive(Debug, Clone)]
+pub enum ScrapeOutcome {
+    Ok(Box<ScrapeData>),
+    Failed { time: f64, error: String },
+}
+
+/// Normalises what a user types into a metrics URL: `host:port`, `http(s)://host:port`
+/// (then `/metrics` is assumed) or a full URL.
+pub fn metrics_url(input: &str) -> anyhow::Result<url::Url> {
+    let mut url = crate::base::net::parse_http_url(input, "target")?;
+    if url.path().is_empty() || url.path() == "/" {
+        url.set_path("/metrics");
+    }
+    Ok(url)
+}
+
+/// The origin (`scheme://host:port`) of a URL: the default base of the OpenAI-compatible API.
+pub fn origin(url: &url::Url) -> url::Url {
+    let mut base = url.clone();
+    base.set_path("");
+    base.set_query(None);
+    base.set_fragment(None);
+    base
+}
+
+/// Fetches and maps one scrape. Every failure is a plain sentence for the status line.
+pub async fn scrape_once(
+    client: &reqwest::Client,
+    target: &ScrapeTarget,
+    dialects: &[Dialect],
+    sticky_dialect: &mut Option<String>,
+) -> ScrapeOutcome {
+    let time = unix_now();
+    let started = Instant::now();
+    let fail = |error: String| ScrapeOutcome::Failed { time, error };
+    let response = crate::base::net::get_with_credentials(
+        client,
+        &target.url,
+        &target.headers,
+        "text/plain;version=0.0.4",
+        target.timeout,
+    )
+    .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(crate::base::net::FetchError::Http(e)) => return fail(describe_request_error(&e, target)),
+        Err(e) => return fail(e.to_string()),
+    };
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return fail(format!("HTTP {}: {}", status.as_u16(), target.auth_hint));
+    }
+    if !status.is_success() {
+        return fail(format!("HTTP {status}"));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("text/html") {
+        return fail(
+            "got an HTML page, not Prometheus metrics: is this the /metrics URL?".to_string(),
+        );
+    }
+    let body = match read_capped(response, target.max_body_bytes, target.timeout).await {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let body = bytes::Bytes::from(body);
+    let text = exposition::decode_body(&body);
+    let mut data = map_text(time, &text, target, dialects, sticky_dialect);
+    data.bytes = body.len();
+    data.duration = started.elapsed();
+    drop(text);
+    data.body = body;
+    ScrapeOutcome::Ok(Box::new(data))
+}
+
+/// Parses a decoded body and maps it with the target's dialect: the part of a scrape after the
+/// network, shared by the live scraper and `llmtop replay` so both compute the same samples.
+/// `bytes`, `duration` and `body` are left for the caller to fill in.
+pub fn map_text(
+    time: f64,
+    text: &str,
+    target: &ScrapeTarget,
+    dialects: &[Dialect],
+    sticky_dialect: &mut Option<String>,
+) -> ScrapeData {
+    let parsed = exposition::parse(text);
+    let dialect = match &target.dialect_override {
+        Some(name) => dialects.iter().find(|d| &d.name == name),
+        None => match sticky_dialect {
+            Some(name) => dialects.iter().find(|d| &d.name == name),
+            None => dialect::detect(dialects, &parsed),
+        },
+    };
+    if let Some(d) = dialect {
+        *sticky_dialect = Some(d.name.clone());
+    }
+    let mapped = dialect
+        .map(|d| d.map(&parsed, &target.name))
+        .unwrap_or_default();
+    let mut families: Vec<&str> = parsed.samples.iter().map(|s| s.name).collect();
+    families.sort_unstable();
+    families.dedup();
+    ScrapeData {
+        time,
+        dialect: dialect.map(|d| d.name.clone()),
+        samples: mapped.samples,
+        families: families.len(),
+        skipped_lines: parsed.skipped_count,
+        first_skipped: parsed
+            .skipped
+            .first()
+            .map(|s| format!("line {}: {}", s.line_number, s.reason)),
+        rejected_histograms: mapped.rejected_histograms,
+        bytes: text.len(),
+        duration: Duration::ZERO,
+        body: bytes::Bytes::new(),
+    }
+}
+
+/// Reads a body without ever holding more than `cap` bytes of it.
+async fn read_capped(
+    response: reqwest::Response,
+    cap: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        match next {
+            Err(_) => return Err(format!("body not complete after {timeout:?}")),
+            Ok(None) => return Ok(body),
+            Ok(Some(Err(e))) => {
+                return Err(format!(
+                    "connection broke while reading the body: {}",
+                    short_error(&e)
+                ));
+            }
+            Ok(Some(Ok(chunk))) => {
+                if body.len() + chunk.len() > cap {
+                    return Err(format!(
+                        "body larger than the {} MiB limit (raise --max-body-mib)",
+                        cap / (1024 * 1024)
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+fn describe_request_error(e: &reqwest::Error, target: &ScrapeTarget) -> String {
+    if e.is_timeout() {
+        format!("no answer within {:?}", target.timeout)
+    } else if e.is_redirect() {
+        "too many redirects".to_string()
+    } else if e.is_connect() {
+        let cause = short_error(e);
+        if cause.contains("certificate") {
+            format!(
+                "TLS certificate not trusted: {cause} (private CA: --ca-cert PATH; lab only: --insecure)"
+            )
+        } else {
+            format!("cannot connect: {cause}")
+        }
+    } else {
+        format!("request failed: {}", short_error(e))
+    }
+}
+
+/// The innermost cause of an error, which is the part a person can act on.
+fn short_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Scrapes `target` every interval until the receiver goes away; `wrap` turns each outcome into
+/// the caller's channel message.
+pub async fn run<M: Send + 'static>(
+    client: reqwest::Client,
+    target: ScrapeTarget,
+    dialects: Arc<Vec<Dialect>>,
+    updates: mpsc::Sender<M>,
+    wrap: impl Fn(ScrapeOutcome) -> M + Send + 'static,
+) {
+    let mut ticker = tokio::time::interval(target.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sticky = target.dialect_override.clone();
+    loop {
+        ticker.tick().await;
+        let outcome = scrape_once(&client, &target, &dialects, &mut sticky).await;
+        if let ScrapeOutcome::Failed { error, .. } = &outcome {
+            tracing::warn!(target = %target.name, "scrape failed: {error}");
+        }
+        if updates.send(wrap(outcome)).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_credential() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-api-key",
+            reqwest::header::HeaderValue::from_static("canary-header-7f3a"),
+        );
+        let target = ScrapeTarget {
+            url: url::Url::parse("https://ops:canary-pass-9d@gw:4000/metrics?token=canary-q")
+                .unwrap(),
+            name: "gw:4000".into(),
+            headers,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            max_body_bytes: 1024,
+            dialect_override: None,
+            auth_hint: "set --bearer-token-env".into(),
+        };
+        let shown = format!("{target:?}");
+        assert!(
+            shown.contains("x-api-key") && shown.contains("gw:4000"),
+            "{shown}"
+        );
+        for canary in ["canary-header-7f3a", "canary-pass-9d", "canary-q", "ops"] {
+            assert!(!shown.contains(canary), "{canary} in {shown}");
+        }
+    }
+
+    #[test]
+    fn user_input_becomes_a_metrics_url() {
+        let cases = [
+            ("localhost:4000", "http://localhost:4000/metrics"),
+            ("http://gw:4000", "http://gw:4000/metrics"),
+            (
+                "https://gw.internal:4000/",
+                "https://gw.internal:4000/metrics",
+            ),
+            ("https://gw/custom/prom?x=1", "https://gw/custom/prom?x=1"),
+            (
+                "http://10.0.0.1:8000/metrics/",
+                "http://10.0.0.1:8000/metrics/",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(metrics_url(input).unwrap().as_str(), want, "{input}");
+        }
+        assert!(metrics_url("").is_err());
+        assert!(metrics_url("ftp://x/metrics").is_err());
+    }
+
+    #[test]
+    fn origin_drops_path_and_query() {
+        let url = metrics_url("https://gw:4000/metrics?x=1").unwrap();
+        assert_eq!(origin(&url).as_str(), "https://gw:4000/");
+    }
+}

@@ -1,0 +1,206 @@
+//! Several direct targets (`llmtop URL1 URL2 …`): each scraped into its own store, plus one
+//! aggregate store fed by every target's raw series at the same tick.
+//!
+//! The aggregate follows each target's raw counters and bucket counters on their own (a series'
+//! identity includes the target) and adds their reset-corrected increments, so its rate is the
+//! sum of the targets' rates and its histograms are merged bucket by bucket — quantiles are
+//! computed from the merged buckets, never averaged.
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::base::dialect::Dialect;
+use crate::base::pricing::PriceTable;
+use crate::base::signal::{CanonicalSample, Signal};
+use crate::io::source::scrape::{self, ScrapeOutcome, ScrapeTarget};
+use crate::base::clock::unix_now;
+use crate::model::store::{StoreLimits, TargetStore};
+use crate::model::view::{DashboardView, ViewParams};
+
+use super::{FleetInfo, InstanceRow};
+
+/// The per-target stores and their aggregate.
+#[derive(Debug, Clone)]
+pub struct DirectFleet {
+    pub targets: Vec<ScrapeTarget>,
+    pub stores: Vec<TargetStore>,
+    pub aggregate: TargetStore,
+    /// Each target's detected dialect, kept between scrapes.
+    pub sticky: Vec<Option<String>>,
+    pub dialects: Arc<Vec<Dialect>>,
+}
+
+/// One tick's scrapes of every target, in target order.
+#[derive(Debug, Clone)]
+pub struct FleetScrape {
+    pub time: f64,
+    pub outcomes: Vec<ScrapeOutcome>,
+}
+
+/// Scrapes every target at once (each bounded by its own timeout).
+pub async fn scrape_all(
+    client: &reqwest::Client,
+    targets: &[ScrapeTarget],
+    dialects: &[Dialect],
+    sticky: &mut [Option<String>],
+) -> FleetScrape {
+    let time = unix_now();
+    let futures = targets
+        .iter()
+        .zip(sticky.iter_mut())
+        .map(|(t, s)| scrape::scrape_once(client, t, dialects, s));
+    let outcomes = futures_util::future::join_all(futures).await;
+    FleetScrape { time, outcomes }
+}
+
+/// A raw series' identity within the aggregate: its own identity and its target's.
+fn fleet_series_id(target: usize, series_id: u64) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    target.hash(&mut h);
+    series_id.hash(&mut h);
+    h.finish()
+}
+
+impl DirectFleet {
+    pub fn new(
+        targets: Vec<ScrapeTarget>,
+        dialects: Arc<Vec<Dialect>>,
+        limits: StoreLimits,
+    ) -> Self {
+        let stores = targets
+            .iter()
+            .map(|t| TargetStore::new(t.name.clone(), limits))
+            .collect();
+        let sticky = targets.iter().map(|t| t.dialect_override.clone()).collect();
+        // The aggregate follows every target's raw series, so its series cap scales with them.
+        let aggregate_limits = StoreLimits {
+            max_series: limits.max_series.saturating_mul(targets.len().max(1)),
+            ..limits
+        };
+        Self {
+            stores,
+            aggregate: TargetStore::new("fleet", aggregate_limits),
+            targets,
+            sticky,
+            dialects,
+        }
+    }
+
+    fn reports_failures(&self, dialect: Option<&String>) -> bool {
+        dialect
+            .and_then(|name| self.dialects.iter().find(|d| &d.name == name))
+            .is_some_and(|d| d.provides(Signal::RequestsFailed))
+    }
+
+    /// Applies one tick: each target's store gets its own scrape, the aggregate every
+    /// successful target's samples at the tick's time.
+    pub fn apply(&mut self, tick: FleetScrape) {
+        let mut merged: Vec<CanonicalSample> = Vec::new();
+        let mut dialect = None;
+        for (i, outcome) in tick.outcomes.into_iter().enumerate() {
+            let Some(store) = self.stores.get_mut(i) else {
+                continue;
+            };
+            match outcome {
+                ScrapeOutcome::Ok(data) => {
+                    let d = data.dialect.clone().or(store.health.dialect.take());
+                    store.health.reports_failures = self
+                        .dialects
+                        .iter()
+                        .any(|x| Some(&x.name) == d.as_ref() && x.provides(Signal::RequestsFailed));
+                    store.health.dialect = d.clone();
+                    store.health.skipped_lines_last = data.skipped_lines;
+                    store.health.skipped_lines_total += data.skipped_lines as u64;
+                    // Stamped with the tick, like the aggregate, so a row and the total are
+                    // evaluated over the same samples.
+                    store.ingest(tick.time, &data.samples);
+                    if data.dialect.is_none() {
+                        store.record_failure(
+                            tick.time,
+                            format!(
+                                "no known dialect among {} metric families: pass --dialect NAME",
+                                data.families
+                            ),
+                        );
+                        continue;
+                    }
+                    dialect = dialect.or(d);
+                    merged.extend(data.samples.into_iter().map(|mut s| {
+                        s.series_id = fleet_series_id(i, s.series_id);
+                        s
+                    }));
+                }
+                ScrapeOutcome::Failed { time, error } => store.record_failure(time, error),
+            }
+        }
+        if dialect.is_none() && merged.is_empty() {
+            // Every target down: the aggregate keeps its last numbers and turns stale.
+            let errors = self.errors();
+            self.aggregate.record_failure(
+                tick.time,
+                errors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "no target answered".into()),
+            );
+            return;
+        }
+        let reports = self.reports_failures(dialect.as_ref());
+        let health = &mut self.aggregate.health;
+        health.dialect = dialect.or(health.dialect.take());
+        health.reports_failures = reports;
+        self.aggregate.ingest(tick.time, &merged);
+    }
+
+    /// Each down target's error, named.
+    pub fn errors(&self) -> Vec<String> {
+        self.stores
+            .iter()
+            .filter_map(|s| {
+                s.health
+                    .last_error
+                    .as_ref()
+                    .map(|e| format!("{}: {e}", s.name))
+            })
+            .collect()
+    }
+
+    /// The dashboard view: the aggregate (or one drilled target) with the instance table.
+    pub fn view(
+        &self,
+        prices: &PriceTable,
+        params: &ViewParams<'_>,
+        drill: Option<&str>,
+    ) -> DashboardView {
+        let drilled = drill.and_then(|name| self.stores.iter().find(|s| s.name == name));
+        let store = drilled.unwrap_or(&self.aggregate);
+        let mut view = DashboardView::compute(store, prices, params);
+        let eval_t = self.aggregate.latest_time();
+        let now_range = crate::model::stats::now_range(params.interval).min(params.window);
+        let instances = self
+            .stores
+            .iter()
+            .map(|s| InstanceRow {
+                instance: s.name.clone(),
+                figures: eval_t
+                    .map(|t| crate::model::stats::figures(s, prices, None, t, now_range))
+                    .unwrap_or_default(),
+                down: s.health.last_error.is_some(),
+            })
+            .collect();
+        let errors = self.errors();
+        if drilled.is_none() {
+            // One down target must not make the whole fleet look stale; its row says so.
+            view.status.last_error = self.aggregate.health.last_error.clone();
+            view.status.target = format!("{} targets", self.stores.len());
+        }
+        view.fleet = Some(FleetInfo {
+            instance_label: "target".to_string(),
+            instances,
+            drilled: drilled.map(|s| s.name.clone()),
+            errors,
+            queries_per_refresh: 0,
+        });
+        super::show_instances(&mut view);
+        view
+    }
+}

@@ -1,0 +1,379 @@
+//! One monitoring session: resolves the target and credentials, starts the demo gateway and the
+//! scraper, and owns the store that every view reads.
+use std::sync::Arc;
+
+use anyhow::Context;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::mpsc;
+
+use crate::app::cli::TargetArgs;
+use crate::io::config::Config;
+use crate::io::demo::{self, DemoConfig, DemoGateway};
+use crate::base::dialect::Dialect;
+use crate::base::pricing::PriceTable;
+use crate::base::secret::Secret;
+use crate::runtime::update::Update;
+use crate::io::source::probe_feed::ProbeFeed;
+use crate::io::source::scrape::{self, ScrapeOutcome, ScrapeTarget};
+use crate::model::store::{StoreLimits, TargetStore};
+
+/// Environment variables the probe's API key is read from, in order.
+pub const API_KEY_VARS: [&str; 2] = ["LLMTOP_API_KEY", "OPENAI_API_KEY"];
+
+/// A running session: the store plus the channel its sources feed.
+pub struct Session {
+    pub store: TargetStore,
+    pub target: ScrapeTarget,
+    pub api_base: url::Url,
+    pub api_key: Option<Secret>,
+    pub prices: PriceTable,
+    pub dialects: Arc<Vec<Dialect>>,
+    pub client: reqwest::Client,
+    pub updates_tx: mpsc::Sender<Update>,
+    pub updates: mpsc::Receiver<Update>,
+    pub demo: Option<DemoGateway>,
+    /// Probe results as a source of their own.
+    pub probe_feed: ProbeFeed,
+    /// Problems found at start-up that the user should see (e.g. an unknown --dialect).
+    pub notices: Vec<String>,
+    /// The dashboard's key bindings (defaults plus the config file's `[keys]`).
+    pub keymap: crate::front::tui::keys::Keymap,
+    /// TLS certificates are not verified (`--insecure`): the dashboard keeps a badge up.
+    pub insecure_tls: bool,
+    /// `--record FILE`: every scrape and probe result is appended there.
+    pub recorder: Option<crate::io::record::Recorder>,
+    /// Fleet mode (`--prometheus`, or several target URLs); `None` for one gateway.
+    pub fleet: Option<crate::runtime::fleet::FleetMode>,
+}
+
+/// Parses `Name: value` into a header, marked sensitive so it is never printed by `Debug`.
+pub fn parse_header(text: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
+    let (name, value) = text
+        .split_once(':')
+        .with_context(|| "a --header must look like 'Name: value'".to_string())?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .with_context(|| format!("{:?} is not a valid header name", name.trim()))?;
+    let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        anyhow::anyhow!("the value of header {name} has characters a header cannot hold")
+    })?;
+    value.set_sensitive(true);
+    Ok((name, value))
+}
+
+/// The HTTP client with default TLS (system roots, verified); see [`crate::base::net::http_client`].
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    crate::base::net::http_client(&crate::base::net::TlsSettings::default())
+}
+
+/// The scrape's headers (bearer token included) and what to say when they are rejected.
+pub(crate) fn scrape_headers(args: &TargetArgs) -> anyhow::Result<(HeaderMap, String)> {
+    let mut headers = HeaderMap::new();
+    for h in &args.headers {
+        let (name, value) = parse_header(h)?;
+        headers.append(name, value);
+    }
+    let token = match (&args.bearer_token_env, &args.bearer_token_file) {
+        (Some(var), _) => Some(Secret::from_env(var).with_context(|| {
+            format!("--bearer-token-env {var}: the variable is not set or empty")
+        })?),
+        (None, Some(path)) => Some(Secret::from_file(path)?),
+        (None, None) => None,
+    };
+    let hint = match (&args.bearer_token_env, &args.bearer_token_file) {
+        (Some(var), _) => format!("the bearer token in ${var} was rejected"),
+        (None, Some(path)) => format!("the bearer token in {} was rejected", path.display()),
+        (None, None) if headers.contains_key(AUTHORIZATION) => {
+            "the Authorization header given with --header was rejected".to_string()
+        }
+        (None, None) => "the gateway wants credentials: set --bearer-token-env VAR or --bearer-token-file PATH (or --header 'Authorization: …')".to_string(),
+    };
+    if let Some(token) = token {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| anyhow::anyhow!("the bearer token has characters a header cannot hold"))?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    Ok((headers, hint))
+}
+
+/// Opens `--record FILE` with a header describing this session; no credential goes in.
+fn open_recorder(
+    path: &std::path::Path,
+    target: &ScrapeTarget,
+    api_base: &url::Url,
+    api_key: Option<&Secret>,
+    limits: StoreLimits,
+) -> anyhow::Result<crate::io::record::Recorder> {
+    use crate::io::record::{self, Header, Scrub};
+    let mut scrub = Scrub::new();
+    scrub.add_headers(&target.headers);
+    scrub.add_url(&target.url);
+    scrub.add_url(api_base);
+    if let Some(key) = api_key {
+        scrub.add(key.expose());
+    }
+    let header = Header {
+        format: record::FORMAT_VERSION,
+        llmtop: env!("CARGO_PKG_VERSION").to_string(),
+        command: "scrape".to_string(),
+        started: crate::base::clock::unix_now(),
+        target: record::redact_url(&target.url),
+        name: target.name.clone(),
+        dialect: target.dialect_override.clone(),
+        interval_ns: Some(u64::try_from(target.interval.as_nanos()).unwrap_or(u64::MAX)),
+        api_base: Some(record::redact_url(api_base)),
+        limits: Some(limits.into()),
+    };
+    record::Recorder::create(path, header, scrub)
+}
+
+fn api_key(args: &TargetArgs) -> anyhow::Result<Option<Secret>> {
+    if let Some(path) = &args.api_key_file {
+        return Secret::from_file(path).map(Some);
+    }
+    if let Some(var) = &args.api_key_env {
+        return Secret::from_env(var)
+            .map(Some)
+            .with_context(|| format!("--api-key-env {var}: the variable is not set or empty"));
+    }
+    Ok(API_KEY_VARS.iter().find_map(|v| Secret::from_env(v)))
+}
+
+impl Session {
+    /// Resolves everything from the arguments and starts the demo gateway if asked; the scraper
+    /// starts with [`Session::start_sources`].
+    pub async fn new(args: &TargetArgs) -> anyhow::Result<Self> {
+        let config = Config::load(args.config.as_deref())?;
+        // Fleet mode resolves each target from the command line on its own.
+        let cli_args = args;
+        let resolved = config.resolve_target(args);
+        let args = &resolved;
+        let mut notices = Vec::new();
+        let demo = if args.demo {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            Some(
+                demo::spawn(addr, DemoConfig::default())
+                    .await
+                    .context("cannot start the built-in demo gateway")?,
+            )
+        } else {
+            None
+        };
+        let raw_url = match (&demo, &args.url) {
+            (Some(d), _) => format!("{}/metrics", d.base_url()),
+            (None, Some(u)) => u.clone(),
+            // Fleet mode through Prometheus: the target stands for the server (never scraped).
+            (None, None) if args.prometheus.is_some() => {
+                args.prometheus.clone().unwrap_or_default()
+            }
+            (None, None) => anyhow::bail!("give a target URL, or --demo"),
+        };
+        let url = scrape::metrics_url(&raw_url)?;
+        let (headers, auth_hint) = scrape_headers(args)?;
+        let dialects = Arc::new(config.all_dialects());
+        if let Some(name) = &args.dialect
+            && !dialects.iter().any(|d| &d.name == name)
+        {
+            let known: Vec<&str> = dialects.iter().map(|d| d.name.as_str()).collect();
+            anyhow::bail!("unknown --dialect {name:?}; known: {}", known.join(", "));
+        }
+        let api_base = match &args.api_base {
+            Some(b) => {
+                url::Url::parse(b).with_context(|| format!("--api-base {b:?} is not a URL"))?
+            }
+            None => scrape::origin(&url),
+        };
+        let name = match &demo {
+            Some(_) => "demo".to_string(),
+            None => url.host_str().unwrap_or("target").to_string(),
+        };
+        let slots = (args.history.as_secs_f64() / args.interval.as_secs_f64()).ceil() as usize;
+        let limits = StoreLimits {
+            slots: slots.clamp(2, crate::model::store::MAX_SLOTS),
+            max_series: args.max_series,
+            max_models: args.max_models,
+        };
+        if slots > crate::model::store::MAX_SLOTS {
+            notices.push("history capped at 1 000 000 scrapes".to_string());
+        }
+        if args.tls.insecure {
+            notices.push(crate::base::net::INSECURE_WARNING.to_string());
+        }
+        let target = ScrapeTarget {
+            url,
+            name: name.clone(),
+            headers,
+            interval: args.interval,
+            timeout: args.timeout,
+            max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+            dialect_override: args.dialect.clone(),
+            auth_hint,
+        };
+        let api_key = api_key(args)?;
+        let recorder = match &args.record {
+            Some(path) => Some(open_recorder(
+                path,
+                &target,
+                &api_base,
+                api_key.as_ref(),
+                limits,
+            )?),
+            None => None,
+        };
+        let (updates_tx, updates) = mpsc::channel(256);
+        let client = crate::base::net::http_client(&args.tls.settings())?;
+        let fleet = crate::runtime::fleet::FleetMode::from_args(
+            cli_args,
+            &config,
+            &client,
+            dialects.clone(),
+            limits,
+        )?;
+        if fleet.is_some() && args.api_base.is_none() {
+            notices.push(crate::runtime::fleet::PROBE_NOTICE.to_string());
+        }
+        Ok(Self {
+            store: TargetStore::new(name, limits),
+            probe_feed: ProbeFeed::new(limits),
+            target,
+            api_base,
+            api_key,
+            prices: config.price_table(),
+            dialects,
+            client,
+            updates_tx,
+            updates,
+            demo,
+            notices,
+            keymap: config.keymap.clone(),
+            insecure_tls: args.tls.insecure,
+            recorder,
+            fleet,
+        })
+    }
+
+    /// A session with no network source, fed by `llmtop replay` and `snapshot --from`; dialects,
+    /// prices and keys come from `config` as for a live session.
+    pub fn offline(
+        target: ScrapeTarget,
+        api_base: url::Url,
+        limits: StoreLimits,
+        config: &Config,
+    ) -> anyhow::Result<Self> {
+        let (updates_tx, updates) = mpsc::channel(1);
+        Ok(Self {
+            store: TargetStore::new(target.name.clone(), limits),
+            probe_feed: ProbeFeed::new(limits),
+            target,
+            api_base,
+            api_key: None,
+            prices: config.price_table(),
+            dialects: Arc::new(config.all_dialects()),
+            client: http_client()?,
+            updates_tx,
+            updates,
+            demo: None,
+            notices: Vec::new(),
+            keymap: config.keymap.clone(),
+            insecure_tls: false,
+            recorder: None,
+            fleet: None,
+        })
+    }
+
+    /// Starts the scraper task.
+    pub fn start_sources(&self) {
+        if let Some(fleet) = &self.fleet {
+            fleet.start(
+                self.client.clone(),
+                self.dialects.clone(),
+                self.prices.clone(),
+                self.updates_tx.clone(),
+            );
+            return;
+        }
+        tokio::spawn(scrape::run(
+            self.client.clone(),
+            self.target.clone(),
+            self.dialects.clone(),
+            self.updates_tx.clone(),
+            |outcome| Update::Scrape { target: 0, outcome },
+        ));
+    }
+
+    /// Applies one scrape result to the store.
+    pub fn apply_scrape(&mut self, outcome: ScrapeOutcome) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.scrape(&outcome);
+        }
+        match outcome {
+            ScrapeOutcome::Ok(data) => {
+                let health = &mut self.store.health;
+                health.dialect = data.dialect.clone().or(health.dialect.take());
+                health.reports_failures = health
+                    .dialect
+                    .as_ref()
+                    .and_then(|name| self.dialects.iter().find(|d| &d.name == name))
+                    .is_some_and(|d| d.provides(crate::base::signal::Signal::RequestsFailed));
+                health.skipped_lines_last = data.skipped_lines;
+                health.skipped_lines_total += data.skipped_lines as u64;
+                health.invalid_utf8 = std::str::from_utf8(&data.body).is_err();
+                if let Some(first) = &data.first_skipped {
+                    tracing::warn!(
+                        "skipped {} malformed lines, first: {first}",
+                        data.skipped_lines
+                    );
+                }
+                self.store.ingest(data.time, &data.samples);
+                self.store.health.rejected_histograms += data.rejected_histograms;
+                if data.dialect.is_none() {
+                    self.store.record_failure(
+                        data.time,
+                        format!(
+                            "no known dialect among {} metric families: pass --dialect NAME",
+                            data.families
+                        ),
+                    );
+                }
+            }
+            ScrapeOutcome::Failed { time, error } => self.store.record_failure(time, error),
+        }
+    }
+
+    /// Feeds a finished probe into the probe source.
+    pub fn apply_probe(&mut self, result: &crate::io::probe::ProbeResult) {
+        let now = crate::base::clock::unix_now();
+        self.apply_probe_at(now, result, crate::io::record::ProbeKind::Probe);
+    }
+
+    /// Feeds one finished request of a burst into the probe source.
+    pub fn apply_burst(&mut self, result: &crate::io::probe::ProbeResult) {
+        let now = crate::base::clock::unix_now();
+        self.apply_probe_at(now, result, crate::io::record::ProbeKind::Burst);
+    }
+
+    /// Feeds a probe that finished at `time` (a replay passes the recorded time).
+    pub fn apply_probe_at(
+        &mut self,
+        time: f64,
+        result: &crate::io::probe::ProbeResult,
+        kind: crate::io::record::ProbeKind,
+    ) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.probe(time, kind, result);
+        }
+        let cost = result.cost(&self.prices).map(|c| c.total);
+        self.probe_feed.record(time, result, cost);
+    }
+
+    /// Whether the dashboard should show probe results instead of the scrape (no usable /metrics).
+    pub fn showing_probes(&self) -> bool {
+        self.fleet.is_none() && self.store.is_empty() && !self.probe_feed.store.is_empty()
+    }
+
+    pub async fn shutdown(self) {
+        if let Some(demo) = self.demo {
+            demo.shutdown().await;
+        }
+    }
+}
