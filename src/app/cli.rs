@@ -443,6 +443,15 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "PATH", env = "LLMTOP_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
 
+    /// Read the API key from this environment variable (after --api-key-file, before the defaults).
+    #[arg(
+        long,
+        value_name = "VAR",
+        env = "LLMTOP_API_KEY_ENV",
+        conflicts_with = "api_key_file"
+    )]
+    pub api_key_env: Option<String>,
+
     /// Give up after this long, retries and their waits included.
     #[arg(long, env = "LLMTOP_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -533,8 +542,8 @@ pub struct BenchArgs {
     pub max_tokens: u32,
 
     /// Output format of the summary.
-    #[arg(long, env = "LLMTOP_BENCH_FORMAT", value_enum, default_value_t = crate::io::loadgen::BenchFormat::Text)]
-    pub format: crate::io::loadgen::BenchFormat,
+    #[arg(long, env = "LLMTOP_BENCH_FORMAT", value_enum, default_value_t = BenchFormat::Text)]
+    pub format: BenchFormat,
 
     /// Base URL of the OpenAI-compatible API (default: the URL's origin).
     #[arg(long, env = "LLMTOP_BENCH_API_BASE")]
@@ -543,6 +552,15 @@ pub struct BenchArgs {
     /// Read the API key from this file (default: $LLMTOP_API_KEY, then $OPENAI_API_KEY).
     #[arg(long, value_name = "PATH", env = "LLMTOP_BENCH_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
+
+    /// Read the API key from this environment variable (after --api-key-file, before the defaults).
+    #[arg(
+        long,
+        value_name = "VAR",
+        env = "LLMTOP_BENCH_API_KEY_ENV",
+        conflicts_with = "api_key_file"
+    )]
+    pub api_key_env: Option<String>,
 
     /// Give up on one request after this long, retries included.
     #[arg(long, env = "LLMTOP_BENCH_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
@@ -613,14 +631,64 @@ fn parse_speed(text: &str) -> Result<u32, String> {
     }
 }
 
-/// Parses `500ms`, `1s`, `5m`, `1h` (and combinations such as `1m30s`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{text:?} is not a duration like 500ms, 1s, 5m or 1h ({e})"))?;
-    if d.is_zero() {
-        return Err(format!("{text:?}: a duration must be longer than zero"));
+pub use crate::base::format::parse_duration;
+
+/// `llmtop bench --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchFormat {
+    /// A readable table.
+    Text,
+    /// One JSON object, shaped as `docs/bench-schema.json` says.
+    Json,
+    /// A header line and one row; the column list is stable.
+    Csv,
+}
+
+impl From<&TargetArgs> for crate::io::config::TargetSpec {
+    fn from(a: &TargetArgs) -> Self {
+        Self {
+            url: a.url.clone(),
+            more_urls: a.more_urls.clone(),
+            prometheus: a.prometheus.clone(),
+            selector: a.selector.clone(),
+            instance_label: a.instance_label.clone(),
+            prometheus_scrape_interval: a.prometheus_scrape_interval,
+            thanos: a.thanos,
+            basic_auth_user: a.basic_auth_user.clone(),
+            basic_auth_password_env: a.basic_auth_password_env.clone(),
+            basic_auth_password_file: a.basic_auth_password_file.clone(),
+            demo: a.demo,
+            interval: a.interval,
+            timeout: a.timeout,
+            headers: a.headers.clone(),
+            bearer_token_env: a.bearer_token_env.clone(),
+            bearer_token_file: a.bearer_token_file.clone(),
+            dialect: a.dialect.clone(),
+            api_base: a.api_base.clone(),
+            api_key_env: a.api_key_env.clone(),
+            api_key_file: a.api_key_file.clone(),
+            model: a.model.clone(),
+            history: a.history,
+            max_series: a.max_series,
+            max_models: a.max_models,
+            max_body_mib: a.max_body_mib,
+            record: a.record.clone(),
+            tls: a.tls.settings(),
+        }
     }
-    Ok(d)
+}
+
+impl From<&UiArgs> for crate::front::tui::UiOptions {
+    fn from(a: &UiArgs) -> Self {
+        Self {
+            window: a.window,
+            theme: a.theme.clone(),
+            no_color: a.no_color,
+            ascii: a.ascii,
+            color_depth: a.color_depth,
+            no_mouse: a.no_mouse,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -721,4 +789,66 @@ mod tests {
         let cli = Cli::try_parse_from(["llmtop", "snapshot", "--demo", "--for", "5s"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Snapshot(_))));
     }
+    #[test]
+    fn theme_from_the_file_is_used_only_when_no_flag_names_one() {
+        use clap::Parser;
+        let config = crate::io::config::Config::from_toml_str("theme = \"nord\"\n").unwrap();
+        assert_eq!(config.theme.as_deref(), Some("nord"));
+        let plain = Cli::try_parse_from(["llmtop", "--demo"]).unwrap();
+        let chosen = crate::front::tui::choose_theme(&(&plain.ui).into(), config.theme.as_deref()).unwrap();
+        let flagged =
+            Cli::try_parse_from(["llmtop", "--demo", "--theme", "gruvbox"]).unwrap();
+        let overridden = crate::front::tui::choose_theme(&(&flagged.ui).into(), config.theme.as_deref()).unwrap();
+        if std::env::var_os("NO_COLOR").is_none() {
+            assert_eq!(chosen.name, "nord");
+            assert_eq!(overridden.name, "gruvbox");
+        }
+        assert_eq!(crate::io::config::Config::from_toml_str("").unwrap().theme, None);
+    }
+
+    #[test]
+    fn named_targets_fill_in_what_flags_leave_unset() {
+        use clap::Parser;
+        let config = crate::io::config::Config::from_toml_str(
+            r#"
+[[target]]
+name = "prod"
+url = "https://gw.internal:4000"
+headers = ["X-Scope-OrgID: team-a"]
+bearer_token_env = "PROD_METRICS_TOKEN"
+api_key_env = "PROD_LLM_KEY"
+model = "gpt-4o-mini"
+"#,
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from([
+            "llmtop",
+            "prod",
+            "-H",
+            "X-Extra: 1",
+            "--model",
+            "gpt-4o",
+        ])
+        .unwrap();
+        let t = config.resolve_target(&(&cli.target).into());
+        assert_eq!(t.url.as_deref(), Some("https://gw.internal:4000"));
+        assert_eq!(t.headers, ["X-Scope-OrgID: team-a", "X-Extra: 1"]);
+        assert_eq!(t.bearer_token_env.as_deref(), Some("PROD_METRICS_TOKEN"));
+        assert_eq!(t.api_key_env.as_deref(), Some("PROD_LLM_KEY"));
+        assert_eq!(
+            t.model.as_deref(),
+            Some("gpt-4o"),
+            "the flag wins over the file"
+        );
+        // A URL that is not a target name passes through untouched.
+        let cli = Cli::try_parse_from(["llmtop", "gw:4000"]).unwrap();
+        assert_eq!(
+            config.resolve_target(&(&cli.target).into()).url.as_deref(),
+            Some("gw:4000")
+        );
+        // Secrets are never inline.
+        let inline = "[[target]]\nname = \"x\"\nurl = \"h:1\"\napi_key = \"sk-1\"\n";
+        assert!(crate::io::config::Config::from_toml_str(inline).is_err());
+    }
+
 }

@@ -1,5 +1,35 @@
 //! Layer 5, the application: the command line and one module per subcommand. The only layer that
 //! reads `clap` types; it turns them into the plain options the layers below take.
+pub mod bench;
 pub mod cli;
-pub mod commands;
+pub mod dashboard;
+pub mod demo;
+pub mod docs;
 pub mod probe;
+pub mod replay;
+pub mod snapshot;
+
+use cli::{Cli, Command};
+
+/// The log file the command line asks for (each subcommand has its own `--log-file`).
+pub fn log_file(cli: &Cli) -> Option<std::path::PathBuf> {
+    match &cli.command {
+        Some(Command::Snapshot(s)) => s.target.log_file.clone(),
+        Some(Command::Replay(r)) => r.log_file.clone(),
+        _ => cli.target.log_file.clone(),
+    }
+}
+
+/// Runs what the command line asks for.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        None => dashboard::run(&cli).await,
+        Some(Command::Demo(args)) => demo::demo(args).await,
+        Some(Command::Snapshot(args)) => snapshot::snapshot(args).await,
+        Some(Command::Completions { shell }) => docs::completions(*shell),
+        Some(Command::Man) => docs::man(),
+        Some(Command::Probe(args)) => probe::run(args).await,
+        Some(Command::Bench(args)) => bench::run(args).await,
+        Some(Command::Replay(args)) => replay::run(args).await,
+    }
+}

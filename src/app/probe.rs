@@ -4,15 +4,12 @@
 //! `latency_seconds`, `tokens` {`input`, `cached_input`, `output`}, `cost_usd`, `retries` and
 //! `error` are always present; an unknown value is `null`, never 0.
 use std::io::Write;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::app::cli::{ProbeArgs, ProbeFormat};
 use crate::io::config::Config;
-use crate::io::demo::{self, DemoConfig};
 use crate::base::format;
 use crate::base::pricing::PriceTable;
 use crate::io::probe::limit::{ProbeLimiter, ProbeLimits};
@@ -20,8 +17,10 @@ use crate::io::probe::models::list_models;
 use crate::io::probe::{
     ProbeErrorKind, ProbeRequest, ProbeResult, RetryPolicy, redacted_url, run_probe,
 };
+use anyhow::Context;
+
+use crate::base::credentials::{self, KeySource};
 use crate::base::secret::Secret;
-use crate::runtime::session::{self, API_KEY_VARS};
 use crate::io::source::scrape;
 
 /// The answer is for a glance, not a transcript; JSON keeps at most this many characters.
@@ -30,47 +29,11 @@ pub const MAX_ANSWER_CHARS: usize = 4000;
 const MODEL_HINT_TIMEOUT: Duration = Duration::from_secs(5);
 const MODEL_HINT_COUNT: usize = 20;
 
-/// Where the API key came from, to say which one to fix when the gateway refuses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
-    File(std::path::PathBuf),
-    Env(&'static str),
-    None,
-}
-
-impl KeySource {
-    fn describe(&self) -> String {
-        match self {
-            KeySource::File(path) => format!("the key was read from {}", path.display()),
-            KeySource::Env(var) => format!("the key was read from ${var}"),
-            KeySource::None => "no key was sent".to_string(),
-        }
-    }
-}
-
-/// `--api-key-file`, else the first non-empty of [`API_KEY_VARS`].
-pub fn resolve_api_key(
-    file: Option<&std::path::Path>,
-) -> anyhow::Result<(Option<Secret>, KeySource)> {
-    if let Some(path) = file {
-        return Ok((
-            Some(Secret::from_file(path)?),
-            KeySource::File(path.to_path_buf()),
-        ));
-    }
-    for var in API_KEY_VARS {
-        if let Some(key) = Secret::from_env(var) {
-            return Ok((Some(key), KeySource::Env(var)));
-        }
-    }
-    Ok((None, KeySource::None))
-}
-
 /// The API base: `--api-base` as given, else the origin of the URL (in any dashboard form).
 pub fn resolve_api_base(url: Option<&str>, api_base: Option<&str>) -> anyhow::Result<url::Url> {
     if let Some(base) = api_base {
         let parsed = url::Url::parse(base.trim())
-            .map_err(|e| anyhow::anyhow!("--api-base {:?} is not a URL ({e})", redact(base)))?;
+            .map_err(|e| anyhow::anyhow!("--api-base {:?} is not a URL ({e})", crate::base::secret::redact_url_text(base)))?;
         anyhow::ensure!(
             matches!(parsed.scheme(), "http" | "https"),
             "--api-base {}: only http and https are supported",
@@ -82,41 +45,13 @@ pub fn resolve_api_base(url: Option<&str>, api_base: Option<&str>) -> anyhow::Re
     Ok(scrape::origin(&scrape::metrics_url(url)?))
 }
 
-/// `--header 'Name: value'` arguments as (name, value) pairs for a request.
-pub(crate) fn request_headers<S: AsRef<str>>(texts: &[S]) -> anyhow::Result<Vec<(String, String)>> {
-    let mut headers = Vec::new();
-    for text in texts {
-        let (name, value) = session::parse_header(text.as_ref())?;
-        let value = value
-            .to_str()
-            .map_err(|_| anyhow::anyhow!("the value of header {name} is not plain text"))?
-            .to_string();
-        headers.push((name.as_str().to_string(), value));
-    }
-    Ok(headers)
-}
-
-/// With `--demo`: a demo gateway on a free loopback port that serves only real requests.
-pub(crate) async fn quiet_demo(wanted: bool) -> anyhow::Result<Option<demo::DemoGateway>> {
-    if !wanted {
-        return Ok(None);
-    }
-    let config = DemoConfig {
-        traffic: false,
-        ..DemoConfig::default()
-    };
-    let gateway = demo::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config)
-        .await
-        .context("cannot start the built-in demo gateway")?;
-    Ok(Some(gateway))
-}
-
 /// Runs the command; an `Err` becomes the message on stderr and a failing exit code.
 pub async fn run(args: &ProbeArgs) -> anyhow::Result<()> {
     let prices = Config::load(args.config.as_deref())?.price_table();
-    let (api_key, key_source) = resolve_api_key(args.api_key_file.as_deref())?;
-    let headers = request_headers(&args.headers)?;
-    let gateway = quiet_demo(args.demo).await?;
+    let (api_key, key_source) =
+        credentials::resolve_api_key(args.api_key_file.as_deref(), args.api_key_env.as_deref())?;
+    let headers = credentials::header_pairs(&args.headers)?;
+    let gateway = crate::io::demo::spawn_quiet(args.demo).await?;
     let outcome = probe(
         args,
         gateway.as_ref().map(|g| g.base_url()),
@@ -339,17 +274,6 @@ fn report_text(report: &Value, result: &ProbeResult) -> String {
     lines.join("\n")
 }
 
-/// A string that failed to parse as a URL, shown without anything after `@` or `?` might hide.
-fn redact(text: &str) -> String {
-    let cut = text.find(['?', '#']).map_or(text, |i| &text[..i]);
-    match cut.rfind('@') {
-        Some(at) => {
-            let scheme_end = cut.find("://").map_or(0, |i| i + 3);
-            format!("{}<redacted>{}", &cut[..scheme_end], &cut[at..])
-        }
-        None => cut.to_string(),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -62,6 +62,11 @@ impl fmt::Display for TooManyRedirects {
 impl std::error::Error for TooManyRedirects {}
 
 /// The shared client: TLS verified against the system roots plus `--ca-cert`, unless `--insecure`.
+/// The HTTP client with default TLS (system roots, verified).
+pub fn default_client() -> anyhow::Result<reqwest::Client> {
+    http_client(&TlsSettings::default())
+}
+
 pub fn http_client(tls: &TlsSettings) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("llmtop/", env!("CARGO_PKG_VERSION")))
@@ -137,7 +142,7 @@ pub fn parse_http_url(input: &str, what: &str) -> anyhow::Result<url::Url> {
     let url = url::Url::parse(&with_scheme).map_err(|e| {
         anyhow::anyhow!(
             "{:?} is not a URL or host:port ({e})",
-            without_userinfo(input)
+            crate::base::secret::redact_url_text(input)
         )
     })?;
     let shown = crate::base::secret::display_url(&url);
@@ -149,17 +154,6 @@ pub fn parse_http_url(input: &str, what: &str) -> anyhow::Result<url::Url> {
     Ok(url)
 }
 
-/// `text` with any `user:password@` before the host cut out; for text that did not parse as a
-/// URL, so [`crate::base::secret::display_url`] cannot be used.
-fn without_userinfo(text: &str) -> String {
-    let authority_start = text.find("://").map_or(0, |i| i + 3);
-    let rest = &text[authority_start..];
-    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_len].rfind('@') {
-        Some(at) => format!("{}<redacted>{}", &text[..authority_start], &rest[at..]),
-        None => text.to_string(),
-    }
-}
 
 /// `scheme://host:port` only: a redirect target may carry tokens in its path or query.
 pub fn origin_text(url: &url::Url) -> String {
@@ -268,8 +262,8 @@ mod tests {
                 .to_string(),
             "\"http://<redacted>@g w/metrics\" is not a URL or host:port (invalid international domain name)"
         );
-        assert_eq!(without_userinfo("a:b@c@host?x=@"), "<redacted>@host?x=@");
-        assert_eq!(without_userinfo("host:9/p@q"), "host:9/p@q");
+        assert_eq!(crate::base::secret::redact_url_text("a:b@c@host?x=@"), "<redacted>@host?x=@");
+        assert_eq!(crate::base::secret::redact_url_text("host:9/p@q"), "host:9/p@q");
     }
 
     #[tokio::test]

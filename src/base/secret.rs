@@ -114,31 +114,96 @@ pub fn header_value_secrets(value: &str) -> Vec<&str> {
     parts
 }
 
-/// A URL as it may be shown: without a password, and with the values of credential-named query
-/// parameters (`?token=…`, `?api_key=…`) replaced; everything else as given.
-pub fn display_url(url: &url::Url) -> String {
+/// Who may read a URL llmtop writes out, which decides how much of it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The user's own screen, stderr and logs: the password goes, and the value of every
+    /// credential-named query or fragment parameter (`?token=`, `?api_key=`, `#access_token=`);
+    /// the user name and the rest stay, so the user recognises the URL.
+    Screen,
+    /// A file others may read (a recording) or an error that may be pasted anywhere: user and
+    /// password go, every query value goes, the fragment goes.
+    File,
+}
+
+/// The one URL redaction policy of llmtop (see [`Reach`]).
+pub fn redact_url(url: &url::Url, reach: Reach) -> String {
     let mut shown = url.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(None);
+    let _ = shown.set_password(None);
+    if reach == Reach::File {
+        let _ = shown.set_username("");
+        shown.set_fragment(None);
     }
-    if shown
-        .query_pairs()
-        .any(|(name, _)| is_credential_header(&name))
-    {
+    if shown.query().is_some() {
+        let keep = |name: &str| reach == Reach::Screen && !is_credential_header(name);
         let pairs: Vec<(String, String)> = shown
             .query_pairs()
             .map(|(name, value)| {
-                let value = if is_credential_header(&name) {
-                    "redacted".to_string()
-                } else {
+                let value = if keep(&name) {
                     value.into_owned()
+                } else {
+                    "redacted".to_string()
                 };
                 (name.into_owned(), value)
             })
             .collect();
-        shown.query_pairs_mut().clear().extend_pairs(pairs);
+        if pairs.iter().any(|(_, v)| v == "redacted") {
+            shown.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+    }
+    if let Some(fragment) = shown.fragment().map(str::to_string) {
+        let redacted = redact_pairs(&fragment);
+        if redacted != fragment {
+            shown.set_fragment(Some(&redacted));
+        }
     }
     shown.to_string()
+}
+
+/// A URL as it may be shown on the user's own screen: [`redact_url`] with [`Reach::Screen`].
+pub fn display_url(url: &url::Url) -> String {
+    redact_url(url, Reach::Screen)
+}
+
+/// `text` that did not parse as a URL, fit to quote in an error: any `user:password@` before the
+/// host becomes `<redacted>@`, and credential-named parameters after `?` or `#` lose their value.
+pub fn redact_url_text(text: &str) -> String {
+    let authority_start = text.find("://").map_or(0, |i| i + 3);
+    let rest = &text[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut out = match rest[..authority_len].rfind('@') {
+        Some(at) => format!("{}<redacted>{}", &text[..authority_start], &rest[at..]),
+        None => text.to_string(),
+    };
+    if let Some(q) = out.find(['?', '#']) {
+        let tail = out.split_off(q + 1);
+        out.push_str(&redact_pairs(&tail));
+    }
+    out
+}
+
+/// `a=1&token=x` with the value of each credential-named pair replaced (`#` and `&` both split).
+fn redact_pairs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut start = 0;
+    for (i, c) in text.char_indices().chain([(text.len(), '&')]) {
+        if c != '&' && c != '#' {
+            continue;
+        }
+        let pair = &text[start..i];
+        match pair.split_once('=') {
+            Some((name, _)) if is_credential_header(name) => {
+                out.push_str(name);
+                out.push_str("=redacted");
+            }
+            _ => out.push_str(pair),
+        }
+        if i < text.len() {
+            out.push(c);
+        }
+        start = i + c.len_utf8();
+    }
+    out
 }
 
 /// Whether a header is a credential by its name: `Authorization`, cookies, and the usual API-key
@@ -260,5 +325,44 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         assert_eq!(format!("{s}"), "<redacted>");
         assert_eq!(s.expose(), "sk-canary-123");
+    }
+
+    /// The one table for every URL llmtop shows or writes: userinfo, credential query
+    /// parameters, fragments and IPv6 hosts, on screen and in files.
+    #[test]
+    fn url_redaction_table() {
+        use Reach::{File, Screen};
+        let cases: [(&str, Reach, &str); 16] = [
+            ("https://gw:4000/metrics", Screen, "https://gw:4000/metrics"),
+            ("https://gw:4000/metrics", File, "https://gw:4000/metrics"),
+            ("https://ops:pw-123@gw:4000/metrics", Screen, "https://ops@gw:4000/metrics"),
+            ("https://ops:pw-123@gw:4000/metrics", File, "https://gw:4000/metrics"),
+            ("http://gw/m?key=sk-1&x=1", Screen, "http://gw/m?key=redacted&x=1"),
+            ("http://gw/m?key=sk-1&x=1", File, "http://gw/m?key=redacted&x=redacted"),
+            ("http://gw/m?api_key=sk-1", Screen, "http://gw/m?api_key=redacted"),
+            ("http://gw/m?api_key=sk-1", File, "http://gw/m?api_key=redacted"),
+            ("http://gw/m?token=abc", Screen, "http://gw/m?token=redacted"),
+            ("http://gw/m?x=1", Screen, "http://gw/m?x=1"),
+            ("http://gw/m?x=1", File, "http://gw/m?x=redacted"),
+            ("http://gw/m#access_token=t1&s=2", Screen, "http://gw/m#access_token=redacted&s=2"),
+            ("http://gw/m#access_token=t1", File, "http://gw/m"),
+            ("http://u:p@[::1]:4000/m?token=t", Screen, "http://u@[::1]:4000/m?token=redacted"),
+            ("http://u:p@[::1]:4000/m?token=t", File, "http://[::1]:4000/m?token=redacted"),
+            ("http://[fe80::1]/m", File, "http://[fe80::1]/m"),
+        ];
+        for (input, reach, expected) in cases {
+            let url = url::Url::parse(input).unwrap();
+            assert_eq!(redact_url(&url, reach), expected, "{input} {reach:?}");
+        }
+        let texts = [
+            ("http://a:b@g w/metrics", "http://<redacted>@g w/metrics"),
+            ("a:b@c@host?x=@", "<redacted>@host?x=@"),
+            ("ht!tp://u:p@[::1/m?api_key=sk-9&x=1", "ht!tp://<redacted>@[::1/m?api_key=redacted&x=1"),
+            ("gw host#token=abc", "gw host#token=redacted"),
+            ("plain text", "plain text"),
+        ];
+        for (input, expected) in texts {
+            assert_eq!(redact_url_text(input), expected, "{input}");
+        }
     }
 }

@@ -355,7 +355,7 @@ pub fn to_table(snap: &Snapshot) -> String {
         rows.push(names);
         rows.extend(instances.iter().map(|i| {
             let name = if i.stale {
-                format!("{}{}", i.instance, crate::runtime::fleet::DOWN_MARK)
+                format!("{}{}", i.instance, crate::model::table::DOWN_MARK)
             } else {
                 i.instance.clone()
             };

@@ -1,6 +1,7 @@
 //! The config file (`$XDG_CONFIG_HOME/llmtop/config.toml` or `--config PATH`): user dialects for
 //! in-house gateways, price rows that override the built-in table, named targets and key bindings.
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -8,10 +9,10 @@ use serde::Deserialize;
 use crate::base::dialect::{self, Dialect};
 use crate::base::pricing::PriceTable;
 use crate::base::secret;
-use crate::front::tui::keys::{Keymap, Rebinding};
+use crate::base::keymap::{Keymap, Rebinding};
 
 /// What the config file adds to the built-in defaults.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Where it was read from; `None` when no file exists.
     pub path: Option<PathBuf>,
@@ -40,6 +41,57 @@ pub struct NamedTarget {
     pub api_key_file: Option<PathBuf>,
     pub dialect: Option<String>,
     pub model: Option<String>,
+}
+
+/// Where to scrape and how to authenticate, as the command line (or a caller) states it: plain
+/// data, so the layers below the command line never see its parser's types.
+#[derive(Debug, Clone, Default)]
+pub struct TargetSpec {
+    /// A metrics URL in any of the dashboard's forms, or the name of a `[[target]]`.
+    pub url: Option<String>,
+    /// More direct targets (fleet mode).
+    pub more_urls: Vec<String>,
+    /// Fleet mode through this Prometheus-compatible server.
+    pub prometheus: Option<String>,
+    pub selector: Option<String>,
+    pub instance_label: String,
+    pub prometheus_scrape_interval: Duration,
+    pub thanos: bool,
+    pub basic_auth_user: Option<String>,
+    pub basic_auth_password_env: Option<String>,
+    pub basic_auth_password_file: Option<PathBuf>,
+    /// Start the built-in demo gateway and attach to it.
+    pub demo: bool,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub headers: Vec<crate::base::secret::HeaderLine>,
+    pub bearer_token_env: Option<String>,
+    pub bearer_token_file: Option<PathBuf>,
+    pub dialect: Option<String>,
+    pub api_base: Option<String>,
+    pub api_key_env: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    pub model: Option<String>,
+    pub history: Duration,
+    pub max_series: usize,
+    pub max_models: usize,
+    pub max_body_mib: usize,
+    /// `--record FILE`.
+    pub record: Option<PathBuf>,
+    pub tls: crate::base::net::TlsSettings,
+}
+
+impl TargetSpec {
+    /// The scrape's headers and bearer token, resolved (see [`crate::base::credentials`]).
+    pub fn scrape_headers(&self) -> anyhow::Result<(reqwest::header::HeaderMap, String)> {
+        crate::base::credentials::scrape_headers(
+            &self.headers,
+            crate::base::credentials::BearerSource {
+                env: self.bearer_token_env.as_deref(),
+                file: self.bearer_token_file.as_deref(),
+            },
+        )
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,7 +276,7 @@ impl Config {
 
     /// When the positional URL names a `[[target]]`, the target's settings fill in whatever the
     /// command line and environment left unset (flags > env > file > defaults); headers add up.
-    pub fn resolve_target(&self, args: &crate::app::cli::TargetArgs) -> crate::app::cli::TargetArgs {
+    pub fn resolve_target(&self, args: &TargetSpec) -> TargetSpec {
         let Some(t) = args
             .url
             .as_deref()
@@ -271,23 +323,6 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn theme_from_the_file_is_used_only_when_no_flag_names_one() {
-        use clap::Parser;
-        let config = Config::from_toml_str("theme = \"nord\"\n").unwrap();
-        assert_eq!(config.theme.as_deref(), Some("nord"));
-        let plain = crate::app::cli::Cli::try_parse_from(["llmtop", "--demo"]).unwrap();
-        let chosen = crate::front::tui::choose_theme(&plain.ui, config.theme.as_deref()).unwrap();
-        let flagged =
-            crate::app::cli::Cli::try_parse_from(["llmtop", "--demo", "--theme", "gruvbox"]).unwrap();
-        let overridden = crate::front::tui::choose_theme(&flagged.ui, config.theme.as_deref()).unwrap();
-        if std::env::var_os("NO_COLOR").is_none() {
-            assert_eq!(chosen.name, "nord");
-            assert_eq!(overridden.name, "gruvbox");
-        }
-        assert_eq!(Config::from_toml_str("").unwrap().theme, None);
-    }
-
     use super::*;
 
     const EXAMPLE: &str = r#"
@@ -324,51 +359,6 @@ output = 2.0
         let prices = config.price_table();
         assert_eq!(prices.lookup("acme-large").map(|p| p.output), Some(2.0));
         assert!(prices.lookup("gpt-4o").is_some(), "built-in rows stay");
-    }
-
-    #[test]
-    fn named_targets_fill_in_what_flags_leave_unset() {
-        use clap::Parser;
-        let config = Config::from_toml_str(
-            r#"
-[[target]]
-name = "prod"
-url = "https://gw.internal:4000"
-headers = ["X-Scope-OrgID: team-a"]
-bearer_token_env = "PROD_METRICS_TOKEN"
-api_key_env = "PROD_LLM_KEY"
-model = "gpt-4o-mini"
-"#,
-        )
-        .unwrap();
-        let cli = crate::app::cli::Cli::try_parse_from([
-            "llmtop",
-            "prod",
-            "-H",
-            "X-Extra: 1",
-            "--model",
-            "gpt-4o",
-        ])
-        .unwrap();
-        let t = config.resolve_target(&cli.target);
-        assert_eq!(t.url.as_deref(), Some("https://gw.internal:4000"));
-        assert_eq!(t.headers, ["X-Scope-OrgID: team-a", "X-Extra: 1"]);
-        assert_eq!(t.bearer_token_env.as_deref(), Some("PROD_METRICS_TOKEN"));
-        assert_eq!(t.api_key_env.as_deref(), Some("PROD_LLM_KEY"));
-        assert_eq!(
-            t.model.as_deref(),
-            Some("gpt-4o"),
-            "the flag wins over the file"
-        );
-        // A URL that is not a target name passes through untouched.
-        let cli = crate::app::cli::Cli::try_parse_from(["llmtop", "gw:4000"]).unwrap();
-        assert_eq!(
-            config.resolve_target(&cli.target).url.as_deref(),
-            Some("gw:4000")
-        );
-        // Secrets are never inline.
-        let inline = "[[target]]\nname = \"x\"\nurl = \"h:1\"\napi_key = \"sk-1\"\n";
-        assert!(Config::from_toml_str(inline).is_err());
     }
 
     #[test]
@@ -435,7 +425,7 @@ model = "gpt-4o-mini"
 
     #[test]
     fn keys_section_rebinds_and_names_the_line_of_a_mistake() {
-        use crate::front::tui::keys::Action;
+        use crate::base::keymap::Action;
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let config =
             Config::from_toml_str("[keys]\nquit = [\"Q\", \"ctrl-c\"]\nprobe = \"P\"\n").unwrap();
@@ -497,4 +487,26 @@ model = "gpt-4o-mini"
     fn missing_default_file_is_fine_but_a_missing_explicit_one_is_not() {
         assert!(Config::load(Some(Path::new("/nonexistent/llmtop.toml"))).is_err());
     }
+
+    #[test]
+    fn readme_rebinding_example_is_accepted() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let example = readme
+            .split_once("**Rebinding.**")
+            .and_then(|(_, rest)| rest.split_once("```toml\n"))
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .map(|(toml, _)| toml)
+            .expect("README.md has the [keys] example");
+        let config = Config::from_toml_str(example)
+            .unwrap_or_else(|e| panic!("the README's [keys] example is refused: {e}"));
+        let km = &config.keymap;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c: char, m: KeyModifiers| KeyEvent::new(KeyCode::Char(c), m);
+        assert_eq!(
+            km.action_for(&key('P', KeyModifiers::SHIFT)),
+            Some(crate::base::keymap::Action::Probe)
+        );
+        assert_eq!(km.action_for(&key('p', KeyModifiers::NONE)), None);
+    }
+
 }

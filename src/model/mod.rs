@@ -2,4 +2,5 @@
 //! model every front end draws. Plain data and math: no tokio, no ratatui, no clap.
 pub mod stats;
 pub mod store;
+pub mod table;
 pub mod view;

@@ -65,7 +65,7 @@ pub struct DashboardView {
     pub filter: Option<String>,
     pub filter_matches: usize,
     /// Fleet mode: the instance table and what it is drilled into; `None` for one gateway.
-    pub fleet: Option<crate::runtime::fleet::FleetInfo>,
+    pub fleet: Option<crate::model::table::FleetInfo>,
 }
 
 /// Inputs that are not in the store.
@@ -261,6 +261,36 @@ fn tokens_by_model(
         .collect();
     out.sort_by(|a, b| b.tokens.total_cmp(&a.tokens).then(a.model.cmp(&b.model)));
     out
+}
+
+/// Puts the instance rows into the view's table at fleet level.
+pub fn show_instances(view: &mut DashboardView) {
+    if let Some(info) = &view.fleet
+        && info.table_lists_instances()
+    {
+        view.models = info
+            .instances
+            .iter()
+            .map(crate::model::table::InstanceRow::as_table_row)
+            .collect();
+    }
+}
+
+/// The instance under the table's selection at fleet level, if any.
+pub fn selected_instance(
+    view: &DashboardView,
+    sort: crate::model::table::SortColumn,
+    descending: bool,
+    selected: usize,
+) -> Option<String> {
+    let info = view.fleet.as_ref()?;
+    if !info.table_lists_instances() {
+        return None;
+    }
+    let row = crate::model::table::table_order(&view.models, sort, descending)
+        .get(selected)
+        .map(|r| r.model.clone())?;
+    Some(row.strip_suffix(crate::model::table::DOWN_MARK).unwrap_or(&row).to_string())
 }
 
 #[cfg(test)]

@@ -3,11 +3,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 
-use crate::app::cli::TargetArgs;
-use crate::io::config::Config;
+use crate::io::config::{Config, TargetSpec};
 use crate::io::demo::{self, DemoConfig, DemoGateway};
 use crate::base::dialect::Dialect;
 use crate::base::pricing::PriceTable;
@@ -16,9 +14,6 @@ use crate::runtime::update::Update;
 use crate::io::source::probe_feed::ProbeFeed;
 use crate::io::source::scrape::{self, ScrapeOutcome, ScrapeTarget};
 use crate::model::store::{StoreLimits, TargetStore};
-
-/// Environment variables the probe's API key is read from, in order.
-pub const API_KEY_VARS: [&str; 2] = ["LLMTOP_API_KEY", "OPENAI_API_KEY"];
 
 /// A running session: the store plus the channel its sources feed.
 pub struct Session {
@@ -37,7 +32,7 @@ pub struct Session {
     /// Problems found at start-up that the user should see (e.g. an unknown --dialect).
     pub notices: Vec<String>,
     /// The dashboard's key bindings (defaults plus the config file's `[keys]`).
-    pub keymap: crate::front::tui::keys::Keymap,
+    pub keymap: crate::base::keymap::Keymap,
     /// TLS certificates are not verified (`--insecure`): the dashboard keeps a badge up.
     pub insecure_tls: bool,
     /// `--record FILE`: every scrape and probe result is appended there.
@@ -46,54 +41,9 @@ pub struct Session {
     pub fleet: Option<crate::runtime::fleet::FleetMode>,
 }
 
-/// Parses `Name: value` into a header, marked sensitive so it is never printed by `Debug`.
-pub fn parse_header(text: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
-    let (name, value) = text
-        .split_once(':')
-        .with_context(|| "a --header must look like 'Name: value'".to_string())?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .with_context(|| format!("{:?} is not a valid header name", name.trim()))?;
-    let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
-        anyhow::anyhow!("the value of header {name} has characters a header cannot hold")
-    })?;
-    value.set_sensitive(true);
-    Ok((name, value))
-}
-
 /// The HTTP client with default TLS (system roots, verified); see [`crate::base::net::http_client`].
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    crate::base::net::http_client(&crate::base::net::TlsSettings::default())
-}
-
-/// The scrape's headers (bearer token included) and what to say when they are rejected.
-pub(crate) fn scrape_headers(args: &TargetArgs) -> anyhow::Result<(HeaderMap, String)> {
-    let mut headers = HeaderMap::new();
-    for h in &args.headers {
-        let (name, value) = parse_header(h)?;
-        headers.append(name, value);
-    }
-    let token = match (&args.bearer_token_env, &args.bearer_token_file) {
-        (Some(var), _) => Some(Secret::from_env(var).with_context(|| {
-            format!("--bearer-token-env {var}: the variable is not set or empty")
-        })?),
-        (None, Some(path)) => Some(Secret::from_file(path)?),
-        (None, None) => None,
-    };
-    let hint = match (&args.bearer_token_env, &args.bearer_token_file) {
-        (Some(var), _) => format!("the bearer token in ${var} was rejected"),
-        (None, Some(path)) => format!("the bearer token in {} was rejected", path.display()),
-        (None, None) if headers.contains_key(AUTHORIZATION) => {
-            "the Authorization header given with --header was rejected".to_string()
-        }
-        (None, None) => "the gateway wants credentials: set --bearer-token-env VAR or --bearer-token-file PATH (or --header 'Authorization: …')".to_string(),
-    };
-    if let Some(token) = token {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| anyhow::anyhow!("the bearer token has characters a header cannot hold"))?;
-        value.set_sensitive(true);
-        headers.insert(AUTHORIZATION, value);
-    }
-    Ok((headers, hint))
+    crate::base::net::default_client()
 }
 
 /// Opens `--record FILE` with a header describing this session; no credential goes in.
@@ -117,33 +67,21 @@ fn open_recorder(
         llmtop: env!("CARGO_PKG_VERSION").to_string(),
         command: "scrape".to_string(),
         started: crate::base::clock::unix_now(),
-        target: record::redact_url(&target.url),
+        target: crate::base::secret::redact_url(&target.url, crate::base::secret::Reach::File),
         name: target.name.clone(),
         dialect: target.dialect_override.clone(),
         interval_ns: Some(u64::try_from(target.interval.as_nanos()).unwrap_or(u64::MAX)),
-        api_base: Some(record::redact_url(api_base)),
+        api_base: Some(crate::base::secret::redact_url(api_base, crate::base::secret::Reach::File)),
         limits: Some(limits.into()),
     };
     record::Recorder::create(path, header, scrub)
 }
 
-fn api_key(args: &TargetArgs) -> anyhow::Result<Option<Secret>> {
-    if let Some(path) = &args.api_key_file {
-        return Secret::from_file(path).map(Some);
-    }
-    if let Some(var) = &args.api_key_env {
-        return Secret::from_env(var)
-            .map(Some)
-            .with_context(|| format!("--api-key-env {var}: the variable is not set or empty"));
-    }
-    Ok(API_KEY_VARS.iter().find_map(|v| Secret::from_env(v)))
-}
-
 impl Session {
     /// Resolves everything from the arguments and starts the demo gateway if asked; the scraper
     /// starts with [`Session::start_sources`].
-    pub async fn new(args: &TargetArgs) -> anyhow::Result<Self> {
-        let config = Config::load(args.config.as_deref())?;
+    /// `config` is the one the command loaded (once per run).
+    pub async fn new(args: &TargetSpec, config: &Config) -> anyhow::Result<Self> {
         // Fleet mode resolves each target from the command line on its own.
         let cli_args = args;
         let resolved = config.resolve_target(args);
@@ -169,7 +107,7 @@ impl Session {
             (None, None) => anyhow::bail!("give a target URL, or --demo"),
         };
         let url = scrape::metrics_url(&raw_url)?;
-        let (headers, auth_hint) = scrape_headers(args)?;
+        let (headers, auth_hint) = args.scrape_headers()?;
         let dialects = Arc::new(config.all_dialects());
         if let Some(name) = &args.dialect
             && !dialects.iter().any(|d| &d.name == name)
@@ -209,7 +147,10 @@ impl Session {
             dialect_override: args.dialect.clone(),
             auth_hint,
         };
-        let api_key = api_key(args)?;
+        let (api_key, _) = crate::base::credentials::resolve_api_key(
+            args.api_key_file.as_deref(),
+            args.api_key_env.as_deref(),
+        )?;
         let recorder = match &args.record {
             Some(path) => Some(open_recorder(
                 path,
@@ -221,10 +162,10 @@ impl Session {
             None => None,
         };
         let (updates_tx, updates) = mpsc::channel(256);
-        let client = crate::base::net::http_client(&args.tls.settings())?;
+        let client = crate::base::net::http_client(&args.tls)?;
         let fleet = crate::runtime::fleet::FleetMode::from_args(
             cli_args,
-            &config,
+            config,
             &client,
             dialects.clone(),
             limits,
@@ -289,6 +230,7 @@ impl Session {
                 self.dialects.clone(),
                 self.prices.clone(),
                 self.updates_tx.clone(),
+                Update::Fleet,
             );
             return;
         }

@@ -8,8 +8,9 @@ use crate::io::probe::{ProbeEvent, ProbeResult};
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
-use crate::front::tui::keys::{Action, Keymap};
+use crate::base::keymap::{Action, Keymap};
 use crate::front::tui::theme::{ColorDepth, Theme};
+use crate::model::table::SortColumn;
 use crate::model::view::DashboardView;
 
 /// Shortest window `+` zooms to.
@@ -187,57 +188,6 @@ impl ScreenLayout {
     }
 }
 
-/// The model table's sort column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortColumn {
-    Model,
-    Requests,
-    ErrorRatio,
-    P50,
-    P95,
-    P99,
-    TtftP95,
-    TokensIn,
-    TokensOut,
-    Cost,
-}
-
-impl SortColumn {
-    pub const ALL: [SortColumn; 10] = [
-        SortColumn::Model,
-        SortColumn::Requests,
-        SortColumn::ErrorRatio,
-        SortColumn::P50,
-        SortColumn::P95,
-        SortColumn::P99,
-        SortColumn::TtftP95,
-        SortColumn::TokensIn,
-        SortColumn::TokensOut,
-        SortColumn::Cost,
-    ];
-
-    fn next(self) -> Self {
-        let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        Self::ALL[(i + 1) % Self::ALL.len()]
-    }
-
-    /// The value a row sorts by; `None` (unknown) always sorts last.
-    pub fn key(self, f: &crate::model::stats::Figures) -> Option<f64> {
-        match self {
-            SortColumn::Model => None,
-            SortColumn::Requests => f.requests_per_second,
-            SortColumn::ErrorRatio => f.error_ratio,
-            SortColumn::P50 => f.latency_seconds.p50,
-            SortColumn::P95 => f.latency_seconds.p95,
-            SortColumn::P99 => f.latency_seconds.p99,
-            SortColumn::TtftP95 => f.ttft_seconds.p95,
-            SortColumn::TokensIn => f.tokens_per_second.input,
-            SortColumn::TokensOut => f.tokens_per_second.output,
-            SortColumn::Cost => f.cost_usd_per_hour,
-        }
-    }
-}
-
 /// Everything the dashboard shows besides the store.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -287,7 +237,7 @@ pub struct App {
     /// `--insecure`: certificates are not checked, and the status line says so the whole time.
     pub insecure_tls: bool,
     /// `llmtop replay`: the time cursor; `None` on a live dashboard.
-    pub replay: Option<crate::front::tui::replay::ReplayClock>,
+    pub replay: Option<crate::front::tui::replay_clock::ReplayClock>,
 }
 
 /// What the event loop must do after an action.
@@ -421,7 +371,7 @@ impl App {
             }
             Action::Expand if self.focus == Panel::Models && self.view.fleet.is_some() => {
                 // In fleet mode Enter on the instance table drills into the selected instance.
-                match crate::runtime::fleet::selected_instance(
+                match crate::model::view::selected_instance(
                     &self.view,
                     self.sort,
                     self.sort_descending,
@@ -443,7 +393,7 @@ impl App {
                 Effect::None
             }
             Action::Down | Action::Up | Action::Top | Action::Bottom if self.show_help => {
-                let last = crate::front::tui::keys::BINDINGS.len().saturating_sub(1);
+                let last = crate::base::keymap::BINDINGS.len().saturating_sub(1);
                 self.help_scroll = match action {
                     Action::Down => (self.help_scroll + 1).min(last),
                     Action::Up => self.help_scroll.saturating_sub(1),
@@ -569,7 +519,7 @@ impl App {
             );
             return Effect::None;
         };
-        let step = crate::front::tui::replay::SEEK_STEP;
+        let step = crate::front::tui::replay_clock::SEEK_STEP;
         match action {
             Action::ReplayPause => clock.toggle(),
             Action::ReplaySlower => clock.slower(),
@@ -690,7 +640,7 @@ impl App {
                         return Effect::None;
                     }
                     self.settings.prompt = prompt;
-                    self.apply(crate::front::tui::keys::Action::Probe, now)
+                    self.apply(crate::base::keymap::Action::Probe, now)
                 }
                 KeyCode::Backspace => {
                     text.pop();

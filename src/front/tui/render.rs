@@ -17,9 +17,10 @@ use crate::base::format::{self, UNKNOWN};
 use crate::base::signal::Signal;
 use crate::model::stats::CostSource;
 use crate::front::tui::app::{
-    App, BurstState, Modal, Panel, ProbeState, ProbeSummary, ScreenLayout, SortColumn,
+    App, BurstState, Modal, Panel, ProbeState, ProbeSummary, ScreenLayout,
 };
-use crate::front::tui::keys;
+use crate::base::keymap;
+use crate::model::table::SortColumn;
 use crate::front::tui::theme::Theme;
 use crate::model::view::DashboardView;
 
@@ -539,7 +540,7 @@ fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now:
     }
     if app.frozen {
         spans.push(Span::raw(" "));
-        let key = app.keymap.first_label(keys::Action::Freeze);
+        let key = app.keymap.first_label(keymap::Action::Freeze);
         spans.push(badge(format!(" FROZEN ({key} resumes) "), theme.accent));
     }
     if s.restarted_at.is_some() {
@@ -1222,7 +1223,7 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         TITLE_MODELS
     };
     let block = panel(title, extra, theme, stale);
-    let rows_data = crate::runtime::fleet::table_order(&view.models, app.sort, app.sort_descending);
+    let rows_data = crate::model::table::table_order(&view.models, app.sort, app.sort_descending);
     let header_style = theme.dim().add_modifier(Modifier::BOLD);
     // Columns in the order they are dropped last-first as the table narrows; the model name
     // keeps at least MODEL_MIN cells, because a row without its name means nothing.
@@ -1325,7 +1326,7 @@ fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool) {
         let text = match &view.filter {
             Some(f) => format!(
                 "no model matches /{f} — press {} then Esc to clear",
-                app.keymap.first_label(keys::Action::Filter)
+                app.keymap.first_label(keymap::Action::Filter)
             ),
             None => "no per-model data yet".to_string(),
         };
@@ -1470,7 +1471,7 @@ fn render_probe(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
             lines.push(Line::from(vec![
                 Span::styled("press ", theme.dim()),
                 Span::styled(
-                    app.keymap.first_label(keys::Action::Probe),
+                    app.keymap.first_label(keymap::Action::Probe),
                     Style::new().fg(theme.key).add_modifier(Modifier::BOLD),
                 ),
                 Span::styled(
@@ -1699,11 +1700,11 @@ fn render_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 let key = |a| app.keymap.first_label(a);
                 let close = format!(
                     "{} or {} closes",
-                    key(keys::Action::ToggleHelp),
-                    key(keys::Action::CloseOverlay)
+                    key(keymap::Action::ToggleHelp),
+                    key(keymap::Action::CloseOverlay)
                 );
                 if more || first > 0 {
-                    let (down, up) = (key(keys::Action::Down), key(keys::Action::Up));
+                    let (down, up) = (key(keymap::Action::Down), key(keymap::Action::Up));
                     format!(" {down}/{up} scroll · {close} ")
                 } else {
                     format!(" {close} ")

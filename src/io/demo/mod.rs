@@ -197,3 +197,19 @@ pub async fn spawn_with_scenarios(
         traffic,
     })
 }
+
+/// With `wanted`: a demo gateway on a free loopback port that serves only real requests (no
+/// synthetic traffic), for `llmtop probe --demo` and `llmtop bench --demo`.
+pub async fn spawn_quiet(wanted: bool) -> anyhow::Result<Option<DemoGateway>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let config = DemoConfig {
+        traffic: false,
+        ..DemoConfig::default()
+    };
+    let gateway = spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        .await
+        .context("cannot start the built-in demo gateway")?;
+    Ok(Some(gateway))
+}

@@ -4,7 +4,7 @@
 //! finishes); `--rate R` is an open loop with Poisson arrivals, still at most C in flight, whose
 //! latency is measured from the intended send time so a stalled gateway cannot hide its queue
 //! (no coordinated omission). The JSON shape is documented in `docs/bench-schema.json`.
-use std::io::{IsTerminal, Write};
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,20 +18,17 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
-use crate::app::cli::BenchArgs;
-use crate::io::config::Config;
 use crate::base::pricing::PriceTable;
 use crate::io::probe::fast::HttpConnection;
 use crate::io::probe::{
-    PreparedRequest, ProbeRequest, ProbeResult, RetryPolicy, run_prepared, run_probe,
+    PreparedRequest, ProbeRequest, ProbeResult, run_prepared, run_probe,
 };
-use crate::app::probe as probe_cmd;
 
 pub mod output;
-mod progress;
+pub mod progress;
 pub mod stats;
 
-use stats::{Recorder, RunInfo, Sample};
+use stats::{Recorder, Sample};
 
 /// Exit code after Ctrl-C, as shells report a SIGINT death.
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -39,16 +36,6 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 pub const DEFAULT_REQUESTS: u64 = 1000;
 /// Largest prompts file read.
 const MAX_PROMPTS_BYTES: u64 = 64 * 1024 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BenchFormat {
-    /// A readable table.
-    Text,
-    /// One JSON object, shaped as `docs/bench-schema.json` says.
-    Json,
-    /// A header line and one row; the column list is stable.
-    Csv,
-}
 
 /// Service-level objectives for goodput: a request counts when it succeeded and met each one set.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -92,7 +79,7 @@ pub fn parse_goodput(text: &str) -> Result<Slo, String> {
         let limit = match value.parse::<f64>() {
             Ok(ms) if ms.is_finite() && ms > 0.0 => Duration::from_secs_f64(ms / 1000.0),
             Ok(_) => return Err(format!("{part:?}: the limit must be positive")),
-            Err(_) => crate::app::cli::parse_duration(value)?,
+            Err(_) => crate::base::format::parse_duration(value)?,
         };
         let slot = match key.trim().to_ascii_lowercase().as_str() {
             "ttft" => &mut slo.ttft,
@@ -162,137 +149,6 @@ fn parse_prompts(text: &str) -> anyhow::Result<Vec<String>> {
     }
     anyhow::ensure!(!prompts.is_empty(), "no prompts");
     Ok(prompts)
-}
-
-/// Runs the command; prints the summary on stdout. After Ctrl-C the process exits with 130.
-pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let prices = Config::load(args.config.as_deref())?.price_table();
-    let (api_key, _) = probe_cmd::resolve_api_key(args.api_key_file.as_deref())?;
-    let prompts = match &args.prompts {
-        Some(path) => load_prompts(path)?,
-        None => vec![args.prompt.clone()],
-    };
-    let headers = probe_cmd::request_headers(&args.headers)?;
-    let gateway = probe_cmd::quiet_demo(args.demo).await?;
-    let api_base = match &gateway {
-        Some(g) => url::Url::parse(&g.base_url())?,
-        None => probe_cmd::resolve_api_base(args.url.as_deref(), args.api_base.as_deref())?,
-    };
-    // Whatever authenticates the requests must never reach a --record file.
-    let mut scrub = crate::io::record::Scrub::new();
-    if let Some(key) = &api_key {
-        scrub.add(key.expose());
-    }
-    for (_, value) in &headers {
-        scrub.add(value);
-    }
-    let mut template = ProbeRequest::new(api_base.clone(), &args.model, "")
-        .with_api_key(api_key)
-        .with_stream(args.stream)
-        .with_max_tokens(Some(args.max_tokens))
-        .with_timeout(args.timeout)
-        .with_retry(RetryPolicy {
-            max_retries: args.retries,
-            ..RetryPolicy::default()
-        });
-    for (name, value) in headers {
-        template = template.with_header(name, value);
-    }
-    let requests = match (args.requests, args.duration) {
-        (Some(n), _) => Some(n),
-        (None, Some(_)) => None,
-        (None, None) => Some(DEFAULT_REQUESTS),
-    };
-    let plan = Plan {
-        template,
-        prompts,
-        requests,
-        concurrency: args.concurrency,
-        rate: args.rate,
-        duration: args.duration,
-        seed: args.seed,
-        slo: args.goodput,
-        fast_http: true,
-    };
-    let info = RunInfo {
-        model: args.model.clone(),
-        target: api_base.origin().ascii_serialization(),
-        stream: args.stream,
-        concurrency: args.concurrency,
-        rate: args.rate,
-        requests_target: requests,
-        duration_limit: args.duration,
-        max_tokens: args.max_tokens,
-        prompts: plan.prompts.len(),
-        seed: args.seed,
-        slo: args.goodput,
-    };
-    let client = crate::base::net::http_client(&args.tls.settings())?;
-    let interrupt = Interrupt::install()?;
-    let progress =
-        progress::Progress::new(std::io::stderr().is_terminal(), requests, args.duration);
-    let mut record = match &args.record {
-        Some(path) => Some(open_record(path, &api_base, scrub)?),
-        None => None,
-    };
-    let outcome = execute_recorded(
-        &client,
-        plan,
-        &prices,
-        interrupt,
-        Some(progress),
-        record.as_mut(),
-    )
-    .await;
-    // Closes the last chunk before the summary is printed.
-    drop(record);
-    if let Some(gateway) = gateway {
-        gateway.shutdown().await;
-    }
-    let summary = stats::summary_json(
-        &info,
-        &outcome.recorder,
-        outcome.elapsed,
-        outcome.interrupted,
-    );
-    let text = match args.format {
-        BenchFormat::Json => serde_json::to_string_pretty(&summary)?,
-        BenchFormat::Csv => output::csv(&summary),
-        BenchFormat::Text => output::text(&summary),
-    };
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{text}")?;
-        out.flush()?;
-    }
-    if outcome.interrupted {
-        let _ = std::io::stderr().flush();
-        std::process::exit(EXIT_INTERRUPTED);
-    }
-    Ok(())
-}
-
-/// Opens `--record` for a bench run; the API key and header values are scrubbed from every line.
-fn open_record(
-    path: &Path,
-    api_base: &url::Url,
-    mut scrub: crate::io::record::Scrub,
-) -> anyhow::Result<crate::io::record::Recorder> {
-    use crate::io::record::{self, Header};
-    scrub.add_url(api_base);
-    let header = Header {
-        format: record::FORMAT_VERSION,
-        llmtop: env!("CARGO_PKG_VERSION").to_string(),
-        command: "bench".to_string(),
-        started: crate::base::clock::unix_now(),
-        target: record::redact_url(api_base),
-        name: api_base.host_str().unwrap_or("gateway").to_string(),
-        dialect: None,
-        interval_ns: None,
-        api_base: Some(record::redact_url(api_base)),
-        limits: None,
-    };
-    record::Recorder::create(path, header, scrub)
 }
 
 /// What to send, how much and how fast.
@@ -861,7 +717,7 @@ mod tests {
         .await
         .unwrap();
         let base = url::Url::parse(&gw.base_url()).unwrap();
-        let client = crate::runtime::session::http_client().unwrap();
+        let client = crate::base::net::default_client().unwrap();
         for rate in [None, Some(200.0)] {
             let plan = Plan {
                 template: ProbeRequest::new(base.clone(), "gpt-4o-mini", "")

@@ -343,7 +343,7 @@ mod tests {
     #[tokio::test]
     async fn reconnects_after_the_gateway_closes_the_connection() {
         let (base, server) = gateway().await;
-        let client = crate::runtime::session::http_client().unwrap();
+        let client = crate::base::net::default_client().unwrap();
         let request = prepared(&base);
         let mut connection = HttpConnection::new(client, &request).unwrap();
         for _ in 0..3 {
@@ -359,7 +359,7 @@ mod tests {
     #[tokio::test]
     async fn redirects_end_as_the_reqwest_path_ends_them() {
         let (base, server) = gateway().await;
-        let client = crate::runtime::session::http_client().unwrap();
+        let client = crate::base::net::default_client().unwrap();
         for path in ["/same", "/away"] {
             let request = prepared(&format!("{base}{path}"));
             let mut connection = HttpConnection::new(client.clone(), &request).unwrap();
@@ -481,7 +481,7 @@ mod tests {
     async fn sends_the_bytes_reqwest_sends() {
         assert_eq!(CLOSE_OK.split("\r\n\r\n").nth(1).unwrap().len(), 125);
         let (base, mut seen, server) = raw_server(|_| CLOSE_OK).await;
-        let client = crate::runtime::session::http_client().unwrap();
+        let client = crate::base::net::default_client().unwrap();
         let request = ProbeRequest::new(
             url::Url::parse(&format!("{base}/gw?v=1")).unwrap(),
             "m",
@@ -526,7 +526,7 @@ mod tests {
             }
         }
         let (base, mut seen, server) = raw_server(answer).await;
-        let client = crate::runtime::session::http_client().unwrap();
+        let client = crate::base::net::default_client().unwrap();
         let request = prepared(&base);
         let mut connection = HttpConnection::new(client.clone(), &request).unwrap();
         let mut posts = 0;
@@ -552,7 +552,7 @@ mod tests {
             }
         }
         let (base, mut seen, server) = raw_server(answer).await;
-        let client = crate::runtime::session::http_client().unwrap();
+        let client = crate::base::net::default_client().unwrap();
         let stream = ProbeRequest::new(url::Url::parse(&base).unwrap(), "m", "hi")
             .with_timeout(Duration::from_secs(5))
             .with_retry(RetryPolicy::NONE)
@@ -598,7 +598,7 @@ mod tests {
             }
         }
         let (base, _seen, server) = raw_server(answer).await;
-        let client = crate::runtime::session::http_client().unwrap();
+        let client = crate::base::net::default_client().unwrap();
         let request = ProbeRequest::new(url::Url::parse(&base).unwrap(), "m", "hi")
             .with_stream(false)
             .with_timeout(Duration::from_millis(300))

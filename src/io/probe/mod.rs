@@ -1012,16 +1012,9 @@ fn snippet(text: &str) -> String {
     }
 }
 
-/// `url` without userinfo or query, either of which may hold a credential.
+/// A URL fit for an error message or `Debug`: [`Reach::File`](crate::base::secret::Reach::File).
 pub(crate) fn redacted_url(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_fragment(None);
-    if shown.query().is_some() {
-        shown.set_query(Some("<redacted>"));
-    }
-    shown.to_string()
+    crate::base::secret::redact_url(url, crate::base::secret::Reach::File)
 }
 
 /// [`scrub`] for the key and every `--header` value long enough to be a credential (a gateway

@@ -16,7 +16,7 @@ use crate::base::clock::unix_now;
 use crate::model::store::{StoreLimits, TargetStore};
 use crate::model::view::{DashboardView, ViewParams};
 
-use super::{FleetInfo, InstanceRow};
+use crate::model::table::{FleetInfo, InstanceRow};
 
 /// The per-target stores and their aggregate.
 #[derive(Debug, Clone)]
@@ -200,7 +200,7 @@ impl DirectFleet {
             errors,
             queries_per_refresh: 0,
         });
-        super::show_instances(&mut view);
+        crate::model::view::show_instances(&mut view);
         view
     }
 }

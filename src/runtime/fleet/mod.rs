@@ -7,157 +7,13 @@
 pub mod direct;
 pub mod prom;
 
-use std::cmp::Ordering;
 
 use crate::io::source::{promapi, queries};
-use crate::model::stats::{Figures, ModelFigures};
-use crate::front::tui::app::SortColumn;
 use crate::model::view::DashboardView;
 
 /// Said at start-up in fleet mode without `--api-base`.
 pub const PROBE_NOTICE: &str =
     "fleet mode: probe keys go to the first target; set --api-base to probe the load balancer";
-
-/// What a row of the instance table says after the instance name when the instance is down.
-pub const DOWN_MARK: &str = " STALE";
-
-/// One gateway instance's figures over the "now" range.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceRow {
-    pub instance: String,
-    pub figures: Figures,
-    /// The last scrape of it failed (direct) or `up` is 0 (Prometheus).
-    pub down: bool,
-}
-
-impl InstanceRow {
-    /// The row as the table draws it: the model column holds the instance name.
-    pub fn as_table_row(&self) -> ModelFigures {
-        ModelFigures {
-            model: if self.down {
-                format!("{}{DOWN_MARK}", self.instance)
-            } else {
-                self.instance.clone()
-            },
-            figures: self.figures.clone(),
-        }
-    }
-}
-
-/// The fleet part of a view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FleetInfo {
-    /// `instance`, `pod`, or `target` for direct targets.
-    pub instance_label: String,
-    pub instances: Vec<InstanceRow>,
-    /// The instance drilled into; `None` at fleet level (the table lists instances).
-    pub drilled: Option<String>,
-    /// Query or scrape errors of this refresh, in plain words.
-    pub errors: Vec<String>,
-    /// Queries the last refresh sent (0 for direct targets).
-    pub queries_per_refresh: usize,
-}
-
-impl FleetInfo {
-    /// At fleet level the table lists instances.
-    pub fn table_lists_instances(&self) -> bool {
-        self.drilled.is_none()
-    }
-}
-
-/// Puts the instance rows into the view's table at fleet level.
-pub fn show_instances(view: &mut DashboardView) {
-    if let Some(info) = &view.fleet
-        && info.table_lists_instances()
-    {
-        view.models = info
-            .instances
-            .iter()
-            .map(InstanceRow::as_table_row)
-            .collect();
-    }
-}
-
-/// The table's rows in the order the dashboard draws them: by `sort`, an unknown value below
-/// every known one (so last when descending, first when ascending), ties by name. One function
-/// for drawing and for Enter, so the highlighted row is the one drilled.
-pub fn table_order(
-    rows: &[ModelFigures],
-    sort: SortColumn,
-    descending: bool,
-) -> Vec<&ModelFigures> {
-    let mut out: Vec<&ModelFigures> = rows.iter().collect();
-    out.sort_by(|a, b| {
-        let ord = match sort {
-            SortColumn::Model => a.model.cmp(&b.model),
-            col => match (col.key(&a.figures), col.key(&b.figures)) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                (Some(_), None) => Ordering::Greater,
-                (None, Some(_)) => Ordering::Less,
-                (None, None) => Ordering::Equal,
-            },
-        };
-        let ord = if descending { ord.reverse() } else { ord };
-        ord.then_with(|| a.model.cmp(&b.model))
-    });
-    out
-}
-
-/// The instance under the table's selection at fleet level, if any.
-pub fn selected_instance(
-    view: &DashboardView,
-    sort: SortColumn,
-    descending: bool,
-    selected: usize,
-) -> Option<String> {
-    let info = view.fleet.as_ref()?;
-    if !info.table_lists_instances() {
-        return None;
-    }
-    let row = table_order(&view.models, sort, descending)
-        .get(selected)
-        .map(|r| r.model.clone())?;
-    Some(row.strip_suffix(DOWN_MARK).unwrap_or(&row).to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(name: &str, rps: Option<f64>, down: bool) -> InstanceRow {
-        InstanceRow {
-            instance: name.into(),
-            figures: Figures {
-                requests_per_second: rps,
-                ..Figures::default()
-            },
-            down,
-        }
-    }
-
-    #[test]
-    fn the_selection_names_the_drawn_row() {
-        let rows: Vec<ModelFigures> = [
-            row("a:1", Some(1.0), false),
-            row("b:1", Some(9.0), true),
-            row("c:1", None, false),
-            row("d:1", Some(5.0), false),
-        ]
-        .iter()
-        .map(InstanceRow::as_table_row)
-        .collect();
-        let order: Vec<&str> = table_order(&rows, SortColumn::Requests, true)
-            .iter()
-            .map(|r| r.model.as_str())
-            .collect();
-        assert_eq!(order, ["b:1 STALE", "d:1", "a:1", "c:1"]);
-        let names: Vec<&str> = table_order(&rows, SortColumn::Model, false)
-            .iter()
-            .map(|r| r.model.as_str())
-            .collect();
-        assert_eq!(names, ["a:1", "b:1 STALE", "c:1", "d:1"]);
-    }
-}
 
 /// The fleet a session shows, and how it is fed.
 #[derive(Debug)]
@@ -198,7 +54,7 @@ pub fn target_name(url: &url::Url) -> String {
 /// bearer token and dialect, plus the command line's `--header`/`--bearer-token-*` (which apply
 /// to every target); a plain URL gets the command line's only. Never another target's.
 pub fn direct_target(
-    args: &crate::app::cli::TargetArgs,
+    args: &crate::io::config::TargetSpec,
     config: &crate::io::config::Config,
     dialects: &[crate::base::dialect::Dialect],
     raw: &str,
@@ -213,7 +69,7 @@ pub fn direct_target(
         anyhow::bail!("{raw}: unknown dialect {name:?}");
     }
     let (headers, auth_hint) =
-        crate::runtime::session::scrape_headers(&own).map_err(|e| anyhow::anyhow!("{raw}: {e}"))?;
+        own.scrape_headers().map_err(|e| anyhow::anyhow!("{raw}: {e}"))?;
     Ok(crate::io::source::scrape::ScrapeTarget {
         name: target_name(&url),
         url,
@@ -229,15 +85,11 @@ pub fn direct_target(
 /// Builds the Prometheus API client's settings from the flags; the password is read here and
 /// only ever lives in a [`crate::base::secret::Secret`].
 pub fn prom_config(
-    args: &crate::app::cli::TargetArgs,
+    args: &crate::io::config::TargetSpec,
     url: &str,
 ) -> anyhow::Result<promapi::PromConfig> {
     use anyhow::Context as _;
-    let mut headers = reqwest::header::HeaderMap::new();
-    for h in &args.headers {
-        let (name, value) = crate::runtime::session::parse_header(h)?;
-        headers.append(name, value);
-    }
+    let headers = crate::base::credentials::header_map(&args.headers)?;
     let password = match (
         &args.basic_auth_password_env,
         &args.basic_auth_password_file,
@@ -270,7 +122,7 @@ impl FleetMode {
     /// `args` are the command line's own (not resolved against the config): each direct target
     /// is resolved on its own, so a credential only ever goes to the target it was set for.
     pub fn from_args(
-        args: &crate::app::cli::TargetArgs,
+        args: &crate::io::config::TargetSpec,
         config: &crate::io::config::Config,
         http: &reqwest::Client,
         dialects: std::sync::Arc<Vec<crate::base::dialect::Dialect>>,
@@ -332,13 +184,15 @@ impl FleetMode {
         }))
     }
 
-    /// Starts the task that feeds this fleet.
-    pub fn start(
+    /// Starts the task that feeds this fleet; `wrap` turns what it sends into the caller's
+    /// channel message.
+    pub fn start<M: Send + 'static>(
         &self,
         http: reqwest::Client,
         dialects: std::sync::Arc<Vec<crate::base::dialect::Dialect>>,
         prices: crate::base::pricing::PriceTable,
-        updates: tokio::sync::mpsc::Sender<crate::runtime::update::Update>,
+        updates: tokio::sync::mpsc::Sender<M>,
+        wrap: fn(FleetUpdate) -> M,
     ) {
         match self {
             FleetMode::Prometheus {
@@ -354,6 +208,7 @@ impl FleetMode {
                     prices,
                     request.subscribe(),
                     updates,
+                    wrap,
                 ));
             }
             FleetMode::Direct {
@@ -369,8 +224,7 @@ impl FleetMode {
                         ticker.tick().await;
                         let tick =
                             direct::scrape_all(&http, &targets, &dialects, &mut sticky).await;
-                        let update =
-                            crate::runtime::update::Update::Fleet(FleetUpdate::Scrape(Box::new(tick)));
+                        let update = wrap(FleetUpdate::Scrape(Box::new(tick)));
                         if updates.send(update).await.is_err() {
                             return;
                         }

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 
 use crate::io::source::promapi::{PromClient, PromError, QueryData, RangeSeries, Sample, safe_step};
 use crate::io::source::queries::{Group, MODEL, QueryBuilder, duration};
-use super::{FleetInfo, InstanceRow};
+use crate::model::table::{FleetInfo, InstanceRow};
 use crate::base::dialect::{ALL_MODELS, Dialect};
 use crate::base::pricing::{PriceTable, TokenCounts};
 use crate::base::signal::Signal;
@@ -133,7 +133,7 @@ impl PromSource {
         let mut frame = self
             .refresh_over(dialect, prices, request, eval_t, now_range)
             .await;
-        super::show_instances(&mut frame.view);
+        crate::model::view::show_instances(&mut frame.view);
         frame
     }
 
@@ -832,13 +832,14 @@ fn heatmap(
 
 /// The refresh task: one refresh per `refresh` seconds, and at once when the dashboard asks for
 /// something else (window, width, filter, drill-down). Detection runs until a dialect is found.
-pub async fn run(
+pub async fn run<M: Send + 'static>(
     source: PromSource,
     dialects: std::sync::Arc<Vec<Dialect>>,
     forced: Option<String>,
     prices: PriceTable,
     mut requests: tokio::sync::watch::Receiver<Option<FleetRequest>>,
-    updates: tokio::sync::mpsc::Sender<crate::runtime::update::Update>,
+    updates: tokio::sync::mpsc::Sender<M>,
+    wrap: fn(super::FleetUpdate) -> M,
 ) {
     let mut ticker =
         tokio::time::interval(std::time::Duration::from_secs_f64(source.refresh.max(0.1)));
@@ -859,8 +860,7 @@ pub async fn run(
                 Ok(d) => dialect = Some(d.clone()),
                 Err(e) => {
                     let frame = source.frame_with_errors(&request, None, now, vec![e]);
-                    let update =
-                        crate::runtime::update::Update::Fleet(super::FleetUpdate::Frame(Box::new(frame)));
+                    let update = wrap(super::FleetUpdate::Frame(Box::new(frame)));
                     if updates.send(update).await.is_err() {
                         return;
                     }
@@ -873,7 +873,7 @@ pub async fn run(
         if let Some(e) = frame.view.status.last_error.as_ref() {
             tracing::warn!("fleet refresh: {e}");
         }
-        let update = crate::runtime::update::Update::Fleet(super::FleetUpdate::Frame(Box::new(frame)));
+        let update = wrap(super::FleetUpdate::Frame(Box::new(frame)));
         if updates.send(update).await.is_err() {
             return;
         }

@@ -45,7 +45,7 @@ pub enum Action {
     ReplaySlower,
     /// Replay: double the speed.
     ReplayFaster,
-    /// Replay: move the cursor back / forward by [`crate::front::tui::replay::SEEK_STEP`].
+    /// Replay: move the cursor back / forward by `SEEK_STEP` of the replay clock.
     SeekBack,
     SeekForward,
     /// Replay: move the cursor back / forward by one time window.
@@ -799,26 +799,6 @@ mod tests {
         assert!(t.starts_with("# quit = [\"q\", \"ctrl-c\"]"), "{t}");
         assert!(t.contains("# focus_prev = \"shift-tab\""), "{t}");
         assert!(t.contains("# down = [\"j\", \"down\"]"), "{t}");
-    }
-
-    #[test]
-    fn readme_rebinding_example_is_accepted() {
-        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
-        let example = readme
-            .split_once("**Rebinding.**")
-            .and_then(|(_, rest)| rest.split_once("```toml\n"))
-            .and_then(|(_, rest)| rest.split_once("```"))
-            .map(|(toml, _)| toml)
-            .expect("README.md has the [keys] example");
-        let config = crate::io::config::Config::from_toml_str(example)
-            .unwrap_or_else(|e| panic!("the README's [keys] example is refused: {e}"));
-        let km = &config.keymap;
-        let key = |c: char, m: KeyModifiers| KeyEvent::new(KeyCode::Char(c), m);
-        assert_eq!(
-            km.action_for(&key('P', KeyModifiers::SHIFT)),
-            Some(Action::Probe)
-        );
-        assert_eq!(km.action_for(&key('p', KeyModifiers::NONE)), None);
     }
 
     #[test]

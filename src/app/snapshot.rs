@@ -1,82 +1,15 @@
-//! The headless commands: `llmtop demo` (the simulated gateway alone) and `llmtop snapshot`.
+//! `llmtop snapshot`: collect for a while (or read a recording), then print one summary in the
+//! format asked for.
 use std::io::Write;
-use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
-use crate::app::cli::{DemoArgs, SnapshotArgs, SnapshotFormat};
-use crate::io::demo::{self, DemoConfig};
+use crate::app::cli::{SnapshotArgs, SnapshotFormat};
 use crate::front::report;
+use crate::io::config::Config;
+use crate::runtime::replay::Replay;
 use crate::runtime::session::Session;
 use crate::runtime::update::Update;
-
-/// Runs the demo gateway in the foreground until Ctrl-C or SIGTERM.
-pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
-    if args.list_scenarios {
-        let mut out = std::io::stdout();
-        let _ = out.write_all(demo::scenario::list().as_bytes());
-        let _ = out.flush();
-        return Ok(());
-    }
-    let config = DemoConfig {
-        seed: args.seed,
-        traffic: !args.no_traffic,
-        ..DemoConfig::default()
-    };
-    let gateway =
-        demo::spawn_with_scenarios(SocketAddr::new(args.bind, args.port), config, args.scenario)
-            .await?;
-    let base = gateway.base_url();
-    // A closed stdout (a script that read the first line and left) must not stop the gateway.
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "llmtop demo gateway listening on {base}");
-    let _ = writeln!(out, "  metrics:          {base}/metrics");
-    let _ = writeln!(out, "  chat completions: {base}/v1/chat/completions");
-    let _ = writeln!(out, "  models:           {base}/v1/models");
-    if !args.scenario.is_empty() {
-        let _ = writeln!(out, "  fault scenario:   {}", args.scenario);
-    }
-    let _ = writeln!(out, "Ctrl-C stops it.");
-    let _ = out.flush();
-    wait_for_shutdown_signal().await;
-    gateway.shutdown().await;
-    Ok(())
-}
-
-async fn wait_for_shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Writes a completion script for `shell`.
-pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
-    let mut command = <crate::app::cli::Cli as clap::CommandFactory>::command();
-    clap_complete::generate(shell, &mut command, "llmtop", &mut std::io::stdout());
-    Ok(())
-}
-
-/// Writes the man page.
-pub fn man() -> anyhow::Result<()> {
-    let command = <crate::app::cli::Cli as clap::CommandFactory>::command();
-    clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
-    Ok(())
-}
 
 /// Collects for `--for`, then prints one summary.
 pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
@@ -85,16 +18,17 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
         args.at.is_none() || args.from.is_some(),
         "--at needs --from FILE (a live snapshot always ends now)"
     );
+    let config = Config::load(args.target.config.as_deref())?;
     if let Some(path) = &args.from {
-        let snap = crate::io::record::snapshot_from(
+        let snap = snapshot_from(
             path,
             args.at.as_deref().unwrap_or("end"),
             args.collect_for.as_secs_f64(),
-            args.target.config.as_deref(),
+            &config,
         )?;
         return write_snapshot(args, &snap);
     }
-    let mut session = Session::new(&args.target).await?;
+    let mut session = Session::new(&(&args.target).into(), &config).await?;
     if let Some(fleet) = session.fleet.take() {
         let snap = fleet_snapshot(&mut session, fleet, args).await?;
         write_snapshot(args, &snap)?;
@@ -189,6 +123,7 @@ async fn fleet_snapshot(
                 session.dialects.clone(),
                 session.prices.clone(),
                 session.updates_tx.clone(),
+                Update::Fleet,
             );
             let deadline = tokio::time::Instant::now() + args.collect_for;
             loop {
@@ -234,4 +169,33 @@ fn write_snapshot(args: &SnapshotArgs, snap: &report::Snapshot) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// `llmtop snapshot --from FILE --at TIME --for W`: the snapshot of the window ending at TIME.
+fn snapshot_from(
+    path: &Path,
+    at: &str,
+    window_seconds: f64,
+    config: &Config,
+) -> anyhow::Result<crate::front::report::Snapshot> {
+    let mut replay = Replay::open(path, config)?;
+    let (start, end) = (replay.overview.start, replay.overview.end);
+    let t = crate::runtime::replay::parse_at(at, start, end)?;
+    replay.seek(t)?;
+    let mut warnings = replay.session.notices.clone();
+    if t < start || t > end {
+        warnings.push(format!(
+            "--at lies outside the recording ({} to {})",
+            crate::base::clock::rfc3339(start),
+            crate::base::clock::rfc3339(end)
+        ));
+    }
+    let session = &replay.session;
+    Ok(crate::front::report::snapshot(
+        &session.store,
+        &session.prices,
+        session.target.url.as_str(),
+        window_seconds,
+        warnings,
+    ))
 }

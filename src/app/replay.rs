@@ -1,0 +1,15 @@
+//! `llmtop replay FILE`: the dashboard on a `--record` file.
+use crate::app::cli::ReplayArgs;
+use crate::front::tui;
+use crate::io::config::Config;
+use crate::runtime::replay::Replay;
+
+/// Loads the config once (dialects, prices, keys, theme), opens the recording and runs the
+/// dashboard on it until the user quits.
+pub async fn run(args: &ReplayArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref())?;
+    let replay = Replay::open(&args.file, &config)?;
+    let ui: tui::UiOptions = (&args.ui).into();
+    let theme = tui::choose_theme(&ui, config.theme.as_deref())?;
+    tui::replay::run(replay, &ui, theme, args.speed).await
+}

@@ -1,0 +1,158 @@
+//! The dashboard's one event loop, for a live session and a replay alike: terminal input, the
+//! feed's data, a one-second clock and redraws capped at [`FRAME_INTERVAL`]. The terminal is
+//! restored on every exit path: q and Ctrl-C, SIGTERM (both end the loop), errors, and panics
+//! (ratatui's init installs a hook that restores the screen; ours turns the mouse off before it).
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+
+use super::app::{App, Effect};
+use super::{disable_mouse, enable_mouse, input_effect, refresh_view, render};
+use crate::base::clock::unix_now;
+use crate::runtime::session::Session;
+
+/// Redraws are capped at this rate however fast data or keys arrive.
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What feeds a dashboard: a live session's channel, or a replay's time cursor.
+pub(crate) trait Feed {
+    /// One piece of data the feed produced.
+    type Item;
+    /// The session the view is computed from.
+    fn session(&self) -> &Session;
+    /// Waits for the next piece of data; `None` once the feed has ended.
+    async fn next(&mut self) -> Option<Self::Item>;
+    /// Applies it; true when the view must be recomputed.
+    fn handle(&mut self, app: &mut App, item: Self::Item) -> bool;
+    /// Acts on what a key or click asked for; true when the view must be recomputed.
+    fn apply(&mut self, app: &mut App, effect: Effect) -> bool;
+    /// Once a second (ages on the status line change even without new data).
+    fn each_second(&mut self, _app: &mut App) {}
+    /// Before each frame; true when the data changed.
+    fn before_frame(&mut self, _app: &mut App) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// SIGTERM (kill, tmux kill-pane, systemd) must leave the terminal usable, like q does.
+struct Terminate {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Terminate {
+    fn install() -> anyhow::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            self.signal.recv().await;
+        }
+        #[cfg(not(unix))]
+        {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Takes the terminal, runs the loop, gives the terminal back (mouse off first).
+pub(crate) async fn run<F: Feed>(
+    feed: &mut F,
+    no_mouse: bool,
+    start: impl FnOnce(&mut F, usize) -> anyhow::Result<App>,
+) -> anyhow::Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    if !no_mouse {
+        enable_mouse();
+    }
+    let result = match terminal.size() {
+        Ok(size) => {
+            let columns = render::chart_columns(size.width);
+            match start(feed, columns) {
+                Ok(app) => drive(&mut terminal, feed, app, columns).await,
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e.into()),
+    };
+    if !no_mouse {
+        disable_mouse();
+    }
+    ratatui::try_restore()?;
+    result
+}
+
+fn draw(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> anyhow::Result<()> {
+    let mut layout = Default::default();
+    terminal.draw(|f| layout = render::render_with_layout(f, app, unix_now()))?;
+    app.layout = layout;
+    Ok(())
+}
+
+async fn drive<F: Feed>(
+    terminal: &mut ratatui::DefaultTerminal,
+    feed: &mut F,
+    mut app: App,
+    mut columns: usize,
+) -> anyhow::Result<()> {
+    let mut events = EventStream::new();
+    let mut frame_tick = tokio::time::interval(FRAME_INTERVAL);
+    frame_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    let mut terminate = Terminate::install()?;
+    let mut dirty = false;
+    let mut stale_view = false;
+    // The first screen (the splash "waiting for the first scrape", or the replay's start) at once.
+    draw(terminal, &mut app)?;
+    loop {
+        tokio::select! {
+            event = events.next() => {
+                let Some(event) = event else { break };
+                let event = event?;
+                if let Event::Resize(width, _) = event {
+                    columns = render::chart_columns(width);
+                    stale_view = true;
+                    dirty = true;
+                } else if let Some(effect) = input_effect(&mut app, &event) {
+                    stale_view |= feed.apply(&mut app, effect);
+                    dirty = true;
+                }
+            }
+            item = feed.next() => {
+                let Some(item) = item else { break };
+                stale_view |= feed.handle(&mut app, item);
+                dirty = true;
+            }
+            _ = terminate.recv() => app.quit = true,
+            _ = clock.tick() => {
+                dirty = true;
+                feed.each_second(&mut app);
+            }
+            _ = frame_tick.tick() => {
+                if feed.before_frame(&mut app)? {
+                    stale_view = true;
+                    dirty = true;
+                }
+                if stale_view && !app.frozen {
+                    refresh_view(&mut app, feed.session(), columns);
+                    stale_view = false;
+                    dirty = true;
+                }
+                if dirty {
+                    draw(terminal, &mut app)?;
+                    dirty = false;
+                }
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    Ok(())
+}
