@@ -2,11 +2,11 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use llmtop::base::dialect;
 use llmtop::base::pricing::PriceTable;
-use llmtop::support::testdata;
 use llmtop::front::tui::app::App;
 use llmtop::front::tui::render;
 use llmtop::front::tui::theme::Theme;
 use llmtop::model::view::{DashboardView, ViewParams};
+use llmtop::support::testdata;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use llmtop::io::probe::{ProbeResult, Usage};
-use llmtop::io::record::{self, Header, ProbeKind, Record, Recorder, Replay, ScrapeRecord, Scrub};
+use llmtop::io::record::{self, Header, ProbeKind, Record, Recorder, ScrapeRecord, Scrub};
+use llmtop::runtime::replay::Replay;
 
 const FIXTURE: &str = include_str!("../tests/fixtures/metrics/litellm.prom");
 const START: f64 = 1_795_687_200.0;
@@ -82,7 +83,7 @@ fn write_recording(path: &Path, seconds: u64) -> anyhow::Result<()> {
 
 /// Plays to the end, then times each seek; returns the seconds each took.
 fn seeks(path: &Path, checkpoints: bool, targets: &[(&str, f64)]) -> anyhow::Result<Vec<f64>> {
-    let mut replay = Replay::open(path, None)?;
+    let mut replay = Replay::open(path, &llmtop::io::config::Config::default())?;
     if !checkpoints {
         replay = replay.with_checkpoint_spacing(f64::INFINITY);
     }

@@ -139,9 +139,11 @@ pub fn open_record(
         name: api_base.host_str().unwrap_or("gateway").to_string(),
         dialect: None,
         interval_ns: None,
-        api_base: Some(crate::base::secret::redact_url(api_base, crate::base::secret::Reach::File)),
+        api_base: Some(crate::base::secret::redact_url(
+            api_base,
+            crate::base::secret::Reach::File,
+        )),
         limits: None,
     };
     record::Recorder::create(path, header, scrub)
 }
-

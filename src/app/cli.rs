@@ -795,15 +795,20 @@ mod tests {
         let config = crate::io::config::Config::from_toml_str("theme = \"nord\"\n").unwrap();
         assert_eq!(config.theme.as_deref(), Some("nord"));
         let plain = Cli::try_parse_from(["llmtop", "--demo"]).unwrap();
-        let chosen = crate::front::tui::choose_theme(&(&plain.ui).into(), config.theme.as_deref()).unwrap();
-        let flagged =
-            Cli::try_parse_from(["llmtop", "--demo", "--theme", "gruvbox"]).unwrap();
-        let overridden = crate::front::tui::choose_theme(&(&flagged.ui).into(), config.theme.as_deref()).unwrap();
+        let chosen =
+            crate::front::tui::choose_theme(&(&plain.ui).into(), config.theme.as_deref()).unwrap();
+        let flagged = Cli::try_parse_from(["llmtop", "--demo", "--theme", "gruvbox"]).unwrap();
+        let overridden =
+            crate::front::tui::choose_theme(&(&flagged.ui).into(), config.theme.as_deref())
+                .unwrap();
         if std::env::var_os("NO_COLOR").is_none() {
             assert_eq!(chosen.name, "nord");
             assert_eq!(overridden.name, "gruvbox");
         }
-        assert_eq!(crate::io::config::Config::from_toml_str("").unwrap().theme, None);
+        assert_eq!(
+            crate::io::config::Config::from_toml_str("").unwrap().theme,
+            None
+        );
     }
 
     #[test]
@@ -821,15 +826,8 @@ model = "gpt-4o-mini"
 "#,
         )
         .unwrap();
-        let cli = Cli::try_parse_from([
-            "llmtop",
-            "prod",
-            "-H",
-            "X-Extra: 1",
-            "--model",
-            "gpt-4o",
-        ])
-        .unwrap();
+        let cli = Cli::try_parse_from(["llmtop", "prod", "-H", "X-Extra: 1", "--model", "gpt-4o"])
+            .unwrap();
         let t = config.resolve_target(&(&cli.target).into());
         assert_eq!(t.url.as_deref(), Some("https://gw.internal:4000"));
         assert_eq!(t.headers, ["X-Scope-OrgID: team-a", "X-Extra: 1"]);
@@ -850,5 +848,4 @@ model = "gpt-4o-mini"
         let inline = "[[target]]\nname = \"x\"\nurl = \"h:1\"\napi_key = \"sk-1\"\n";
         assert!(crate::io::config::Config::from_toml_str(inline).is_err());
     }
-
 }

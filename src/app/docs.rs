@@ -13,4 +13,3 @@ pub fn man() -> anyhow::Result<()> {
     clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
     Ok(())
 }
-

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::app::cli::{ProbeArgs, ProbeFormat};
-use crate::io::config::Config;
 use crate::base::format;
 use crate::base::pricing::PriceTable;
+use crate::io::config::Config;
 use crate::io::probe::limit::{ProbeLimiter, ProbeLimits};
 use crate::io::probe::models::list_models;
 use crate::io::probe::{
@@ -32,8 +32,12 @@ const MODEL_HINT_COUNT: usize = 20;
 /// The API base: `--api-base` as given, else the origin of the URL (in any dashboard form).
 pub fn resolve_api_base(url: Option<&str>, api_base: Option<&str>) -> anyhow::Result<url::Url> {
     if let Some(base) = api_base {
-        let parsed = url::Url::parse(base.trim())
-            .map_err(|e| anyhow::anyhow!("--api-base {:?} is not a URL ({e})", crate::base::secret::redact_url_text(base)))?;
+        let parsed = url::Url::parse(base.trim()).map_err(|e| {
+            anyhow::anyhow!(
+                "--api-base {:?} is not a URL ({e})",
+                crate::base::secret::redact_url_text(base)
+            )
+        })?;
         anyhow::ensure!(
             matches!(parsed.scheme(), "http" | "https"),
             "--api-base {}: only http and https are supported",
@@ -273,7 +277,6 @@ fn report_text(report: &Value, result: &ProbeResult) -> String {
     }
     lines.join("\n")
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -146,7 +146,10 @@ mod tests {
         assert!(parse_header("no colon").is_err());
         assert_eq!(
             header_pairs(&["A: 1", "b: two"]).unwrap(),
-            [("a".to_string(), "1".to_string()), ("b".to_string(), "two".to_string())]
+            [
+                ("a".to_string(), "1".to_string()),
+                ("b".to_string(), "two".to_string())
+            ]
         );
     }
 
@@ -157,7 +160,10 @@ mod tests {
         let file = dir.join("key");
         std::fs::write(&file, "from-file-key\n").unwrap();
         let (key, source) = resolve_api_key(Some(&file), Some("LLMTOP_TEST_UNSET_VAR_1")).unwrap();
-        assert_eq!(key.map(|k| k.expose().to_string()).as_deref(), Some("from-file-key"));
+        assert_eq!(
+            key.map(|k| k.expose().to_string()).as_deref(),
+            Some("from-file-key")
+        );
         assert_eq!(source, KeySource::File(file.clone()));
         let err = resolve_api_key(None, Some("LLMTOP_TEST_UNSET_VAR_1")).unwrap_err();
         assert_eq!(
@@ -169,10 +175,16 @@ mod tests {
 
     #[test]
     fn a_rejected_scrape_names_the_credential_to_fix() {
-        let none = BearerSource { env: None, file: None };
+        let none = BearerSource {
+            env: None,
+            file: None,
+        };
         let (_, hint) = scrape_headers::<&str>(&[], none).unwrap();
         assert!(hint.contains("--bearer-token-env VAR"), "{hint}");
         let (_, hint) = scrape_headers(&["Authorization: Basic x"], none).unwrap();
-        assert_eq!(hint, "the Authorization header given with --header was rejected");
+        assert_eq!(
+            hint,
+            "the Authorization header given with --header was rejected"
+        );
     }
 }

@@ -154,7 +154,6 @@ pub fn parse_http_url(input: &str, what: &str) -> anyhow::Result<url::Url> {
     Ok(url)
 }
 
-
 /// `scheme://host:port` only: a redirect target may carry tokens in its path or query.
 pub fn origin_text(url: &url::Url) -> String {
     url.origin().ascii_serialization()
@@ -262,8 +261,14 @@ mod tests {
                 .to_string(),
             "\"http://<redacted>@g w/metrics\" is not a URL or host:port (invalid international domain name)"
         );
-        assert_eq!(crate::base::secret::redact_url_text("a:b@c@host?x=@"), "<redacted>@host?x=@");
-        assert_eq!(crate::base::secret::redact_url_text("host:9/p@q"), "host:9/p@q");
+        assert_eq!(
+            crate::base::secret::redact_url_text("a:b@c@host?x=@"),
+            "<redacted>@host?x=@"
+        );
+        assert_eq!(
+            crate::base::secret::redact_url_text("host:9/p@q"),
+            "host:9/p@q"
+        );
     }
 
     #[tokio::test]

@@ -168,7 +168,8 @@ pub fn display_url(url: &url::Url) -> String {
 /// `text` that did not parse as a URL, fit to quote in an error: any `user:password@` before the
 /// host becomes `<redacted>@`, and credential-named parameters after `?` or `#` lose their value.
 pub fn redact_url_text(text: &str) -> String {
-    let authority_start = text.find("://").map_or(0, |i| i + 3);
+    // A text that failed to parse may have lost the `:` of `://`: `//` still starts the authority.
+    let authority_start = text.find("//").map_or(0, |i| i + 2);
     let rest = &text[authority_start..];
     let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let mut out = match rest[..authority_len].rfind('@') {
@@ -335,19 +336,59 @@ mod tests {
         let cases: [(&str, Reach, &str); 16] = [
             ("https://gw:4000/metrics", Screen, "https://gw:4000/metrics"),
             ("https://gw:4000/metrics", File, "https://gw:4000/metrics"),
-            ("https://ops:pw-123@gw:4000/metrics", Screen, "https://ops@gw:4000/metrics"),
-            ("https://ops:pw-123@gw:4000/metrics", File, "https://gw:4000/metrics"),
-            ("http://gw/m?key=sk-1&x=1", Screen, "http://gw/m?key=redacted&x=1"),
-            ("http://gw/m?key=sk-1&x=1", File, "http://gw/m?key=redacted&x=redacted"),
-            ("http://gw/m?api_key=sk-1", Screen, "http://gw/m?api_key=redacted"),
-            ("http://gw/m?api_key=sk-1", File, "http://gw/m?api_key=redacted"),
-            ("http://gw/m?token=abc", Screen, "http://gw/m?token=redacted"),
+            (
+                "https://ops:pw-123@gw:4000/metrics",
+                Screen,
+                "https://ops@gw:4000/metrics",
+            ),
+            (
+                "https://ops:pw-123@gw:4000/metrics",
+                File,
+                "https://gw:4000/metrics",
+            ),
+            (
+                "http://gw/m?key=sk-1&x=1",
+                Screen,
+                "http://gw/m?key=redacted&x=1",
+            ),
+            (
+                "http://gw/m?key=sk-1&x=1",
+                File,
+                "http://gw/m?key=redacted&x=redacted",
+            ),
+            (
+                "http://gw/m?api_key=sk-1",
+                Screen,
+                "http://gw/m?api_key=redacted",
+            ),
+            (
+                "http://gw/m?api_key=sk-1",
+                File,
+                "http://gw/m?api_key=redacted",
+            ),
+            (
+                "http://gw/m?token=abc",
+                Screen,
+                "http://gw/m?token=redacted",
+            ),
             ("http://gw/m?x=1", Screen, "http://gw/m?x=1"),
             ("http://gw/m?x=1", File, "http://gw/m?x=redacted"),
-            ("http://gw/m#access_token=t1&s=2", Screen, "http://gw/m#access_token=redacted&s=2"),
+            (
+                "http://gw/m#access_token=t1&s=2",
+                Screen,
+                "http://gw/m#access_token=redacted&s=2",
+            ),
             ("http://gw/m#access_token=t1", File, "http://gw/m"),
-            ("http://u:p@[::1]:4000/m?token=t", Screen, "http://u@[::1]:4000/m?token=redacted"),
-            ("http://u:p@[::1]:4000/m?token=t", File, "http://[::1]:4000/m?token=redacted"),
+            (
+                "http://u:p@[::1]:4000/m?token=t",
+                Screen,
+                "http://u@[::1]:4000/m?token=redacted",
+            ),
+            (
+                "http://u:p@[::1]:4000/m?token=t",
+                File,
+                "http://[::1]:4000/m?token=redacted",
+            ),
             ("http://[fe80::1]/m", File, "http://[fe80::1]/m"),
         ];
         for (input, reach, expected) in cases {
@@ -357,9 +398,14 @@ mod tests {
         let texts = [
             ("http://a:b@g w/metrics", "http://<redacted>@g w/metrics"),
             ("a:b@c@host?x=@", "<redacted>@host?x=@"),
-            ("ht!tp://u:p@[::1/m?api_key=sk-9&x=1", "ht!tp://<redacted>@[::1/m?api_key=redacted&x=1"),
+            (
+                "ht!tp://u:p@[::1/m?api_key=sk-9&x=1",
+                "ht!tp://<redacted>@[::1/m?api_key=redacted&x=1",
+            ),
             ("gw host#token=abc", "gw host#token=redacted"),
             ("plain text", "plain text"),
+            ("http//user:pw@x?key=q", "http//<redacted>@x?key=redacted"),
+            ("host:9/p@q", "host:9/p@q"),
         ];
         for (input, expected) in texts {
             assert_eq!(redact_url_text(input), expected, "{input}");

@@ -7,9 +7,9 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::base::dialect::{self, Dialect};
+use crate::base::keymap::{Keymap, Rebinding};
 use crate::base::pricing::PriceTable;
 use crate::base::secret;
-use crate::base::keymap::{Keymap, Rebinding};
 
 /// What the config file adds to the built-in defaults.
 #[derive(Debug, Clone, Default)]
@@ -508,5 +508,4 @@ output = 2.0
         );
         assert_eq!(km.action_for(&key('p', KeyModifiers::NONE)), None);
     }
-
 }

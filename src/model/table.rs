@@ -166,4 +166,3 @@ mod tests {
         assert_eq!(names, ["a:1", "b:1 STALE", "c:1", "d:1"]);
     }
 }
-

@@ -290,7 +290,11 @@ pub fn selected_instance(
     let row = crate::model::table::table_order(&view.models, sort, descending)
         .get(selected)
         .map(|r| r.model.clone())?;
-    Some(row.strip_suffix(crate::model::table::DOWN_MARK).unwrap_or(&row).to_string())
+    Some(
+        row.strip_suffix(crate::model::table::DOWN_MARK)
+            .unwrap_or(&row)
+            .to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -447,5 +447,4 @@ mod tests {
         );
         assert!(parse_at("yesterday", s, e).is_err());
     }
-
 }

@@ -5,15 +5,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::io::config::{Config, TargetSpec};
-use crate::io::demo::{self, DemoConfig, DemoGateway};
 use crate::base::dialect::Dialect;
 use crate::base::pricing::PriceTable;
 use crate::base::secret::Secret;
-use crate::runtime::update::Update;
+use crate::io::config::{Config, TargetSpec};
+use crate::io::demo::{self, DemoConfig, DemoGateway};
 use crate::io::source::probe_feed::ProbeFeed;
 use crate::io::source::scrape::{self, ScrapeOutcome, ScrapeTarget};
 use crate::model::store::{StoreLimits, TargetStore};
+use crate::runtime::update::Update;
 
 /// A running session: the store plus the channel its sources feed.
 pub struct Session {
@@ -71,7 +71,10 @@ fn open_recorder(
         name: target.name.clone(),
         dialect: target.dialect_override.clone(),
         interval_ns: Some(u64::try_from(target.interval.as_nanos()).unwrap_or(u64::MAX)),
-        api_base: Some(crate::base::secret::redact_url(api_base, crate::base::secret::Reach::File)),
+        api_base: Some(crate::base::secret::redact_url(
+            api_base,
+            crate::base::secret::Reach::File,
+        )),
         limits: Some(limits.into()),
     };
     record::Recorder::create(path, header, scrub)

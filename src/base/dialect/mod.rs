@@ -17,14 +17,47 @@ use crate::base::signal::{CanonicalSample, CanonicalValue, Signal, SignalKind};
 pub const ALL_MODELS: &str = "";
 
 const BUILTIN_SOURCES: [(&str, &str); 8] = [
-    ("seed", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/seed.toml"))),
-    ("vllm", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/vllm.toml"))),
-    ("litellm", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/litellm.toml"))),
-    ("tgi", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/tgi.toml"))),
-    ("llamacpp", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/llamacpp.toml"))),
-    ("sglang", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/sglang.toml"))),
-    ("otel_genai", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/otel_genai.toml"))),
-    ("kong", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/kong.toml"))),
+    (
+        "seed",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/seed.toml")),
+    ),
+    (
+        "vllm",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/vllm.toml")),
+    ),
+    (
+        "litellm",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dialects/litellm.toml"
+        )),
+    ),
+    (
+        "tgi",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/tgi.toml")),
+    ),
+    (
+        "llamacpp",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dialects/llamacpp.toml"
+        )),
+    ),
+    (
+        "sglang",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/sglang.toml")),
+    ),
+    (
+        "otel_genai",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dialects/otel_genai.toml"
+        )),
+    ),
+    (
+        "kong",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/kong.toml")),
+    ),
 ];
 
 /// What to call a series that has no model label.

@@ -220,7 +220,9 @@ fn probe_request(
 fn model_or_notice(session: &Session, app: &mut App, now: f64) -> Option<String> {
     let model = probe_model(session, app.settings.model.as_deref(), app.window);
     if model.is_none() {
-        let key = app.keymap.first_label(crate::base::keymap::Action::PickModel);
+        let key = app
+            .keymap
+            .first_label(crate::base::keymap::Action::PickModel);
         app.set_notice(
             format!("no model known yet: press {key} to pick one, or pass --model"),
             now,
@@ -302,7 +304,8 @@ fn fetch_models(session: &Session, timeout: Duration) {
     let key = session.api_key.clone();
     let updates = session.updates_tx.clone();
     tokio::spawn(async move {
-        let result = crate::io::probe::models::list_models(&client, &base, key.as_ref(), timeout).await;
+        let result =
+            crate::io::probe::models::list_models(&client, &base, key.as_ref(), timeout).await;
         let _ = updates.send(Update::ModelsListed(result)).await;
     });
 }

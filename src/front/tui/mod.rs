@@ -162,4 +162,3 @@ pub(crate) fn refresh_view(app: &mut App, session: &Session, columns: usize) {
     });
     app.view = compute_view(session, app.window, columns, app.filter.as_deref());
 }
-

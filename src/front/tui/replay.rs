@@ -37,13 +37,7 @@ pub fn sync(replay: &mut Replay, app: &mut App) -> anyhow::Result<bool> {
 }
 
 /// The App a replay starts with: cursor at the start, playing at `speed`, requests refused.
-pub fn new_app(
-    replay: &Replay,
-    window: f64,
-    columns: usize,
-    speed: u32,
-    theme: Theme,
-) -> App {
+pub fn new_app(replay: &Replay, window: f64, columns: usize, speed: u32, theme: Theme) -> App {
     let session = &replay.session;
     let history = session.store.limits().slots as f64 * session.target.interval.as_secs_f64();
     let mut app = App::new(
@@ -100,12 +94,7 @@ impl Feed for ReplayFeed {
 }
 
 /// Runs the dashboard on a recording until the user quits, starting at `speed`.
-pub async fn run(
-    replay: Replay,
-    ui: &UiOptions,
-    theme: Theme,
-    speed: u32,
-) -> anyhow::Result<()> {
+pub async fn run(replay: Replay, ui: &UiOptions, theme: Theme, speed: u32) -> anyhow::Result<()> {
     let mut feed = ReplayFeed {
         replay,
         last_tick: Instant::now(),
@@ -133,4 +122,3 @@ pub async fn run(
     })
     .await
 }
-

@@ -5,19 +5,35 @@ use std::str::FromStr;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
-const DEFAULT_THEME: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default.toml"));
+const DEFAULT_THEME: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/default.toml"));
 
 /// The themes shipped in `themes/`, embedded in the binary, in the order `t` cycles them.
 pub const BUILTIN: [(&str, &str); 6] = [
     ("default", DEFAULT_THEME),
-    ("light", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/light.toml"))),
-    ("gruvbox", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/gruvbox.toml"))),
-    ("nord", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/nord.toml"))),
+    (
+        "light",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/light.toml")),
+    ),
+    (
+        "gruvbox",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/gruvbox.toml")),
+    ),
+    (
+        "nord",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/nord.toml")),
+    ),
     (
         "high-contrast",
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/high-contrast.toml")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/themes/high-contrast.toml"
+        )),
     ),
-    ("mono", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/mono.toml"))),
+    (
+        "mono",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/mono.toml")),
+    ),
 ];
 
 /// Every item a theme defines, in the order the documentation lists them.

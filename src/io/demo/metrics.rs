@@ -390,7 +390,10 @@ pub(crate) fn go_float(x: f64) -> String {
 mod tests {
     use super::*;
 
-    const SEED: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/metrics/seed.prom"));
+    const SEED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics/seed.prom"
+    ));
 
     #[test]
     fn floats_format_like_prometheus_client() {

@@ -1,4 +1,4 @@
-//! `llmtop bench`: load-test an OpenAI-compatible gateway and summarise latency, TTFT, tokens and cost.
+//! The load generator behind `llmtop bench`: load-test an OpenAI-compatible gateway and summarise latency, TTFT, tokens and cost.
 //!
 //! Closed loop by default (C workers, each sending its next request when the previous one
 //! finishes); `--rate R` is an open loop with Poisson arrivals, still at most C in flight, whose
@@ -20,9 +20,7 @@ use tokio::time::Instant;
 
 use crate::base::pricing::PriceTable;
 use crate::io::probe::fast::HttpConnection;
-use crate::io::probe::{
-    PreparedRequest, ProbeRequest, ProbeResult, run_prepared, run_probe,
-};
+use crate::io::probe::{PreparedRequest, ProbeRequest, ProbeResult, run_prepared, run_probe};
 
 pub mod output;
 pub mod progress;

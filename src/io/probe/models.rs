@@ -179,7 +179,10 @@ mod tests {
 
     use super::*;
 
-    const FIXTURE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/litellm_models.json"));
+    const FIXTURE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sse/litellm_models.json"
+    ));
     const CANARY: &str = "sk-canary-DO-NOT-LEAK-123";
     const BUDGET: Duration = Duration::from_secs(10);
 

@@ -624,10 +624,22 @@ pub fn truncate_chars(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
 
-    const LITELLM: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/litellm_stream_usage.txt"));
-    const DEEPSEEK: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/deepseek_reasoner_keepalive.txt"));
-    const TRUNCATED: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/truncated_crlf_no_done.txt"));
-    const ERROR_IN_200: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/error_inside_200_stream.txt"));
+    const LITELLM: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sse/litellm_stream_usage.txt"
+    ));
+    const DEEPSEEK: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sse/deepseek_reasoner_keepalive.txt"
+    ));
+    const TRUNCATED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sse/truncated_crlf_no_done.txt"
+    ));
+    const ERROR_IN_200: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sse/error_inside_200_stream.txt"
+    ));
     const FIXTURES: [&str; 4] = [LITELLM, DEEPSEEK, TRUNCATED, ERROR_IN_200];
 
     fn decode_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseEvent> {
@@ -902,8 +914,10 @@ mod tests {
             Some("Not Found")
         );
         assert_eq!(msg(r#"{"error":null,"choices":[]}"#), None);
-        let quota: Value = serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/error_429_insufficient_quota.json")
-        ))
+        let quota: Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sse/error_429_insufficient_quota.json"
+        )))
         .unwrap();
         assert_eq!(
             error_type_and_code(&quota),
@@ -1030,10 +1044,22 @@ mod typed_tests {
     fn both_readings_give_the_same_chunk_for_the_recorded_streams() {
         let mut typed = 0;
         for text in [
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/deepseek_reasoner_keepalive.txt")),
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/litellm_stream_usage.txt")),
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/error_inside_200_stream.txt")),
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sse/truncated_crlf_no_done.txt")),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/sse/deepseek_reasoner_keepalive.txt"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/sse/litellm_stream_usage.txt"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/sse/error_inside_200_stream.txt"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/sse/truncated_crlf_no_done.txt"
+            )),
         ] {
             for line in text.lines() {
                 if let Some(data) = line.strip_prefix("data:").map(str::trim)

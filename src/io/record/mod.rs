@@ -60,7 +60,10 @@ mod tests {
             "https://gw:4000/metrics?token=redacted&x=redacted"
         );
         let plain = url::Url::parse("http://127.0.0.1:9/metrics").unwrap();
-        assert_eq!(crate::base::secret::redact_url(&plain, crate::base::secret::Reach::File), "http://127.0.0.1:9/metrics");
+        assert_eq!(
+            crate::base::secret::redact_url(&plain, crate::base::secret::Reach::File),
+            "http://127.0.0.1:9/metrics"
+        );
     }
 
     #[test]
@@ -207,4 +210,3 @@ mod tests {
         assert_eq!(again.error_kind, Some(ProbeErrorKind::RateLimited));
     }
 }
-

@@ -246,4 +246,3 @@ pub fn overview(path: &Path) -> anyhow::Result<Overview> {
     o.torn = reader.torn;
     Ok(o)
 }
-

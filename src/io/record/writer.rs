@@ -249,4 +249,3 @@ fn valid_length(file: &mut File) -> anyhow::Result<u64> {
     while reader.next().is_some() {}
     Ok(reader.valid_bytes)
 }
-

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
-use crate::io::probe::ProbeResult;
 use crate::base::signal::{CanonicalSample, CanonicalValue, Signal};
+use crate::io::probe::ProbeResult;
 use crate::model::store::{StoreLimits, TargetStore};
 
 /// Latency buckets for probe measurements, seconds (Prometheus client defaults, stretched to a minute
@@ -200,7 +200,8 @@ mod tests {
                 None,
             );
         }
-        let f = crate::model::stats::figures(&feed.store, &PriceTable::builtin(), None, 1100.0, 100.0);
+        let f =
+            crate::model::stats::figures(&feed.store, &PriceTable::builtin(), None, 1100.0, 100.0);
         // 10 requests over 100 s (the first sample sets the baseline).
         assert!((f.requests_per_second.unwrap() - 0.1).abs() < 1e-9);
         assert!((f.error_ratio.unwrap() - 0.1).abs() < 1e-9);

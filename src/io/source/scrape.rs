@@ -108,7 +108,9 @@ pub async fn scrape_once(
     .await;
     let response = match response {
         Ok(r) => r,
-        Err(crate::base::net::FetchError::Http(e)) => return fail(describe_request_error(&e, target)),
+        Err(crate::base::net::FetchError::Http(e)) => {
+            return fail(describe_request_error(&e, target));
+        }
         Err(e) => return fail(e.to_string()),
     };
     let status = response.status();

@@ -8,11 +8,11 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use crate::base::clock::unix_now;
 use crate::base::dialect::Dialect;
 use crate::base::pricing::PriceTable;
 use crate::base::signal::{CanonicalSample, Signal};
 use crate::io::source::scrape::{self, ScrapeOutcome, ScrapeTarget};
-use crate::base::clock::unix_now;
 use crate::model::store::{StoreLimits, TargetStore};
 use crate::model::view::{DashboardView, ViewParams};
 

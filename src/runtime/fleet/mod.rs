@@ -7,7 +7,6 @@
 pub mod direct;
 pub mod prom;
 
-
 use crate::io::source::{promapi, queries};
 use crate::model::view::DashboardView;
 
@@ -68,8 +67,9 @@ pub fn direct_target(
     {
         anyhow::bail!("{raw}: unknown dialect {name:?}");
     }
-    let (headers, auth_hint) =
-        own.scrape_headers().map_err(|e| anyhow::anyhow!("{raw}: {e}"))?;
+    let (headers, auth_hint) = own
+        .scrape_headers()
+        .map_err(|e| anyhow::anyhow!("{raw}: {e}"))?;
     Ok(crate::io::source::scrape::ScrapeTarget {
         name: target_name(&url),
         url,

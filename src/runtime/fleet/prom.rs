@@ -5,14 +5,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::StreamExt;
 
-use crate::io::source::promapi::{PromClient, PromError, QueryData, RangeSeries, Sample, safe_step};
-use crate::io::source::queries::{Group, MODEL, QueryBuilder, duration};
-use crate::model::table::{FleetInfo, InstanceRow};
 use crate::base::dialect::{ALL_MODELS, Dialect};
 use crate::base::pricing::{PriceTable, TokenCounts};
 use crate::base::signal::Signal;
+use crate::io::source::promapi::{
+    PromClient, PromError, QueryData, RangeSeries, Sample, safe_step,
+};
+use crate::io::source::queries::{Group, MODEL, QueryBuilder, duration};
 use crate::model::stats::{CostSource, Figures, ModelFigures, Quantiles, TokenRates};
 use crate::model::store::Heatmap;
+use crate::model::table::{FleetInfo, InstanceRow};
 use crate::model::view::{ChartPoint, DashboardView, ModelTokens, StatusView};
 
 /// The most queries one refresh sends (fewer when the dialect lacks signals; identical
@@ -104,8 +106,8 @@ impl PromSource {
                 .find(|d| d.name == name)
                 .ok_or_else(|| format!("unknown --dialect {name:?}"));
         }
-        let matchers =
-            crate::io::source::queries::selector_matchers(&self.selector).map_err(|e| e.to_string())?;
+        let matchers = crate::io::source::queries::selector_matchers(&self.selector)
+            .map_err(|e| e.to_string())?;
         let matcher = (!matchers.is_empty()).then(|| format!("{{{matchers}}}"));
         let names = self
             .client
@@ -129,7 +131,8 @@ impl PromSource {
         request: &FleetRequest,
         eval_t: f64,
     ) -> FleetFrame {
-        let now_range = crate::model::stats::now_range(self.scrape_interval).min(request.window.max(1.0));
+        let now_range =
+            crate::model::stats::now_range(self.scrape_interval).min(request.window.max(1.0));
         let mut frame = self
             .refresh_over(dialect, prices, request, eval_t, now_range)
             .await;
@@ -479,7 +482,10 @@ impl PromSource {
     /// The view before the first refresh (or when none can run): empty panels, and the
     /// errors on the status line.
     pub fn waiting_view(&self, request: &FleetRequest) -> DashboardView {
-        let empty = crate::model::store::TargetStore::new("fleet", crate::model::store::StoreLimits::default());
+        let empty = crate::model::store::TargetStore::new(
+            "fleet",
+            crate::model::store::StoreLimits::default(),
+        );
         let base = self.client.config().base.to_string();
         let mut view = DashboardView::compute(
             &empty,

@@ -1,0 +1,155 @@
+//! The latency panel: p50/p95/p99 and TTFT figures beside the latency heatmap.
+use super::*;
+
+pub(super) fn render_latency(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    view: &DashboardView,
+    theme: &Theme,
+    stale: bool,
+) {
+    let block = panel(
+        TITLE_LATENCY,
+        vec![Span::styled("heatmap · quantiles ", theme.dim())],
+        theme,
+        stale,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [heat_area, figures_area] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(LATENCY_FIGURES_WIDTH),
+    ])
+    .areas(inner);
+    // Figures: p50/p95/p99 of latency and TTFT over the "now" range.
+    let q = &view.now.latency_seconds;
+    let t = &view.now.ttft_seconds;
+    let label = |s: &'static str| Span::styled(s, theme.dim());
+    let value = |v: Option<f64>, c: Color| {
+        Span::styled(
+            format!("{:>9}", format::seconds(v)),
+            Style::new().fg(c).add_modifier(Modifier::BOLD),
+        )
+    };
+    let mut lines = vec![Line::from(label(" latency"))];
+    if view.missing.contains(&Signal::LatencySeconds) {
+        lines.push(Line::from(label("  not exported")));
+    } else {
+        lines.push(Line::from(vec![label("  p50 "), value(q.p50, theme.p50)]));
+        lines.push(Line::from(vec![label("  p95 "), value(q.p95, theme.p95)]));
+        lines.push(Line::from(vec![label("  p99 "), value(q.p99, theme.p99)]));
+    }
+    lines.push(Line::from(label(" time to first token")));
+    if view.missing.contains(&Signal::TtftSeconds) {
+        let dialect = view.status.dialect.as_deref().unwrap_or("gateway");
+        lines.push(Line::from(label("  not exported by")));
+        lines.push(Line::from(Span::styled(
+            format!("  {dialect}"),
+            theme.dim(),
+        )));
+    } else {
+        lines.push(Line::from(vec![label("  p50 "), value(t.p50, theme.p50)]));
+        lines.push(Line::from(vec![label("  p95 "), value(t.p95, theme.p95)]));
+        lines.push(Line::from(vec![label("  p99 "), value(t.p99, theme.p99)]));
+    }
+    let mut gauges = Vec::new();
+    if let Some(v) = view.in_flight {
+        gauges.push(format!("in flight {}", format::compact(v)));
+    }
+    if let Some(v) = view.queued {
+        gauges.push(format!("queued {}", format::compact(v)));
+    }
+    for g in gauges {
+        lines.push(Line::from(Span::styled(format!(" {g}"), theme.text())));
+    }
+    frame.render_widget(Paragraph::new(lines), figures_area);
+    match &view.heatmap {
+        Some(h) if !h.bounds.is_empty() => render_heatmap(frame, heat_area, h, theme),
+        _ if view.missing.contains(&Signal::LatencySeconds) => {
+            let dialect = view.status.dialect.as_deref().unwrap_or("this gateway");
+            frame.render_widget(
+                Paragraph::new(format!("latency histogram: not exported by {dialect}"))
+                    .style(theme.dim())
+                    .wrap(Wrap { trim: true }),
+                heat_area,
+            );
+        }
+        _ => frame.render_widget(
+            Paragraph::new("no latency data yet").style(theme.dim()),
+            heat_area,
+        ),
+    }
+}
+
+pub(super) fn render_heatmap(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    heatmap: &crate::model::store::Heatmap,
+    theme: &Theme,
+) {
+    if area.height < 2 || area.width <= HEATMAP_LABEL_WIDTH {
+        return;
+    }
+    let rows_available = (area.height - 1) as usize;
+    // Drop buckets that stay empty at the low and high end so the rows go where the data is.
+    let used = |b: usize| {
+        heatmap
+            .cells
+            .iter()
+            .any(|col| col.get(b).is_some_and(|v| *v > 0.0))
+    };
+    let n = heatmap.bounds.len();
+    let lo = (0..n).find(|&b| used(b)).unwrap_or(0);
+    let hi = (0..n)
+        .rev()
+        .find(|&b| used(b))
+        .unwrap_or(n.saturating_sub(1));
+    let buckets: Vec<usize> = (lo.saturating_sub(1)..=hi.min(n - 1)).collect();
+    let group = buckets.len().div_ceil(rows_available).max(1);
+    let groups: Vec<&[usize]> = buckets.chunks(group).collect();
+    let max = heatmap
+        .cells
+        .iter()
+        .flat_map(|col| col.iter())
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let columns = heatmap.cells.len();
+    let width = (area.width - HEATMAP_LABEL_WIDTH) as usize;
+    let shades = if theme.ascii { ASCII_SHADES } else { SHADES };
+    let mut lines = Vec::with_capacity(groups.len() + 1);
+    for g in groups.iter().rev() {
+        let top = g
+            .last()
+            .map(|&b| heatmap.bounds[b])
+            .unwrap_or(f64::INFINITY);
+        let mut spans = vec![Span::styled(
+            format!("{:>6} ", format::bound(top)),
+            theme.dim(),
+        )];
+        for x in 0..width {
+            // Columns map onto the width (equal when the view was computed for this width).
+            let c = x * columns / width.max(1);
+            let v: f64 = g
+                .iter()
+                .filter_map(|&b| heatmap.cells.get(c).and_then(|col| col.get(b)))
+                .filter(|v| v.is_finite())
+                .sum();
+            if v <= 0.0 || max <= 0.0 {
+                spans.push(Span::raw(" "));
+            } else {
+                let level = (((v / max).sqrt() * 6.0).ceil() as usize).clamp(1, 6) - 1;
+                spans.push(Span::styled(
+                    shades[level],
+                    Style::new().fg(theme.heat[level]),
+                ));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:>6} ", ""), theme.dim()),
+        Span::styled("← older   bucket counts   now →", theme.dim()),
+    ]));
+    frame.render_widget(Paragraph::new(lines), area);
+}

@@ -1,0 +1,394 @@
+//! Drawing: a pure function of (app state, view model, current time) → frame.
+use std::f64::consts::TAU;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::{self, Marker};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Points};
+use ratatui::widgets::{
+    Axis, Block, Chart, Clear, Dataset, GraphType, Paragraph, Row, Sparkline, Table, Wrap,
+};
+use tui_big_text::{BigText, PixelSize};
+
+use crate::base::dialect::ALL_MODELS;
+use crate::base::format::{self, UNKNOWN};
+use crate::base::keymap;
+use crate::base::signal::Signal;
+use crate::front::tui::app::{
+    App, BurstState, Modal, Panel, ProbeState, ProbeSummary, ScreenLayout,
+};
+use crate::front::tui::theme::Theme;
+use crate::model::stats::CostSource;
+use crate::model::table::SortColumn;
+use crate::model::view::DashboardView;
+
+mod cost;
+mod errors;
+mod footer;
+mod help;
+mod latency;
+mod models;
+mod overlays;
+mod probe;
+mod requests;
+mod status;
+mod tokens;
+
+use cost::*;
+use errors::*;
+use footer::*;
+use help::*;
+use latency::*;
+use models::*;
+use overlays::*;
+use probe::*;
+use requests::*;
+use status::*;
+use tokens::*;
+
+/// Smallest terminal the dashboard draws into; below it a message says what is needed.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 20;
+/// Width of the latency figures beside the heatmap, and of its bound labels.
+const LATENCY_FIGURES_WIDTH: u16 = 20;
+const HEATMAP_LABEL_WIDTH: u16 = 7;
+
+/// The panel titles, also what end-to-end tests look for.
+pub const TITLE_REQUESTS: &str = "Request rate";
+pub const TITLE_LATENCY: &str = "Latency";
+pub const TITLE_TOKENS: &str = "Tokens by model";
+pub const TITLE_ERRORS: &str = "Error rate";
+pub const TITLE_COST: &str = "Cost burn";
+pub const TITLE_PROBE: &str = "Probe";
+pub const TITLE_MODELS: &str = "Models";
+pub const TITLE_INSTANCES: &str = "Instances";
+
+/// How many time columns the charts and heatmap get for a terminal this wide.
+pub fn chart_columns(width: u16) -> usize {
+    let latency_inner = (width / 2).saturating_sub(2);
+    latency_inner
+        .saturating_sub(LATENCY_FIGURES_WIDTH + HEATMAP_LABEL_WIDTH)
+        .max(10) as usize
+}
+
+/// Whether the data is too old to be called live.
+pub fn is_stale(view: &DashboardView, now: f64) -> bool {
+    match view.status.last_ok {
+        None => view.status.last_error.is_some(),
+        Some(t) => view.status.last_error.is_some() || now - t > 3.0 * view.interval.max(1.0),
+    }
+}
+
+pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
+    render_with_layout(frame, app, now);
+}
+
+/// Draws the frame and says where each panel went, for the mouse.
+pub fn render_with_layout(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
+    let layout = draw(frame, app, now);
+    if app.theme.ascii {
+        asciify(frame.buffer_mut());
+    }
+    layout
+}
+
+fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
+    // A frozen display is a picture of one moment, ages included; a replay shows the moment of
+    // its cursor. Notices were stamped with the wall clock, so the footer keeps it.
+    let wall = now;
+    let now = match &app.replay {
+        _ if app.frozen => app.frozen_at,
+        Some(clock) => clock.cursor,
+        None => now,
+    };
+    let area = frame.area();
+    let theme = &app.theme;
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "terminal too small: {}×{}\nneed at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(text)
+                .style(theme.text())
+                .alignment(Alignment::Center)
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return ScreenLayout::default();
+    }
+    let view = &app.view;
+    let stale = is_stale(view, now);
+    if app.expanded {
+        // One panel on the whole screen, between the status line and the footer.
+        let [status, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        render_status(frame, status, app, stale, now);
+        render_panel(frame, app.focus, body, app, stale, now);
+        render_footer(frame, footer, app, wall);
+        render_overlays(frame, area, app);
+        return ScreenLayout {
+            model_rows: (app.focus == Panel::Models).then(|| model_rows(body, app)),
+            panels: vec![(app.focus, body)],
+        };
+    }
+    let probe_height = match area.height {
+        h if h >= 50 => 8,
+        h if h >= 30 => 6,
+        _ => 4,
+    };
+    // The model table grows with the models, within a share of the screen that keeps the charts.
+    let table_height = (app.view.models.len().max(1) as u16 + 3)
+        .min(area.height / 4)
+        .max(4);
+    let [status, top, middle, table, probe, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(table_height),
+        Constraint::Length(probe_height),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_status(frame, status, app, stale, now);
+    let [requests, latency] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [tokens, errors, cost] = Layout::horizontal([
+        Constraint::Percentage(36),
+        Constraint::Percentage(30),
+        Constraint::Percentage(34),
+    ])
+    .areas(middle);
+    let places = [
+        (Panel::Requests, requests),
+        (Panel::Latency, latency),
+        (Panel::Tokens, tokens),
+        (Panel::Errors, errors),
+        (Panel::Cost, cost),
+        (Panel::Models, table),
+        (Panel::Probe, probe),
+    ];
+    for (panel, rect) in places {
+        render_panel(frame, panel, rect, app, stale, now);
+    }
+    if let Some((_, rect)) = places.iter().find(|(p, _)| *p == app.focus) {
+        highlight_border(frame, *rect, theme);
+    }
+    render_footer(frame, footer, app, wall);
+    render_overlays(frame, area, app);
+    ScreenLayout {
+        panels: places.to_vec(),
+        model_rows: Some(model_rows(table, app)),
+    }
+}
+
+/// The model table's data rows inside its panel, and the first model shown: the table scrolls
+/// to keep the selected model in sight.
+fn model_rows(panel: Rect, app: &App) -> (Rect, usize) {
+    // Inside the border, below the header row.
+    let rows = Rect {
+        x: panel.x.saturating_add(1),
+        y: panel.y.saturating_add(2),
+        width: panel.width.saturating_sub(2),
+        height: panel.height.saturating_sub(3),
+    };
+    let first = if app.focus == Panel::Models {
+        let selected = app
+            .selected_model
+            .min(app.view.models.len().saturating_sub(1));
+        selected.saturating_sub(usize::from(rows.height).saturating_sub(1))
+    } else {
+        0
+    };
+    (rows, first)
+}
+
+/// Box-drawing borders in plain ASCII, for `--ascii`.
+const ASCII_BORDER: symbols::border::Set<'static> = symbols::border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
+
+/// Sparkline bars in ASCII, lowest to highest.
+const ASCII_BARS: symbols::bar::Set<'static> = symbols::bar::Set {
+    full: "#",
+    seven_eighths: "#",
+    three_quarters: "+",
+    five_eighths: "+",
+    half: ":",
+    three_eighths: ":",
+    one_quarter: ".",
+    one_eighth: ".",
+    empty: " ",
+};
+
+/// Heatmap shades, least to most.
+const SHADES: [&str; 6] = ["░", "▒", "▓", "▓", "█", "█"];
+const ASCII_SHADES: [&str; 6] = [".", ":", "+", "*", "#", "@"];
+
+/// Pie slices under `--ascii`: one character per slice, the same in the legend.
+const ASCII_SLICES: [char; 8] = ['#', '*', '+', 'o', '=', '%', '@', 'x'];
+
+/// A bordered block, with ASCII borders under `--ascii`.
+fn bordered<'a>(theme: &Theme) -> Block<'a> {
+    let block = Block::bordered();
+    if theme.ascii {
+        block.border_set(ASCII_BORDER)
+    } else {
+        block
+    }
+}
+
+/// What an ASCII terminal shows for a symbol drawn by code that knows nothing of `--ascii`
+/// (chart axes, arrows, dashes, gateway-supplied names).
+fn ascii_stand_in(symbol: &str) -> &'static str {
+    let Some(c) = symbol.chars().next() else {
+        return " ";
+    };
+    match c {
+        '─' | '━' | '═' | '╌' | '┄' | '–' | '—' | '−' => "-",
+        '│' | '┃' | '║' | '╎' | '┆' | '▏' | '▕' => "|",
+        '\u{2500}'..='\u{257f}' => "+",
+        '░' | '·' | '…' | '\u{2800}'..='\u{28ff}' => ".",
+        '▒' => ":",
+        '\u{2580}'..='\u{259f}' | '■' => "#",
+        '•' | '◌' => "*",
+        '×' | '✗' => "x",
+        '✓' => "+",
+        '←' => "<",
+        '→' => ">",
+        '↑' => "^",
+        '↓' => "v",
+        '⚠' => "!",
+        'µ' | 'μ' => "u",
+        _ => "?",
+    }
+}
+
+/// Replaces every non-ASCII symbol left in the frame, so `--ascii` holds for every cell.
+fn asciify(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in buffer.content.iter_mut() {
+        if !cell.symbol().is_ascii() {
+            let stand_in = ascii_stand_in(cell.symbol());
+            cell.set_symbol(stand_in);
+        }
+    }
+}
+
+fn render_overlays(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let theme = &app.theme;
+    match &app.modal {
+        Modal::None => {}
+        Modal::Editor(text) => render_editor(frame, area, text, theme),
+        Modal::Picker { .. } => render_picker(frame, area, app),
+        Modal::ConfirmBurst => render_confirm(frame, area, app),
+        Modal::History { scroll } => render_history(frame, area, app, *scroll),
+    }
+    if app.show_help {
+        render_help(frame, area, app);
+    }
+}
+
+fn render_panel(frame: &mut Frame<'_>, panel: Panel, rect: Rect, app: &App, stale: bool, now: f64) {
+    let (view, theme) = (&app.view, &app.theme);
+    match panel {
+        Panel::Requests => render_requests(frame, rect, view, theme, stale),
+        Panel::Latency => render_latency(frame, rect, view, theme, stale),
+        Panel::Tokens => render_tokens(frame, rect, view, theme, stale),
+        Panel::Errors => render_errors(frame, rect, view, theme, stale),
+        Panel::Cost => render_cost(frame, rect, view, theme, stale),
+        Panel::Models => render_models(frame, rect, app, stale),
+        Panel::Probe => render_probe(frame, rect, app, now),
+    }
+}
+
+/// Marks the focused panel: its border (title included) in the accent colour, bold.
+fn highlight_border(frame: &mut Frame<'_>, rect: Rect, theme: &Theme) {
+    let style = Style::new().fg(theme.accent).add_modifier(Modifier::BOLD);
+    let buffer = frame.buffer_mut();
+    let area = rect.intersection(buffer.area);
+    if area.width < 2 || area.height < 2 {
+        return;
+    }
+    let (right, bottom) = (area.right() - 1, area.bottom() - 1);
+    for x in area.left()..area.right() {
+        buffer[(x, area.top())].set_style(style);
+        buffer[(x, bottom)].set_style(style);
+    }
+    for y in area.top()..area.bottom() {
+        buffer[(area.left(), y)].set_style(style);
+        buffer[(right, y)].set_style(style);
+    }
+}
+
+fn panel<'a>(title: &'a str, extra: Vec<Span<'a>>, theme: &Theme, stale: bool) -> Block<'a> {
+    let mut spans = vec![Span::styled(format!(" {title} "), theme.title())];
+    spans.extend(extra);
+    if stale {
+        spans.push(Span::styled(
+            " STALE ",
+            Style::new().fg(theme.badge_fg).bg(theme.stale),
+        ));
+    }
+    bordered(theme)
+        .border_style(if stale {
+            Style::new().fg(theme.stale)
+        } else {
+            theme.border()
+        })
+        .title(Line::from(spans))
+}
+
+fn axis_labels(window: f64) -> Vec<Line<'static>> {
+    vec![
+        Line::from(format!("-{}", format::window(window))),
+        Line::from(format!("-{}", format::window(window / 2.0))),
+        Line::from("now"),
+    ]
+}
+
+fn no_source(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    block: Block<'_>,
+    what: &str,
+    view: &DashboardView,
+    theme: &Theme,
+) {
+    let dialect = view.status.dialect.as_deref().unwrap_or("this gateway");
+    let text = format!("{what}: not exported by {dialect}");
+    frame.render_widget(
+        Paragraph::new(text)
+            .style(theme.dim())
+            .block(block)
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+fn waiting(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    block: Block<'_>,
+    view: &DashboardView,
+    theme: &Theme,
+) {
+    let text = if view.status.last_ok.is_none() {
+        "waiting for the first scrape…"
+    } else {
+        "collecting: rates need two scrapes…"
+    };
+    frame.render_widget(Paragraph::new(text).style(theme.dim()).block(block), area);
+}

@@ -1,0 +1,530 @@
+//! The whole dashboard rendered into ratatui's TestBackend from the fixed data set, pinned by
+//! insta snapshots, plus exact checks of what the panels must say.
+use std::time::Duration;
+
+use llmtop::base::dialect;
+use llmtop::base::pricing::PriceTable;
+use llmtop::front::tui::app::App;
+use llmtop::front::tui::render;
+use llmtop::front::tui::theme::Theme;
+use llmtop::io::probe::{ProbeResult, Usage};
+use llmtop::model::view::{DashboardView, ViewParams};
+use llmtop::support::testdata;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn app_for(width: u16) -> (App, f64) {
+    let store = testdata::store();
+    let prices = PriceTable::builtin();
+    let signals = dialect::builtin()
+        .into_iter()
+        .find(|d| d.name == "seed")
+        .map(|d| d.signals())
+        .unwrap_or_default();
+    let view = DashboardView::compute(
+        &store,
+        &prices,
+        &ViewParams {
+            url: "http://127.0.0.1:9100/metrics",
+            window: 300.0,
+            interval: testdata::INTERVAL,
+            columns: render::chart_columns(width),
+            dialect_signals: &signals,
+            model_filter: None,
+        },
+    );
+    let mut app = App::new(
+        view,
+        Theme::builtin_default(),
+        300.0,
+        3600.0,
+        "http://127.0.0.1:9100/".into(),
+    );
+    let now = store.latest_time().unwrap() + 0.4;
+    // One finished probe so the probe panel shows its measurements.
+    app.probe_started("deepseek-chat".into(), now - 2.0);
+    let result = ProbeResult {
+        model: "deepseek-chat".into(),
+        ok: true,
+        status: Some(200),
+        ttft: Some(Duration::from_millis(212)),
+        latency: Duration::from_millis(1430),
+        usage: Some(Usage {
+            input: 24,
+            cached_input: 0,
+            output: 87,
+            reasoning: 0,
+        }),
+        answer: "Monitoring turns guesses into numbers you can act on.".into(),
+        finish_reason: Some("stop".into()),
+        ..ProbeResult::default()
+    };
+    app.probe_done(&result, &prices);
+    (app, now)
+}
+
+fn draw(app: &App, now: f64, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| render::render(f, app, now)).unwrap();
+    terminal
+}
+
+fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            out.push_str(buffer[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn dashboard_120x40() {
+    let (app, now) = app_for(120);
+    let terminal = draw(&app, now, 120, 40);
+    let text = screen_text(&terminal);
+    for title in [
+        render::TITLE_REQUESTS,
+        render::TITLE_LATENCY,
+        render::TITLE_TOKENS,
+        render::TITLE_ERRORS,
+        render::TITLE_COST,
+        render::TITLE_PROBE,
+    ] {
+        assert!(text.contains(title), "missing panel {title}\n{text}");
+    }
+    assert!(text.contains("dialect seed"), "{text}");
+    assert!(text.contains("LIVE"), "{text}");
+    // The probe: 87 output tokens after a 212 ms TTFT in 1.43 s = 86 / 1.218 s ≈ 70.6 tok/s,
+    // 24 × $0.14/M + 87 × $0.28/M = $0.00002772.
+    assert!(text.contains("TTFT 212 ms"), "{text}");
+    assert!(text.contains("24→87"), "{text}");
+    assert!(text.contains("70.6 tok/s"), "{text}");
+    assert!(text.contains("$0.000028"), "{text}");
+    crate::common::assert_snapshot("dashboard_render__dashboard_120x40", &text);
+}
+
+#[test]
+fn help_overlay_lists_every_binding() {
+    let (mut app, now) = app_for(120);
+    app.show_help = true;
+    let text = screen_text(&draw(&app, now, 120, 40));
+    for (keys, help) in llmtop::base::keymap::help_rows() {
+        assert!(text.contains(&keys), "help lacks {keys}\n{text}");
+        assert!(text.contains(help), "help lacks {help}\n{text}");
+    }
+}
+
+#[test]
+fn stale_target_keeps_numbers_and_says_stale() {
+    let (mut app, now) = app_for(120);
+    app.view.status.last_error = Some("cannot connect: Connection refused (os error 111)".into());
+    let later = now + 30.0;
+    let text = screen_text(&draw(&app, later, 120, 40));
+    assert!(text.contains("STALE"), "{text}");
+    assert!(text.contains("data 30.4 s old"), "{text}");
+    assert!(text.contains("Connection refused"), "{text}");
+    // The last good numbers are still there.
+    assert!(text.contains("$/hour now"), "{text}");
+    assert!(!text.contains("$/hour now          –"), "{text}");
+}
+
+#[test]
+fn tiny_terminal_says_what_it_needs() {
+    let (app, now) = app_for(40);
+    let text = screen_text(&draw(&app, now, 40, 10));
+    assert!(text.contains("terminal too small"), "{text}");
+    assert!(text.contains("need at least 60×20"), "{text}");
+}
+
+fn view_with_filter(filter: Option<&str>) -> DashboardView {
+    let store = testdata::store();
+    let prices = PriceTable::builtin();
+    DashboardView::compute(
+        &store,
+        &prices,
+        &ViewParams {
+            url: "http://127.0.0.1:9100/metrics",
+            window: 300.0,
+            interval: testdata::INTERVAL,
+            columns: 40,
+            dialect_signals: &[],
+            model_filter: filter,
+        },
+    )
+}
+
+#[test]
+fn model_filter_narrows_every_panel() {
+    let all = view_with_filter(None);
+    let gpt = view_with_filter(Some("GPT"));
+    assert_eq!(gpt.filter_matches, 2);
+    let names: Vec<&str> = gpt.models.iter().map(|m| m.model.as_str()).collect();
+    assert_eq!(names, ["gpt-4o", "gpt-4o-mini"]);
+    let pie: Vec<&str> = gpt
+        .tokens_by_model
+        .iter()
+        .map(|m| m.model.as_str())
+        .collect();
+    assert_eq!(pie, ["gpt-4o", "gpt-4o-mini"]);
+    // Totals are the sum of the filtered models, not of the whole gateway.
+    let sum: f64 = gpt
+        .models
+        .iter()
+        .filter_map(|m| m.figures.requests_per_second)
+        .sum();
+    let total = gpt.now.requests_per_second.unwrap();
+    assert!((total - sum).abs() < 1e-9, "{total} vs {sum}");
+    assert!(total < all.now.requests_per_second.unwrap());
+    // The request-rate chart follows the filter too.
+    let last = |v: &DashboardView| v.rate_ok.last().unwrap().1 + v.rate_error.last().unwrap().1;
+    assert!(
+        last(&gpt) < 0.6 * last(&all),
+        "{} vs {}",
+        last(&gpt),
+        last(&all)
+    );
+    let none = view_with_filter(Some("no-such-model"));
+    assert_eq!(none.filter_matches, 0);
+    assert!(none.models.is_empty());
+    assert_eq!(none.now.requests_per_second, None);
+}
+
+#[test]
+fn sort_keys_cycle_and_reverse_the_model_table() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use llmtop::base::keymap::action_for;
+    use llmtop::model::table::SortColumn;
+    let (mut app, now) = app_for(120);
+    let order = |app: &App, now: f64| -> Vec<String> {
+        let text = screen_text(&draw(app, now, 120, 40));
+        let mut seen: Vec<(usize, String)> = app
+            .view
+            .models
+            .iter()
+            .filter_map(|m| {
+                text.find(&format!("│{:<20}", m.model))
+                    .map(|i| (i, m.model.clone()))
+            })
+            .collect();
+        seen.sort();
+        seen.into_iter().map(|(_, m)| m).collect()
+    };
+    assert_eq!(
+        order(&app, now),
+        [
+            "deepseek-chat",
+            "gpt-4o-mini",
+            "gpt-4o",
+            "deepseek-reasoner"
+        ]
+    );
+    let s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE);
+    // req/s → error % → p50
+    for _ in 0..2 {
+        app.apply(action_for(&s).unwrap(), now);
+    }
+    assert_eq!(app.sort, SortColumn::P50);
+    assert_eq!(
+        order(&app, now),
+        [
+            "deepseek-reasoner",
+            "gpt-4o",
+            "deepseek-chat",
+            "gpt-4o-mini"
+        ]
+    );
+    let shift_s = KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT);
+    app.apply(action_for(&shift_s).unwrap(), now);
+    assert_eq!(
+        order(&app, now),
+        [
+            "gpt-4o-mini",
+            "deepseek-chat",
+            "gpt-4o",
+            "deepseek-reasoner"
+        ]
+    );
+}
+
+#[test]
+fn filter_prompt_takes_every_key_until_enter() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use llmtop::base::keymap::{Action, action_for};
+    use llmtop::front::tui::app::Effect;
+    let (mut app, now) = app_for(120);
+    let slash = KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE);
+    assert_eq!(action_for(&slash), Some(Action::Filter));
+    app.apply(Action::Filter, now);
+    for c in "mini".chars().chain(std::iter::once('q')) {
+        app.filter_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    assert!(!app.quit, "q typed into the prompt must not quit");
+    let text = screen_text(&draw(&app, now, 120, 40));
+    assert!(text.contains("filter models: /miniq"), "{text}");
+    app.filter_key(&KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+    let effect = app.filter_key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(effect, Effect::Recompute);
+    assert_eq!(app.filter.as_deref(), Some("mini"));
+    assert!(app.filter_input.is_none());
+}
+
+#[test]
+fn dashboard_at_80x24_and_200x60_in_default_and_mono() {
+    for (width, height) in [(80u16, 24u16), (200, 60)] {
+        for theme in ["default", "mono"] {
+            let (mut app, now) = app_for(width);
+            app.theme = Theme::load(theme).unwrap();
+            let terminal = draw(&app, now, width, height);
+            let text = screen_text(&terminal);
+            for title in [
+                render::TITLE_REQUESTS,
+                render::TITLE_LATENCY,
+                render::TITLE_ERRORS,
+                render::TITLE_COST,
+            ] {
+                assert!(
+                    text.contains(title),
+                    "{width}x{height} {theme}: missing {title}\n{text}"
+                );
+            }
+            if theme == "mono" {
+                let buffer = terminal.backend().buffer();
+                let coloured = buffer.content().iter().any(|c| {
+                    c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset
+                });
+                assert!(!coloured, "mono theme drew a colour at {width}x{height}");
+            }
+            crate::common::assert_snapshot(
+                &format!("dashboard_render__dashboard_{width}x{height}_{theme}"),
+                &text,
+            );
+        }
+    }
+}
+
+#[test]
+fn help_scrolls_on_a_24_row_terminal_to_reach_every_binding() {
+    use llmtop::base::keymap::{Action, help_rows};
+    let (mut app, now) = app_for(80);
+    app.apply(Action::ToggleHelp, now);
+    let mut seen = String::new();
+    for _ in 0..help_rows().len() {
+        seen.push_str(&screen_text(&draw(&app, now, 80, 24)));
+        app.apply(Action::Down, now);
+    }
+    assert!(seen.contains("j/k scroll"), "{seen}");
+    for (keys, _) in help_rows() {
+        assert!(seen.contains(&keys), "help never showed {keys}");
+    }
+    assert_eq!(
+        app.selected_model, 0,
+        "j scrolls the help, not the table, while help is open"
+    );
+}
+
+fn draw_with_layout(app: &mut App, now: f64, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let mut layout = Default::default();
+    terminal
+        .draw(|f| layout = render::render_with_layout(f, app, now))
+        .unwrap();
+    app.layout = layout;
+    terminal
+}
+
+fn mouse(
+    kind: crossterm::event::MouseEventKind,
+    column: u16,
+    row: u16,
+) -> crossterm::event::MouseEvent {
+    crossterm::event::MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: crossterm::event::KeyModifiers::NONE,
+    }
+}
+
+#[test]
+fn a_click_focuses_the_panel_under_it_and_the_wheel_zooms() {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    use llmtop::front::tui::app::{Effect, Modal, Panel};
+    let (mut app, now) = app_for(120);
+    let terminal = draw_with_layout(&mut app, now, 120, 40);
+    let text = screen_text(&terminal);
+    let line = |y: usize| text.lines().nth(y).unwrap().to_string();
+    // At 120×40 the top row of panels starts under the status line: request rate on the left
+    // half, latency on the right.
+    assert!(line(1).starts_with("┌ Request rate"), "{}", line(1));
+    let right_half: String = line(1).chars().skip(60).collect();
+    assert!(right_half.starts_with("┌ Latency"), "{}", line(1));
+    let click =
+        |app: &mut App, x, y| app.mouse(&mouse(MouseEventKind::Down(MouseButton::Left), x, y), now);
+    assert_eq!(click(&mut app, 90, 5), Effect::None);
+    assert_eq!(app.focus, Panel::Latency);
+    assert_eq!(click(&mut app, 59, 5), Effect::None);
+    assert_eq!(app.focus, Panel::Requests);
+    // The status line and the footer are no panel: focus stays.
+    click(&mut app, 10, 0);
+    click(&mut app, 10, 39);
+    assert_eq!(app.focus, Panel::Requests);
+    // The focused panel's border is redrawn in the accent colour.
+    app.focus = Panel::Latency;
+    let terminal = draw_with_layout(&mut app, now, 120, 40);
+    let cell = &terminal.backend().buffer()[(60, 1)];
+    assert_eq!(cell.fg, app.theme.accent);
+
+    // Wheel up over a chart zooms in like `+` (300 s → 150 s), down zooms out like `-`.
+    assert_eq!(app.window, 300.0);
+    let wheel = |app: &mut App, kind, x, y| app.mouse(&mouse(kind, x, y), now);
+    assert_eq!(
+        wheel(&mut app, MouseEventKind::ScrollUp, 30, 5),
+        Effect::Recompute
+    );
+    assert_eq!(app.window, 150.0);
+    assert_eq!(
+        wheel(&mut app, MouseEventKind::ScrollDown, 90, 15),
+        Effect::Recompute
+    );
+    assert_eq!(
+        wheel(&mut app, MouseEventKind::ScrollDown, 90, 15),
+        Effect::Recompute
+    );
+    assert_eq!(app.window, 600.0);
+
+    // While a dialog is open the mouse does nothing.
+    app.modal = Modal::ConfirmBurst;
+    assert_eq!(
+        wheel(&mut app, MouseEventKind::ScrollUp, 30, 5),
+        Effect::None
+    );
+    click(&mut app, 30, 5);
+    assert_eq!((app.window, app.focus), (600.0, Panel::Latency));
+    app.modal = Modal::None;
+    // Over the help overlay the wheel scrolls the help, not the window.
+    app.show_help = true;
+    wheel(&mut app, MouseEventKind::ScrollDown, 60, 20);
+    assert_eq!((app.help_scroll, app.window), (1, 600.0));
+}
+
+#[test]
+fn the_wheel_scrolls_the_model_table_and_a_click_picks_a_row() {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    use llmtop::front::tui::app::Panel;
+    let (mut app, now) = app_for(80);
+    draw_with_layout(&mut app, now, 80, 24);
+    // At 80×24 the model table shows 3 of the 4 models: rows 15–17 under its header.
+    let (rows, first) = app.layout.model_rows.unwrap();
+    assert_eq!((rows.y, rows.height, first), (15, 3, 0));
+    assert_eq!(app.layout.panel_at(40, rows.y), Some(Panel::Models));
+    for _ in 0..3 {
+        app.mouse(&mouse(MouseEventKind::ScrollDown, 40, rows.y + 1), now);
+    }
+    assert_eq!(app.window, 300.0, "the wheel over the table does not zoom");
+    assert_eq!((app.focus, app.selected_model), (Panel::Models, 3));
+    let text = screen_text(&draw_with_layout(&mut app, now, 80, 24));
+    let table: Vec<&str> = text.lines().skip(15).take(3).collect();
+    // Sorted by req/s: deepseek-chat, gpt-4o-mini, gpt-4o, deepseek-reasoner. The table has
+    // scrolled one row to keep the selected (last) model in sight.
+    assert!(table[0].starts_with("│gpt-4o-mini "), "{text}");
+    assert!(table[2].starts_with("│deepseek-reasoner "), "{text}");
+    assert_eq!(app.layout.model_rows.unwrap().1, 1);
+    // A click on the first visible row picks that model.
+    app.mouse(&mouse(MouseEventKind::Down(MouseButton::Left), 10, 15), now);
+    assert_eq!(app.selected_model, 1);
+    app.mouse(&mouse(MouseEventKind::ScrollUp, 10, 15), now);
+    assert_eq!(app.selected_model, 0);
+}
+
+#[test]
+fn ascii_dashboard_at_80x24_draws_only_ascii() {
+    use llmtop::front::tui::theme::ColorDepth;
+    for (width, height, help) in [(80u16, 24u16, false), (120, 40, false), (120, 40, true)] {
+        let (mut app, now) = app_for(width);
+        app.theme = Theme::builtin_default().for_terminal(ColorDepth::TrueColor, true);
+        app.show_help = help;
+        let terminal = draw(&app, now, width, height);
+        let buffer = terminal.backend().buffer();
+        for y in 0..height {
+            for x in 0..width {
+                let symbol = buffer[(x, y)].symbol();
+                assert!(
+                    symbol.is_ascii(),
+                    "{width}x{height}: {symbol:?} at {x},{y}\n{}",
+                    screen_text(&terminal)
+                );
+            }
+        }
+        let text = screen_text(&terminal);
+        assert!(text.contains("+ Request rate"), "{text}");
+        assert!(
+            text.contains("| Models") || text.contains("+ Models"),
+            "{text}"
+        );
+        if width == 120 && !help {
+            // The pie and its legend use the same ASCII mark per model.
+            assert!(text.contains(" # "), "{text}");
+            assert!(text.contains("TTFT 212 ms"), "{text}");
+        }
+        if (width, height) == (80, 24) {
+            crate::common::assert_snapshot("dashboard_render__dashboard_80x24_ascii", &text);
+        }
+    }
+}
+
+#[test]
+fn rebound_keys_show_in_the_footer_and_the_help() {
+    use llmtop::base::keymap::{Keymap, Rebinding};
+    let (mut app, now) = app_for(120);
+    app.keymap = Keymap::with_rebindings(&[Rebinding {
+        action: "probe".into(),
+        keys: vec!["P".into()],
+        line: 0,
+    }])
+    .unwrap();
+    let text = screen_text(&draw(&app, now, 120, 40));
+    let footer = text.lines().last().unwrap();
+    assert!(footer.contains(" P probe "), "{footer}");
+    assert!(!footer.contains(" p probe "), "{footer}");
+    app.show_help = true;
+    let text = screen_text(&draw(&app, now, 120, 40));
+    assert!(
+        text.contains("│P              send one probe prompt"),
+        "{text}"
+    );
+}
+
+#[test]
+fn t_keeps_the_colour_depth_and_ascii_of_the_terminal() {
+    use llmtop::base::keymap::Action;
+    use llmtop::front::tui::theme::ColorDepth;
+    use ratatui::style::Color;
+    let (mut app, now) = app_for(120);
+    app.color_depth = ColorDepth::Ansi16;
+    app.theme = Theme::builtin_default().for_terminal(ColorDepth::Ansi16, true);
+    for _ in 0..llmtop::front::tui::theme::BUILTIN.len() {
+        app.apply(Action::CycleTheme, now);
+        let t = &app.theme;
+        assert!(t.ascii, "{} lost --ascii", t.name);
+        for c in [
+            t.text,
+            t.dim,
+            t.accent,
+            t.help_bg,
+            t.status_bg,
+            t.heat[0],
+            t.slices[7],
+        ] {
+            assert!(
+                !matches!(c, Color::Rgb(..) | Color::Indexed(16..)),
+                "theme {}: {c:?} is not one of the 16 colours",
+                t.name
+            );
+        }
+    }
+    assert_eq!(app.theme.name, "default");
+}
