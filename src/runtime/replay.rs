@@ -395,22 +395,9 @@ pub fn parse_at(text: &str, start: f64, end: f64) -> anyhow::Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::record::{FORMAT_VERSION, RecordedLimits, Recorder, Scrub};
+    use crate::io::record::{RecordedLimits, Recorder, Scrub};
 
-    fn header() -> Header {
-        Header {
-            format: FORMAT_VERSION,
-            llmtop: "test".into(),
-            command: "snapshot".into(),
-            started: 100.0,
-            target: "http://gw:4000/metrics".into(),
-            name: "gw".into(),
-            dialect: None,
-            interval_ns: Some(1_000_000_000),
-            api_base: None,
-            limits: None,
-        }
-    }
+    use crate::io::record::format::test_header as header;
 
     #[test]
     fn a_header_asking_for_endless_history_is_capped() {

@@ -72,8 +72,8 @@ fn code_only(text: &str) -> String {
         } else if rest.starts_with("/*") {
             let end = rest.find("*/").map_or(rest.len(), |e| e + 2);
             i += end;
-        } else if rest.starts_with("r#\"") {
-            let end = rest[3..].find("\"#").map_or(rest.len(), |e| e + 5);
+        } else if let Some(raw) = rest.strip_prefix("r#\"") {
+            let end = raw.find("\"#").map_or(rest.len(), |e| e + 5);
             out.push_str("\"\"");
             i += end;
         } else if rest.starts_with('"') {
@@ -159,11 +159,7 @@ fn inline_mod_depth(code: &str) -> Vec<u8> {
                     current += 1;
                 }
             }
-            b'}' => {
-                if opened.pop() == Some(true) {
-                    current = current.saturating_sub(1);
-                }
-            }
+            b'}' if opened.pop() == Some(true) => current = current.saturating_sub(1),
             _ => {}
         }
         depth[i] = current;

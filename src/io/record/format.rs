@@ -284,3 +284,20 @@ impl BenchRecord {
         }
     }
 }
+
+/// A recording header for unit tests: a one-second snapshot of `http://gw:4000/metrics`.
+#[cfg(test)]
+pub(crate) fn test_header() -> Header {
+    Header {
+        format: FORMAT_VERSION,
+        llmtop: "test".into(),
+        command: "snapshot".into(),
+        started: 100.0,
+        target: "http://gw:4000/metrics".into(),
+        name: "gw".into(),
+        dialect: None,
+        interval_ns: Some(1_000_000_000),
+        api_base: None,
+        limits: None,
+    }
+}

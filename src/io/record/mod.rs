@@ -24,20 +24,7 @@ mod tests {
 
     use crate::io::probe::{ProbeErrorKind, ProbeResult, Usage};
 
-    fn header() -> Header {
-        Header {
-            format: FORMAT_VERSION,
-            llmtop: "test".into(),
-            command: "snapshot".into(),
-            started: 100.0,
-            target: "http://gw:4000/metrics".into(),
-            name: "gw".into(),
-            dialect: None,
-            interval_ns: Some(1_000_000_000),
-            api_base: None,
-            limits: None,
-        }
-    }
+    use super::format::test_header as header;
 
     fn error_record(t: f64) -> Record<'static> {
         Record::ScrapeError {
