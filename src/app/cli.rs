@@ -184,7 +184,7 @@ pub struct TargetArgs {
     #[arg(
         long,
         env = "LLMTOP_PROBE_PROMPT",
-        default_value = "Reply with one short sentence about monitoring."
+        default_value = crate::io::probe::DEFAULT_PROMPT
     )]
     pub probe_prompt: String,
 
@@ -221,15 +221,15 @@ pub struct TargetArgs {
     pub max_probe_spend: Option<f64>,
 
     /// Requests one burst (`b`) sends.
-    #[arg(long, env = "LLMTOP_BURST_SIZE", default_value_t = 20)]
+    #[arg(long, env = "LLMTOP_BURST_SIZE", default_value_t = crate::io::probe::DEFAULT_BURST_SIZE)]
     pub burst_size: usize,
 
     /// Requests of a burst in flight at once.
-    #[arg(long, env = "LLMTOP_BURST_CONCURRENCY", default_value_t = 4)]
+    #[arg(long, env = "LLMTOP_BURST_CONCURRENCY", default_value_t = crate::io::probe::DEFAULT_BURST_CONCURRENCY)]
     pub burst_concurrency: usize,
 
     /// Ask before sending a burst larger than this.
-    #[arg(long, env = "LLMTOP_BURST_CONFIRM_ABOVE", default_value_t = 50)]
+    #[arg(long, env = "LLMTOP_BURST_CONFIRM_ABOVE", default_value_t = crate::io::probe::DEFAULT_BURST_CONFIRM_ABOVE)]
     pub burst_confirm_above: usize,
 
     /// How much history to keep in memory.
@@ -419,7 +419,7 @@ pub struct ProbeArgs {
     #[arg(
         long,
         env = "LLMTOP_PROBE_PROMPT",
-        default_value = "Reply with one short sentence about monitoring."
+        default_value = crate::io::probe::DEFAULT_PROMPT
     )]
     pub prompt: String,
 
@@ -524,7 +524,7 @@ pub struct BenchArgs {
     #[arg(
         long,
         env = "LLMTOP_BENCH_PROMPT",
-        default_value = "Reply with one short sentence about monitoring.",
+        default_value = crate::io::probe::DEFAULT_PROMPT,
         conflicts_with = "prompts"
     )]
     pub prompt: String,

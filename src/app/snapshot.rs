@@ -73,13 +73,8 @@ async fn fleet_snapshot(
 ) -> anyhow::Result<report::Snapshot> {
     use crate::runtime::fleet::{FleetMode, FleetUpdate};
     let window = args.collect_for.as_secs_f64();
-    // The probe keys' notice is about the dashboard; a snapshot sends no probe.
-    let notices: Vec<String> = session
-        .notices
-        .iter()
-        .filter(|n| n.as_str() != crate::runtime::fleet::PROBE_NOTICE)
-        .cloned()
-        .collect();
+    // Dashboard-only notices (where the probe keys go) stay out: a snapshot sends no probe.
+    let notices = session.notices.clone();
     match fleet {
         FleetMode::Prometheus {
             source,

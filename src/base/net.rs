@@ -301,7 +301,7 @@ mod tests {
         let error = outcome.map(|r| r.status()).unwrap_err().to_string();
         assert_eq!(error, "too many redirects");
         // The first request and MAX_REDIRECTS followed, as the cross-origin loop in
-        // tests/redirect_tls.rs counts them.
+        // tests/it/redirect_tls.rs counts them.
         assert_eq!(hits.load(Ordering::SeqCst), MAX_REDIRECTS + 1);
         server.abort();
     }

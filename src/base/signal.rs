@@ -31,6 +31,29 @@ pub enum Signal {
     Queued,
     /// Fraction of prompt work served from cache, 0…1 (gauge).
     CacheHitRatio,
+    /// Fraction of the engine's KV cache in use, 0…1 (gauge; the fullest engine's).
+    KvCacheUsage,
+    /// Time a request waited before the engine took it, seconds (histogram).
+    QueueTimeSeconds,
+    /// Time spent on the prompt (prefill), seconds (histogram).
+    PrefillTimeSeconds,
+    /// Time spent generating (decode), seconds (histogram).
+    DecodeTimeSeconds,
+    /// Requests the engine evicted to make room (counter).
+    Preemptions,
+    /// Requests in the running batch now (gauge).
+    BatchSize,
+}
+
+/// How a gauge's series add up across raw series and models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GaugeAggregate {
+    /// Counts of requests add up.
+    Sum,
+    /// A ratio averages.
+    Mean,
+    /// A fill level: the fullest one is what saturates.
+    Max,
 }
 
 /// How a signal's samples behave over time, which decides the PromQL functions that apply.
@@ -42,7 +65,7 @@ pub enum SignalKind {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 13] = [
+    pub const ALL: [Signal; 19] = [
         Signal::Requests,
         Signal::RequestsFailed,
         Signal::TokensInput,
@@ -56,15 +79,37 @@ impl Signal {
         Signal::InFlight,
         Signal::Queued,
         Signal::CacheHitRatio,
+        Signal::KvCacheUsage,
+        Signal::QueueTimeSeconds,
+        Signal::PrefillTimeSeconds,
+        Signal::DecodeTimeSeconds,
+        Signal::Preemptions,
+        Signal::BatchSize,
     ];
 
     pub fn kind(self) -> SignalKind {
         match self {
-            Signal::LatencySeconds | Signal::TtftSeconds | Signal::ItlSeconds => {
-                SignalKind::Histogram
-            }
-            Signal::InFlight | Signal::Queued | Signal::CacheHitRatio => SignalKind::Gauge,
+            Signal::LatencySeconds
+            | Signal::TtftSeconds
+            | Signal::ItlSeconds
+            | Signal::QueueTimeSeconds
+            | Signal::PrefillTimeSeconds
+            | Signal::DecodeTimeSeconds => SignalKind::Histogram,
+            Signal::InFlight
+            | Signal::Queued
+            | Signal::CacheHitRatio
+            | Signal::KvCacheUsage
+            | Signal::BatchSize => SignalKind::Gauge,
             _ => SignalKind::Counter,
+        }
+    }
+
+    /// How this gauge's series combine (meaningless for counters and histograms).
+    pub fn gauge_aggregate(self) -> GaugeAggregate {
+        match self {
+            Signal::CacheHitRatio => GaugeAggregate::Mean,
+            Signal::KvCacheUsage => GaugeAggregate::Max,
+            _ => GaugeAggregate::Sum,
         }
     }
 
@@ -84,6 +129,12 @@ impl Signal {
             Signal::InFlight => "in_flight",
             Signal::Queued => "queued",
             Signal::CacheHitRatio => "cache_hit_ratio",
+            Signal::KvCacheUsage => "kv_cache_usage",
+            Signal::QueueTimeSeconds => "queue_time_seconds",
+            Signal::PrefillTimeSeconds => "prefill_time_seconds",
+            Signal::DecodeTimeSeconds => "decode_time_seconds",
+            Signal::Preemptions => "preemptions",
+            Signal::BatchSize => "batch_size",
         }
     }
 }

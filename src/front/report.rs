@@ -21,6 +21,9 @@ pub struct Snapshot {
     pub warnings: Vec<String>,
     /// The last scrape failed: the figures are from the last good one (`at`), kept, not live.
     pub stale: bool,
+    /// Engine saturation over the last 30 s of the window (the window if shorter): running,
+    /// waiting, KV cache, queue time, preemptions, and whether it is saturated or stalled.
+    pub saturation: crate::model::saturation::Saturation,
     /// Fleet mode only: the label that names an instance (`instance`, `pod`; `target` for
     /// several direct targets). Absent for one gateway.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,6 +135,12 @@ pub fn snapshot(
         totals,
         warnings,
         stale: health.last_error.is_some() && eval_t.is_some(),
+        saturation: eval_t
+            .map(|t| {
+                let range = stats::now_range(1.0).min(window_seconds);
+                crate::model::saturation::saturation(store, t, range, window_seconds)
+            })
+            .unwrap_or_default(),
         instance_label: None,
         instances: None,
     }
@@ -214,6 +223,7 @@ pub fn prometheus_snapshot(
         warnings,
         // Every figure is Prometheus' answer at `at`; nothing is kept from an earlier refresh.
         stale: false,
+        saturation: view.saturation.clone(),
         instance_label: info.map(|i| i.instance_label.clone()),
         instances: Some(
             info.map(|i| {
@@ -415,6 +425,7 @@ mod tests {
             },
             warnings: Vec::new(),
             stale: false,
+            saturation: Default::default(),
             instance_label: instances.as_ref().map(|_| "pod".to_string()),
             instances,
         }

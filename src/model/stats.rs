@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use crate::base::dialect::ALL_MODELS;
-use crate::base::pricing::{PriceTable, TokenCounts};
+use crate::base::pricing::PriceTable;
 use crate::base::signal::Signal;
+use crate::model::figures;
 use crate::model::store::TargetStore;
 
 /// p50 / p95 / p99 of a histogram signal; `None` = not computable (no data, not exported).
@@ -22,19 +23,7 @@ pub struct TokenRates {
     pub total: Option<f64>,
 }
 
-/// Where a cost figure came from, so the screen can say whether it is an estimate.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CostSource {
-    /// The gateway's own spend counter.
-    GatewaySpend,
-    /// Input/output tokens × the price table.
-    PriceTable,
-    /// Total tokens × a blended price: the gateway does not split input from output.
-    BlendedEstimate,
-    #[default]
-    Unknown,
-}
+pub use crate::model::figures::CostSource;
 
 /// The figures of one model (or of all models) over one range.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -54,9 +43,14 @@ pub struct Figures {
 /// One model's figures, with its name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ModelFigures {
+    /// The row's label: a model's name, or in fleet mode an instance's (with its STALE mark).
     pub model: String,
     #[serde(flatten)]
     pub figures: Figures,
+    /// In fleet mode, the instance the row stands for (what Enter drills into); `None` for a
+    /// model. Never part of the JSON.
+    #[serde(skip)]
+    pub instance: Option<String>,
 }
 
 /// Figures for every model and for the whole gateway, plus what could not be computed and why.
@@ -100,9 +94,11 @@ pub fn error_rate(
     requests: Option<f64>,
 ) -> Option<f64> {
     let can_fail = store.health.reports_failures && store.has_signal(Signal::Requests);
-    store
-        .sum_rate(Signal::RequestsFailed, models, eval_t, range)
-        .or((can_fail && requests.is_some()).then_some(0.0))
+    figures::errors(
+        store.sum_rate(Signal::RequestsFailed, models, eval_t, range),
+        can_fail,
+        requests,
+    )
 }
 
 /// Figures for `models` (all when `None`) from `eval_t - range` to `eval_t`.
@@ -116,17 +112,10 @@ pub fn figures(
     let rate = |s| store.sum_rate(s, models, eval_t, range);
     let requests = rate(Signal::Requests);
     let errors = error_rate(store, models, eval_t, range, requests);
-    let error_ratio = match (errors, requests) {
-        (Some(e), Some(r)) if r > 0.0 => Some((e / r).clamp(0.0, 1.0)),
-        _ => None,
-    };
+    let error_ratio = figures::error_ratio(errors, requests);
     let input = rate(Signal::TokensInput);
     let output = rate(Signal::TokensOutput);
-    let total = rate(Signal::TokensTotal).or(match (input, output) {
-        (None, None) => None,
-        // Embedding-only traffic has input and no output: the total is still known.
-        (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
-    });
+    let total = figures::total_tokens(rate(Signal::TokensTotal), input, output);
     let (cost_usd_per_hour, cost_usd, cost_source) = cost(store, prices, models, eval_t, range);
     Figures {
         requests_per_second: requests,
@@ -177,12 +166,7 @@ fn cost(
         };
         *per_hour.get_or_insert(0.0) += h;
         *spent.get_or_insert(0.0) += s.unwrap_or(0.0);
-        source = match (source, src) {
-            (CostSource::BlendedEstimate, _) | (_, CostSource::BlendedEstimate) => {
-                CostSource::BlendedEstimate
-            }
-            _ => src,
-        };
+        source = figures::merge_source(source, src);
     }
     (per_hour, spent, source)
 }
@@ -202,26 +186,22 @@ fn model_cost(
     let one = [model];
     let rate = |s| store.sum_rate(s, Some(&one), eval_t, range);
     let inc = |s| store.sum_increase(s, Some(&one), eval_t, range);
-    let split = |f: &dyn Fn(Signal) -> Option<f64>| -> Option<f64> {
-        let input = f(Signal::TokensInput);
-        let output = f(Signal::TokensOutput);
-        if input.is_none() && output.is_none() {
-            return None;
-        }
-        let tokens = TokenCounts {
-            input: input.unwrap_or(0.0),
-            cached_input: f(Signal::TokensCachedInput).unwrap_or(0.0),
-            output: output.unwrap_or(0.0),
-        };
-        Some(price.cost_usd(tokens).total)
+    let mix = |f: &dyn Fn(Signal) -> Option<f64>, split: bool| figures::TokenMix {
+        input: if split { f(Signal::TokensInput) } else { None },
+        cached_input: if split {
+            f(Signal::TokensCachedInput)
+        } else {
+            None
+        },
+        output: if split { f(Signal::TokensOutput) } else { None },
+        total: if split { None } else { f(Signal::TokensTotal) },
     };
-    if let Some(per_second) = split(&rate) {
-        return Some((per_second * 3600.0, split(&inc), CostSource::PriceTable));
-    }
-    let blended = price.blended_per_mtok() / 1e6;
-    let per_second = rate(Signal::TokensTotal)? * blended;
-    let spent = inc(Signal::TokensTotal).map(|t| t * blended);
-    Some((per_second * 3600.0, spent, CostSource::BlendedEstimate))
+    // Priced by the split where the gateway exports it, else the total at the blended price;
+    // the amount spent is priced the same way as the rate.
+    let split = rate(Signal::TokensInput).is_some() || rate(Signal::TokensOutput).is_some();
+    let (per_second, source) = figures::priced(price, &mix(&rate, split))?;
+    let spent = figures::priced(price, &mix(&inc, split)).map(|(usd, _)| usd);
+    Some((per_second * 3600.0, spent, source))
 }
 
 /// The warning for models that moved tokens but have no price, so the cost leaves them out;
@@ -257,6 +237,7 @@ pub fn window_figures(
         .map(|model| ModelFigures {
             figures: figures(store, prices, Some(&[model.as_str()]), eval_t, range),
             model,
+            instance: None,
         })
         .collect();
     let totals = figures(store, prices, only, eval_t, range);

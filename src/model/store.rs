@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::base::promql;
-use crate::base::signal::{CanonicalSample, CanonicalValue, Signal, SignalKind};
+use crate::base::signal::{CanonicalSample, CanonicalValue, GaugeAggregate, Signal, SignalKind};
 
 /// Sizes that bound the store's memory.
 #[derive(Debug, Clone, Copy)]
@@ -239,7 +239,7 @@ impl TargetStore {
         let slots = self.limits.slots;
 
         let mut counter_deltas: BTreeMap<SeriesKey, f64> = BTreeMap::new();
-        let mut gauge_values: BTreeMap<SeriesKey, (f64, usize)> = BTreeMap::new();
+        let mut gauge_values: BTreeMap<SeriesKey, (f64, usize, f64)> = BTreeMap::new();
         let mut hist_deltas: BTreeMap<SeriesKey, (Vec<f64>, Vec<f64>, f64, f64)> = BTreeMap::new();
         let mut dropped = 0usize;
         let mut rejected = 0usize;
@@ -271,9 +271,12 @@ impl TargetStore {
             match (&sample.value, sample.signal.kind()) {
                 (CanonicalValue::Scalar(v), SignalKind::Gauge) => {
                     if v.is_finite() {
-                        let e = gauge_values.entry(key).or_insert((0.0, 0));
+                        let e = gauge_values
+                            .entry(key)
+                            .or_insert((0.0, 0, f64::NEG_INFINITY));
                         e.0 += v;
                         e.1 += 1;
+                        e.2 = e.2.max(*v);
                     }
                 }
                 (CanonicalValue::Scalar(v), SignalKind::Counter) => {
@@ -405,15 +408,15 @@ impl TargetStore {
                 None => dropped += 1,
             }
         }
-        for (key, (total, n)) in &gauge_values {
+        for (key, (total, n, max)) in &gauge_values {
             let Some(series) = self.scalar_series(key) else {
                 dropped += 1;
                 continue;
             };
-            series.current = match key.signal {
-                // A ratio averages across series; counts of requests add up.
-                Signal::CacheHitRatio => total / *n as f64,
-                _ => *total,
+            series.current = match key.signal.gauge_aggregate() {
+                GaugeAggregate::Sum => *total,
+                GaugeAggregate::Mean => total / *n as f64,
+                GaugeAggregate::Max => *max,
             };
         }
         for (key, series) in self.scalars.iter_mut() {
@@ -647,9 +650,10 @@ impl TargetStore {
             return None;
         }
         let total: f64 = values.iter().sum();
-        Some(match signal {
-            Signal::CacheHitRatio => total / values.len() as f64,
-            _ => total,
+        Some(match signal.gauge_aggregate() {
+            GaugeAggregate::Sum => total,
+            GaugeAggregate::Mean => total / values.len() as f64,
+            GaugeAggregate::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         })
     }
 

@@ -78,6 +78,7 @@ impl InstanceRow {
                 self.instance.clone()
             },
             figures: self.figures.clone(),
+            instance: Some(self.instance.clone()),
         }
     }
 }

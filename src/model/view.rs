@@ -9,12 +9,7 @@ use crate::model::store::{Heatmap, TargetStore};
 /// One point of a time chart: seconds relative to the newest sample (≤ 0), value.
 pub type ChartPoint = (f64, f64);
 
-/// Token share of one model over the window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelTokens {
-    pub model: String,
-    pub tokens: f64,
-}
+pub use crate::model::figures::ModelTokens;
 
 /// What the status line says about the target.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +51,8 @@ pub struct DashboardView {
     pub in_flight: Option<f64>,
     pub queued: Option<f64>,
     pub cache_hit_ratio: Option<f64>,
+    /// Engine saturation over the "now" range (KV cache, queue time, preemptions, verdicts).
+    pub saturation: crate::model::saturation::Saturation,
     /// Signals the current dialect cannot provide (panels say so instead of showing zeros).
     pub missing: Vec<Signal>,
     pub cost_warnings: Vec<String>,
@@ -158,6 +155,7 @@ impl DashboardView {
                 in_flight: None,
                 queued: None,
                 cache_hit_ratio: None,
+                saturation: Default::default(),
                 missing,
                 cost_warnings: Vec::new(),
                 models: Vec::new(),
@@ -214,6 +212,7 @@ impl DashboardView {
             in_flight: store.gauge_latest(Signal::InFlight),
             queued: store.gauge_latest(Signal::Queued),
             cache_hit_ratio: store.gauge_latest(Signal::CacheHitRatio),
+            saturation: crate::model::saturation::saturation(store, eval_t, now_range, window),
             missing,
             cost_warnings: now_figures.warnings,
             models: now_figures.models,
@@ -245,22 +244,16 @@ fn tokens_by_model(
     {
         models.push(ALL_MODELS.to_string());
     }
-    let mut out: Vec<ModelTokens> = models
-        .into_iter()
-        .filter_map(|model| {
-            let one = [model.as_str()];
-            let inc = |s| store.sum_increase(s, Some(&one), eval_t, window);
-            let tokens = inc(Signal::TokensTotal).or(
-                match (inc(Signal::TokensInput), inc(Signal::TokensOutput)) {
-                    (None, None) => None,
-                    (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
-                },
-            )?;
-            (tokens > 0.0).then_some(ModelTokens { model, tokens })
-        })
-        .collect();
-    out.sort_by(|a, b| b.tokens.total_cmp(&a.tokens).then(a.model.cmp(&b.model)));
-    out
+    crate::model::figures::model_tokens(models.into_iter().map(|model| {
+        let one = [model.as_str()];
+        let inc = |s| store.sum_increase(s, Some(&one), eval_t, window);
+        let tokens = crate::model::figures::total_tokens(
+            inc(Signal::TokensTotal),
+            inc(Signal::TokensInput),
+            inc(Signal::TokensOutput),
+        );
+        (model, tokens)
+    }))
 }
 
 /// Puts the instance rows into the view's table at fleet level.
@@ -287,14 +280,10 @@ pub fn selected_instance(
     if !info.table_lists_instances() {
         return None;
     }
-    let row = crate::model::table::table_order(&view.models, sort, descending)
-        .get(selected)
-        .map(|r| r.model.clone())?;
-    Some(
-        row.strip_suffix(crate::model::table::DOWN_MARK)
-            .unwrap_or(&row)
-            .to_string(),
-    )
+    crate::model::table::table_order(&view.models, sort, descending)
+        .get(selected)?
+        .instance
+        .clone()
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub struct Session {
     pub probe_feed: ProbeFeed,
     /// Problems found at start-up that the user should see (e.g. an unknown --dialect).
     pub notices: Vec<String>,
+    /// Notices about the dashboard alone (where the probe keys go): shown after [`Self::notices`]
+    /// on the dashboard, left out of a snapshot.
+    pub dashboard_notices: Vec<String>,
     /// The dashboard's key bindings (defaults plus the config file's `[keys]`).
     pub keymap: crate::base::keymap::Keymap,
     /// TLS certificates are not verified (`--insecure`): the dashboard keeps a badge up.
@@ -90,6 +93,7 @@ impl Session {
         let resolved = config.resolve_target(args);
         let args = &resolved;
         let mut notices = Vec::new();
+        let mut dashboard_notices = Vec::new();
         let demo = if args.demo {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             Some(
@@ -174,7 +178,7 @@ impl Session {
             limits,
         )?;
         if fleet.is_some() && args.api_base.is_none() {
-            notices.push(crate::runtime::fleet::PROBE_NOTICE.to_string());
+            dashboard_notices.push(crate::runtime::fleet::PROBE_NOTICE.to_string());
         }
         Ok(Self {
             store: TargetStore::new(name, limits),
@@ -189,6 +193,7 @@ impl Session {
             updates,
             demo,
             notices,
+            dashboard_notices,
             keymap: config.keymap.clone(),
             insecure_tls: args.tls.insecure,
             recorder,
@@ -218,6 +223,7 @@ impl Session {
             updates,
             demo: None,
             notices: Vec::new(),
+            dashboard_notices: Vec::new(),
             keymap: config.keymap.clone(),
             insecure_tls: false,
             recorder: None,
@@ -253,33 +259,7 @@ impl Session {
         }
         match outcome {
             ScrapeOutcome::Ok(data) => {
-                let health = &mut self.store.health;
-                health.dialect = data.dialect.clone().or(health.dialect.take());
-                health.reports_failures = health
-                    .dialect
-                    .as_ref()
-                    .and_then(|name| self.dialects.iter().find(|d| &d.name == name))
-                    .is_some_and(|d| d.provides(crate::base::signal::Signal::RequestsFailed));
-                health.skipped_lines_last = data.skipped_lines;
-                health.skipped_lines_total += data.skipped_lines as u64;
-                health.invalid_utf8 = std::str::from_utf8(&data.body).is_err();
-                if let Some(first) = &data.first_skipped {
-                    tracing::warn!(
-                        "skipped {} malformed lines, first: {first}",
-                        data.skipped_lines
-                    );
-                }
-                self.store.ingest(data.time, &data.samples);
-                self.store.health.rejected_histograms += data.rejected_histograms;
-                if data.dialect.is_none() {
-                    self.store.record_failure(
-                        data.time,
-                        format!(
-                            "no known dialect among {} metric families: pass --dialect NAME",
-                            data.families
-                        ),
-                    );
-                }
+                scrape::apply_scrape(&mut self.store, &self.dialects, &data, data.time);
             }
             ScrapeOutcome::Failed { time, error } => self.store.record_failure(time, error),
         }

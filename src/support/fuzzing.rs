@@ -1,4 +1,4 @@
-//! Property harnesses shared by the `cargo fuzz` targets (`fuzz/`) and `tests/fuzz_regressions.rs`.
+//! Property harnesses shared by the `cargo fuzz` targets (`fuzz/`) and `tests/it/fuzz_regressions.rs`.
 //!
 //! Each harness takes arbitrary bytes and returns `Err` describing the first broken property, so
 //! the fuzz target (which panics on `Err`) and the regression test over the checked-in corpus

@@ -303,6 +303,8 @@ fn vllm_finish_reasons_tokens_prefix_cache_latency_and_queue() {
     close(f.ttft_seconds.p95, 0.039);
     close(run.gauge(InFlight, LLAMA), 16.0);
     close(run.gauge(Queued, LLAMA), 5.0);
+    // vllm:kv_cache_usage_perc is a fraction despite its name: 0.4127604166666667 in the capture.
+    close(run.gauge(KvCacheUsage, LLAMA), 0.4127604166666667);
     run.provides_exactly(&[
         Requests,
         RequestsFailed,
@@ -314,6 +316,11 @@ fn vllm_finish_reasons_tokens_prefix_cache_latency_and_queue() {
         ItlSeconds,
         InFlight,
         Queued,
+        KvCacheUsage,
+        QueueTimeSeconds,
+        PrefillTimeSeconds,
+        DecodeTimeSeconds,
+        Preemptions,
     ]);
 }
 
@@ -389,6 +396,8 @@ fn litellm_requests_failures_spend_tokens_and_latency() {
         SpendUsd,
         LatencySeconds,
         TtftSeconds,
+        InFlight,
+        QueueTimeSeconds,
     ]);
 }
 
@@ -426,6 +435,8 @@ fn tgi_counts_duration_token_sums_and_gauges_under_the_target_name() {
     assert_eq!(f.ttft_seconds.p95, None);
     close(run.gauge(InFlight, "tgi-0"), 11.0);
     close(run.gauge(Queued, "tgi-0"), 4.0);
+    // tgi_batch_current_size is both the requests in flight and the running batch.
+    close(run.gauge(BatchSize, "tgi-0"), 11.0);
     assert!(!run.dialect.provides(TtftSeconds));
     run.provides_exactly(&[
         Requests,
@@ -435,6 +446,8 @@ fn tgi_counts_duration_token_sums_and_gauges_under_the_target_name() {
         LatencySeconds,
         InFlight,
         Queued,
+        QueueTimeSeconds,
+        BatchSize,
     ]);
 }
 
@@ -458,6 +471,8 @@ fn llamacpp_tokens_with_cached_prompt_and_slot_gauges() {
     assert_eq!(f.latency_seconds.p95, None);
     close(run.gauge(InFlight, "llama-0"), 3.0);
     close(run.gauge(Queued, "llama-0"), 1.0);
+    // Busy slots per decode call, as captured: llama.cpp's running batch.
+    close(run.gauge(BatchSize, "llama-0"), 1.73421);
     for missing in [Requests, RequestsFailed, LatencySeconds, TtftSeconds] {
         assert!(!run.dialect.provides(missing), "{missing:?}");
     }
@@ -467,6 +482,7 @@ fn llamacpp_tokens_with_cached_prompt_and_slot_gauges() {
         TokensOutput,
         InFlight,
         Queued,
+        BatchSize,
     ]);
 }
 
@@ -498,6 +514,8 @@ fn sglang_requests_aborts_tokens_latency_and_per_scheduler_gauges() {
     t1 = set(&t1, "sglang:num_queue_reqs", &dp("1"), 2.0);
     t1 = set(&t1, "sglang:cache_hit_rate", &dp("0"), 0.5);
     t1 = set(&t1, "sglang:cache_hit_rate", &dp("1"), 0.6);
+    t1 = set(&t1, "sglang:token_usage", &dp("0"), 0.97);
+    t1 = observe(&t1, "sglang:queue_time_seconds", &dp("0"), 0.15, 100.0);
     let run = Run::new("sglang", "sglang-0", &t0, &t1);
     assert_eq!(run.store.models(), [QWEN]);
 
@@ -516,6 +534,13 @@ fn sglang_requests_aborts_tokens_latency_and_per_scheduler_gauges() {
     close(run.gauge(InFlight, QWEN), 44.0 + 40.0);
     close(run.gauge(Queued, QWEN), 1.0 + 2.0);
     close(run.gauge(CacheHitRatio, QWEN), (0.5 + 0.6) / 2.0);
+    // KV use per scheduler is 0.97 and 0.58: the fullest one is what saturates.
+    close(run.gauge(KvCacheUsage, QWEN), 0.97);
+    // 100 new waits, all in (0.1, 0.2]: p95 is 0.1 + 0.1 × 0.95.
+    close(run.p95(QueueTimeSeconds, QWEN), 0.195);
+    let sat = llmtop::model::saturation::saturation(&run.store, T1, RANGE, RANGE);
+    assert!(sat.saturated, "{sat:?}");
+    assert_eq!(sat.reasons, ["KV cache 97% full"]);
     run.provides_exactly(&[
         Requests,
         RequestsFailed,
@@ -528,6 +553,8 @@ fn sglang_requests_aborts_tokens_latency_and_per_scheduler_gauges() {
         InFlight,
         Queued,
         CacheHitRatio,
+        KvCacheUsage,
+        QueueTimeSeconds,
     ]);
 }
 
@@ -959,5 +986,88 @@ fn a_user_dialect_maps_an_in_house_gateway() {
         )
         .requests_per_second,
         0.0,
+    );
+}
+
+/// vLLM 0.11 exports the per-token latency twice (new name and deprecated twin, same buckets):
+/// the dialect's `alternatives` read the first present only, so 400 gaps are 400, not 800. A
+/// release with only the old name is still read through it, and a user dialect can say the same.
+#[test]
+fn vllm_reads_one_of_the_renamed_itl_families_never_both() {
+    let vllm = dialect::builtin()
+        .into_iter()
+        .find(|d| d.name == "vllm")
+        .expect("the vllm dialect");
+    let both = fixture("vllm_both_itl");
+    let itl = |text: &str| -> Vec<(u64, f64)> {
+        vllm.map(&parse(text), "gw")
+            .samples
+            .iter()
+            .filter(|s| s.signal == Signal::ItlSeconds)
+            .map(|s| match &s.value {
+                llmtop::base::signal::CanonicalValue::Histogram { count, .. } => {
+                    (s.series_id, *count)
+                }
+                other => panic!("ITL is a histogram, got {other:?}"),
+            })
+            .collect()
+    };
+    let read = itl(&both);
+    assert_eq!(read.len(), 1, "one series, from one family: {read:?}");
+    assert_eq!(read[0].1, 400.0);
+    // Through the store: the ITL quantile is that of the one family's buckets.
+    let mut store = TargetStore::new("gw", StoreLimits::default());
+    let samples = vllm.map(&parse(&both), "gw").samples;
+    store.ingest(T0, &samples);
+    let later: String = both
+        .lines()
+        .map(|l| {
+            if l.starts_with("vllm:inter_token_latency_seconds_count")
+                || l.starts_with("vllm:time_per_output_token_seconds_count")
+            {
+                l.replace(" 400.0", " 800.0")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    store.ingest(T1, &vllm.map(&parse(&later), "gw").samples);
+    assert!(store.has_signal(Signal::ItlSeconds));
+    // Only the old name (vLLM ≤ 0.10): read through the alternative.
+    let old_only: String = both
+        .lines()
+        .filter(|l| !l.contains("vllm:inter_token_latency_seconds"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let read_old = itl(&old_only);
+    assert_eq!(read_old.len(), 1);
+    assert_eq!(read_old[0].1, 400.0);
+    assert_ne!(
+        read_old[0].0, read[0].0,
+        "each family is its own raw series"
+    );
+    // Neither: nothing, and no error.
+    let neither: String = old_only
+        .lines()
+        .filter(|l| !l.contains("time_per_output_token"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(itl(&neither).is_empty());
+    // The format is the user's too, and checked.
+    let user = Dialect::from_toml_str(
+        "name = \"u\"\ndetect = [\"a_total\"]\n[[map]]\nmetric = \"a_total\"\nalternatives = [\"b_total\"]\nsignal = \"requests\"\n",
+    )
+    .expect("a user dialect with alternatives");
+    let mapped = user.map(&parse("a_total 3\nb_total 5\n"), "gw").samples;
+    assert_eq!(mapped.len(), 1);
+    assert!(matches!(mapped[0].value, llmtop::base::signal::CanonicalValue::Scalar(v) if v == 3.0));
+    let mapped = user.map(&parse("b_total 5\n"), "gw").samples;
+    assert!(matches!(mapped[0].value, llmtop::base::signal::CanonicalValue::Scalar(v) if v == 5.0));
+    let bad = "name = \"u\"\ndetect = [\"a_total\"]\n[[map]]\nmetric = \"a_total\"\nalternatives = [\"a_total\"]\nsignal = \"requests\"\n";
+    let err = format!("{:#}", Dialect::from_toml_str(bad).unwrap_err());
+    assert!(
+        err.contains("lists an empty alternative or itself"),
+        "{err}"
     );
 }

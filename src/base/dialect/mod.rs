@@ -124,6 +124,11 @@ pub struct MapRule {
     /// The sample name for counters and gauges (with `_total` where the gateway writes it), the
     /// family's base name for histograms (also when `part` reads its `_sum` or `_count`).
     pub metric: String,
+    /// Other names of the same family (a release renamed it): the first of `metric`, then these,
+    /// that a scrape holds is read, and only that one, so a release exporting both old and new
+    /// names is never counted twice.
+    #[serde(default)]
+    pub alternatives: Vec<String>,
     #[serde(default)]
     pub signal: Option<Signal>,
     #[serde(default)]
@@ -148,6 +153,20 @@ pub struct MapRule {
 }
 
 impl MapRule {
+    /// `metric`, then its `alternatives`, in order of preference.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.metric.as_str()).chain(self.alternatives.iter().map(String::as_str))
+    }
+
+    /// The name this scrape is read through: the first of [`MapRule::names`] it holds; `None`
+    /// when it holds none. A rule without alternatives always reads `metric`.
+    fn present_name<'r>(&'r self, exposition: &Exposition<'_>) -> Option<&'r str> {
+        if self.alternatives.is_empty() {
+            return Some(&self.metric);
+        }
+        self.names().find(|name| holds_family(exposition, name))
+    }
+
     /// The signals this rule can produce (before `failed_when`).
     fn target_signals(&self) -> Vec<Signal> {
         match (&self.signal, &self.by_label) {
@@ -214,6 +233,12 @@ impl Dialect {
                 ),
             }
             anyhow::ensure!(
+                rule.alternatives
+                    .iter()
+                    .all(|alt| !alt.is_empty() && alt != metric),
+                "dialect {name}: rule for {metric} lists an empty alternative or itself"
+            );
+            anyhow::ensure!(
                 rule.scale.is_finite() && rule.scale > 0.0,
                 "dialect {name}: rule for {metric} has a scale that is not a positive number"
             );
@@ -244,9 +269,11 @@ impl Dialect {
                     part.suffix()
                 );
                 anyhow::ensure!(
-                    !["_bucket", "_sum", "_count"]
-                        .iter()
-                        .any(|suffix| metric.ends_with(suffix)),
+                    !rule.names().any(|name| {
+                        ["_bucket", "_sum", "_count"]
+                            .iter()
+                            .any(|suffix| name.ends_with(suffix))
+                    }),
                     "dialect {name}: rule for {metric} with `part` must name the histogram family \
                      without its _bucket/_sum/_count suffix"
                 );
@@ -277,15 +304,7 @@ impl Dialect {
     fn detection_score(&self, exposition: &Exposition<'_>) -> usize {
         self.detect
             .iter()
-            .filter(|family| {
-                exposition.family_type(family).is_some()
-                    || exposition.samples.iter().any(|s| {
-                        s.name == family.as_str()
-                            || s.name
-                                .strip_prefix(family.as_str())
-                                .is_some_and(|rest| rest == "_bucket" || rest == "_count")
-                    })
-            })
+            .filter(|family| holds_family(exposition, family))
             .count()
     }
 
@@ -294,6 +313,9 @@ impl Dialect {
     pub fn map(&self, exposition: &Exposition<'_>, target_name: &str) -> Mapped {
         let mut mapped = Mapped::default();
         for rule in &self.rules {
+            let Some(metric) = rule.present_name(exposition) else {
+                continue;
+            };
             let model_label = rule.model_label.as_deref().unwrap_or(&self.model_label);
             let model_of = |labels: &Labels<'_>| -> String {
                 match labels.get(model_label) {
@@ -310,7 +332,7 @@ impl Dialect {
                     .first()
                     .is_some_and(|s| s.kind() == SignalKind::Histogram);
             if is_histogram {
-                for hist in exposition.histograms(&rule.metric) {
+                for hist in exposition.histograms(metric) {
                     if rule
                         .only_when
                         .as_ref()
@@ -338,7 +360,7 @@ impl Dialect {
                     mapped.samples.push(CanonicalSample {
                         signal,
                         model: model_of(&hist.labels),
-                        series_id: series_id(&rule.metric, &hist.labels),
+                        series_id: series_id(metric, &hist.labels),
                         value: CanonicalValue::Histogram {
                             buckets,
                             sum: hist.sum.unwrap_or(f64::NAN) * rule.scale,
@@ -348,8 +370,8 @@ impl Dialect {
                 }
             } else {
                 let sample_name = match rule.part {
-                    Some(part) => format!("{}{}", rule.metric, part.suffix()),
-                    None => rule.metric.clone(),
+                    Some(part) => format!("{metric}{}", part.suffix()),
+                    None => metric.to_string(),
                 };
                 for sample in exposition.samples_named(&sample_name) {
                     if rule
@@ -388,6 +410,18 @@ impl Dialect {
         }
         mapped
     }
+}
+
+/// Whether a scrape holds `family`: a `# TYPE` line for it, or a sample of it (a histogram by
+/// its `_bucket`, `_count` or `_sum`).
+fn holds_family(exposition: &Exposition<'_>, family: &str) -> bool {
+    exposition.family_type(family).is_some()
+        || exposition.samples.iter().any(|s| {
+            s.name == family
+                || s.name
+                    .strip_prefix(family)
+                    .is_some_and(|rest| rest == "_bucket" || rest == "_count" || rest == "_sum")
+        })
 }
 
 fn rule_signal(rule: &MapRule, labels: &Labels<'_>) -> Option<Signal> {

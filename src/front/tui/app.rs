@@ -272,12 +272,12 @@ impl Default for ProbeSettings {
     fn default() -> Self {
         Self {
             model: None,
-            prompt: "Reply with one short sentence about monitoring.".into(),
+            prompt: crate::io::probe::DEFAULT_PROMPT.into(),
             read_only: false,
             max_spend_usd: None,
-            burst_size: 20,
-            burst_concurrency: 4,
-            burst_confirm_above: 50,
+            burst_size: crate::io::probe::DEFAULT_BURST_SIZE,
+            burst_concurrency: crate::io::probe::DEFAULT_BURST_CONCURRENCY,
+            burst_confirm_above: crate::io::probe::DEFAULT_BURST_CONFIRM_ABOVE,
         }
     }
 }

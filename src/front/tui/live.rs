@@ -191,7 +191,7 @@ pub async fn run(session: Session, ui: &UiOptions, options: TuiOptions) -> anyho
         app.keymap = session.keymap.clone();
         app.color_depth = color_depth;
         app.insecure_tls = session.insecure_tls;
-        for notice in &session.notices {
+        for notice in session.notices.iter().chain(&session.dashboard_notices) {
             app.set_notice(notice.clone(), unix_now());
         }
         Ok(app)

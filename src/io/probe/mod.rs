@@ -33,6 +33,13 @@ pub use result::*;
 pub use retry::RetryPolicy;
 use sse::{ChatStream, SseDecoder};
 
+/// The prompt a probe sends unless told otherwise (`p`, `llmtop probe`, `llmtop bench`).
+pub const DEFAULT_PROMPT: &str = "Reply with one short sentence about monitoring.";
+/// Requests a burst (`b`) sends, how many at once, and above how many it asks first.
+pub const DEFAULT_BURST_SIZE: usize = 20;
+pub const DEFAULT_BURST_CONCURRENCY: usize = 4;
+pub const DEFAULT_BURST_CONFIRM_ABOVE: usize = 50;
+
 /// What to tell a user whose key was refused. Names the credential sources, never the key.
 pub const AUTH_HINT: &str = "set LLMTOP_API_KEY or OPENAI_API_KEY, or pass --api-key-file";
 

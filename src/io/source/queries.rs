@@ -257,18 +257,17 @@ impl<'d> QueryBuilder<'d> {
             .rules_for(signal)
             .into_iter()
             .map(|(rule, m)| {
-                let name = match rule.part {
-                    Some(part) => format!(
-                        "{}{}",
-                        rule.metric,
-                        match part {
-                            crate::base::dialect::HistogramPart::Sum => "_sum",
-                            crate::base::dialect::HistogramPart::Count => "_count",
-                        }
-                    ),
-                    None => rule.metric.clone(),
+                let suffix = match rule.part {
+                    Some(crate::base::dialect::HistogramPart::Sum) => "_sum",
+                    Some(crate::base::dialect::HistogramPart::Count) => "_count",
+                    None => "",
                 };
-                let mut e = format!("{func}({}[{range}])", self.selector(&name, &m));
+                let mut e = first_present(rule, |name| {
+                    format!(
+                        "{func}({}[{range}])",
+                        self.selector(&format!("{name}{suffix}"), &m)
+                    )
+                });
                 if rule.scale != 1.0 {
                     e = format!("{e} * {}", rule.scale);
                 }
@@ -293,11 +292,13 @@ impl<'d> QueryBuilder<'d> {
             .rules_for(signal)
             .into_iter()
             .map(|(rule, m)| {
-                let bucket = format!("{}_bucket", rule.metric);
-                (
-                    rule,
-                    format!("{func}({}[{range}])", self.selector(&bucket, &m)),
-                )
+                let e = first_present(rule, |name| {
+                    format!(
+                        "{func}({}[{range}])",
+                        self.selector(&format!("{name}_bucket"), &m)
+                    )
+                });
+                (rule, e)
             })
             .collect();
         self.combine(parts, group, Some("le"))
@@ -326,19 +327,20 @@ impl<'d> QueryBuilder<'d> {
         scales.iter().all(|s| *s == first).then_some(first)
     }
 
-    /// A gauge: summed (in flight, queued) or averaged (cache hit ratio) over every series.
+    /// A gauge: summed (in flight, queued), averaged (cache hit ratio) or its maximum (KV cache
+    /// usage: the fullest engine saturates) over every series.
     pub fn gauge(&self, signal: Signal) -> Option<String> {
         debug_assert_eq!(signal.kind(), SignalKind::Gauge);
-        let agg = if signal == Signal::CacheHitRatio {
-            "avg"
-        } else {
-            "sum"
+        let agg = match signal.gauge_aggregate() {
+            crate::base::signal::GaugeAggregate::Sum => "sum",
+            crate::base::signal::GaugeAggregate::Mean => "avg",
+            crate::base::signal::GaugeAggregate::Max => "max",
         };
         let parts: Vec<String> = self
             .rules_for(signal)
             .into_iter()
             .map(|(rule, m)| {
-                let mut e = self.selector(&rule.metric, &m);
+                let mut e = first_present(rule, |name| self.selector(name, &m));
                 if rule.scale != 1.0 {
                     e = format!("{e} * {}", rule.scale);
                 }
@@ -424,6 +426,17 @@ pub fn detect<'d>(dialects: &'d [Dialect], names: &[String]) -> Option<&'d Diale
         }
     }
     best.map(|(_, d)| d)
+}
+
+/// One rule's expression over its names in order of preference: PromQL's `or` keeps a later
+/// name's series only where no earlier name has one with the same labels, so a release exporting
+/// the old and the new name is read once, as a direct scrape reads it.
+fn first_present(rule: &MapRule, expr: impl Fn(&str) -> String) -> String {
+    let parts: Vec<String> = rule.names().map(expr).collect();
+    match parts.len() {
+        1 => parts.into_iter().next().unwrap_or_default(),
+        _ => format!("({})", parts.join(" or ")),
+    }
 }
 
 #[cfg(test)]
@@ -517,13 +530,15 @@ mod tests {
                 .unwrap(),
             "histogram_quantile(0.99, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket[5m])))"
         );
-        // Two families feed inter-token latency: told apart, then summed by le.
+        // Inter-token latency under its new name or, where only that exists, the old one: `or`
+        // keeps the old family's series only where the new one has none, so a release that
+        // exports both is read once (it used to be summed, counting every token twice).
         assert_eq!(
             q.quantile(0.5, Signal::ItlSeconds, Group::Total, "1m")
                 .unwrap(),
             "histogram_quantile(0.5, sum by (le) (\
-             label_replace(rate(vllm:inter_token_latency_seconds_bucket[1m]), \"llmtop_rule\", \"0\", \"\", \"\") or \
-             label_replace(rate(vllm:time_per_output_token_seconds_bucket[1m]), \"llmtop_rule\", \"1\", \"\", \"\")))"
+             (rate(vllm:inter_token_latency_seconds_bucket[1m]) or \
+             rate(vllm:time_per_output_token_seconds_bucket[1m]))))"
         );
         assert_eq!(
             q.counter(Signal::TokensOutput, Group::Model, "24h", true)

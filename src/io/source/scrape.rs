@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use crate::base::clock::unix_now;
 use crate::base::dialect::{self, Dialect};
 use crate::base::exposition;
-use crate::base::signal::CanonicalSample;
+use crate::base::signal::{CanonicalSample, Signal};
+use crate::model::store::TargetStore;
 
 /// How to scrape one target.
 #[derive(Clone)]
@@ -67,6 +68,48 @@ pub struct ScrapeData {
 pub enum ScrapeOutcome {
     Ok(Box<ScrapeData>),
     Failed { time: f64, error: String },
+}
+
+/// Applies one successful scrape to `store`, stamped `time`: the dialect (kept from earlier
+/// scrapes when this one names none), whether it reports failures, the skipped lines (the first
+/// one logged), bad bytes and rejected histograms, then the samples. One path for a session's
+/// store and each target of a direct fleet. False when no dialect matched: the store records it
+/// as a failure and the caller should not merge the samples anywhere.
+pub fn apply_scrape(
+    store: &mut TargetStore,
+    dialects: &[Dialect],
+    data: &ScrapeData,
+    time: f64,
+) -> bool {
+    let health = &mut store.health;
+    health.dialect = data.dialect.clone().or(health.dialect.take());
+    health.reports_failures = health
+        .dialect
+        .as_ref()
+        .and_then(|name| dialects.iter().find(|d| &d.name == name))
+        .is_some_and(|d| d.provides(Signal::RequestsFailed));
+    health.skipped_lines_last = data.skipped_lines;
+    health.skipped_lines_total += data.skipped_lines as u64;
+    health.invalid_utf8 = std::str::from_utf8(&data.body).is_err();
+    if let Some(first) = &data.first_skipped {
+        tracing::warn!(
+            "skipped {} malformed lines, first: {first}",
+            data.skipped_lines
+        );
+    }
+    store.ingest(time, &data.samples);
+    store.health.rejected_histograms += data.rejected_histograms;
+    if data.dialect.is_none() {
+        store.record_failure(
+            time,
+            format!(
+                "no known dialect among {} metric families: pass --dialect NAME",
+                data.families
+            ),
+        );
+        return false;
+    }
+    true
 }
 
 /// Normalises what a user types into a metrics URL: `host:port`, `http(s)://host:port`

@@ -102,27 +102,12 @@ impl DirectFleet {
             };
             match outcome {
                 ScrapeOutcome::Ok(data) => {
-                    let d = data.dialect.clone().or(store.health.dialect.take());
-                    store.health.reports_failures = self
-                        .dialects
-                        .iter()
-                        .any(|x| Some(&x.name) == d.as_ref() && x.provides(Signal::RequestsFailed));
-                    store.health.dialect = d.clone();
-                    store.health.skipped_lines_last = data.skipped_lines;
-                    store.health.skipped_lines_total += data.skipped_lines as u64;
                     // Stamped with the tick, like the aggregate, so a row and the total are
                     // evaluated over the same samples.
-                    store.ingest(tick.time, &data.samples);
-                    if data.dialect.is_none() {
-                        store.record_failure(
-                            tick.time,
-                            format!(
-                                "no known dialect among {} metric families: pass --dialect NAME",
-                                data.families
-                            ),
-                        );
+                    if !scrape::apply_scrape(store, &self.dialects, &data, tick.time) {
                         continue;
                     }
+                    let d = store.health.dialect.clone();
                     dialect = dialect.or(d);
                     merged.extend(data.samples.into_iter().map(|mut s| {
                         s.series_id = fleet_series_id(i, s.series_id);
@@ -202,5 +187,67 @@ impl DirectFleet {
         });
         crate::model::view::show_instances(&mut view);
         view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(name: &str) -> ScrapeTarget {
+        ScrapeTarget {
+            url: url::Url::parse(&format!("http://{name}/metrics")).unwrap(),
+            name: name.to_string(),
+            headers: Default::default(),
+            interval: std::time::Duration::from_secs(1),
+            timeout: std::time::Duration::from_secs(1),
+            max_body_bytes: 1 << 20,
+            dialect_override: None,
+            auth_hint: String::new(),
+        }
+    }
+
+    /// Each target's store keeps the same books as a one-gateway session's (they share
+    /// `scrape::apply_scrape`): bad bytes, rejected histograms, skipped lines, the dialect.
+    #[test]
+    fn a_targets_store_keeps_the_sessions_books() {
+        let dialects = Arc::new(crate::base::dialect::builtin());
+        let mut fleet = DirectFleet::new(
+            vec![target("a:1"), target("b:1")],
+            dialects,
+            StoreLimits::default(),
+        );
+        let data = |dialect: Option<&str>| {
+            Box::new(scrape::ScrapeData {
+                time: 10.0,
+                dialect: dialect.map(str::to_string),
+                samples: Vec::new(),
+                families: 3,
+                skipped_lines: 2,
+                first_skipped: Some("bad line".into()),
+                rejected_histograms: 1,
+                bytes: 4,
+                duration: std::time::Duration::from_millis(1),
+                body: bytes::Bytes::from_static(b"\xff\xfe ok"),
+            })
+        };
+        fleet.apply(FleetScrape {
+            time: 11.0,
+            outcomes: vec![
+                ScrapeOutcome::Ok(data(Some("seed"))),
+                ScrapeOutcome::Ok(data(None)),
+            ],
+        });
+        let a = &fleet.stores[0].health;
+        assert!(a.invalid_utf8);
+        assert_eq!(a.rejected_histograms, 1);
+        assert_eq!(a.skipped_lines_total, 2);
+        assert_eq!(a.dialect.as_deref(), Some("seed"));
+        assert!(a.last_error.is_none());
+        let b = &fleet.stores[1].health;
+        assert_eq!(
+            b.last_error.as_deref(),
+            Some("no known dialect among 3 metric families: pass --dialect NAME")
+        );
     }
 }

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use futures_util::StreamExt;
 
 use crate::base::dialect::{ALL_MODELS, Dialect};
-use crate::base::pricing::{PriceTable, TokenCounts};
+use crate::base::pricing::PriceTable;
 use crate::base::signal::Signal;
 use crate::io::source::promapi::{
     PromClient, PromError, QueryData, RangeSeries, Sample, safe_step,
 };
 use crate::io::source::queries::{Group, MODEL, QueryBuilder, duration};
+use crate::model::figures;
 use crate::model::stats::{CostSource, Figures, ModelFigures, Quantiles, TokenRates};
 use crate::model::store::Heatmap;
 use crate::model::table::{FleetInfo, InstanceRow};
@@ -362,6 +363,7 @@ impl PromSource {
                 ModelFigures {
                     model: m.clone(),
                     figures,
+                    instance: None,
                 }
             })
             .collect();
@@ -459,6 +461,12 @@ impl PromSource {
             in_flight: scalar(Key::Gauge(0)),
             queued: scalar(Key::Gauge(1)),
             cache_hit_ratio: scalar(Key::Gauge(2)),
+            // Through Prometheus only the running and waiting counts are queried so far.
+            saturation: crate::model::saturation::Saturation {
+                in_flight: scalar(Key::Gauge(0)),
+                queued: scalar(Key::Gauge(1)),
+                ..Default::default()
+            },
             missing,
             cost_warnings,
             models,
@@ -632,17 +640,11 @@ fn counter_figures(
     let requests = sum(0);
     // Missing is not zero, except that a dialect able to report failures creates the failure
     // series on the first failure: while requests flow, absent means none (as stats::error_rate).
-    let errors = sum(1).or((reports_failures && requests.is_some()).then_some(0.0));
-    let error_ratio = match (errors, requests) {
-        (Some(e), Some(r)) if r > 0.0 => Some((e / r).clamp(0.0, 1.0)),
-        _ => None,
-    };
+    let errors = figures::errors(sum(1), reports_failures, requests);
+    let error_ratio = figures::error_ratio(errors, requests);
     let input = sum(2);
     let output = sum(4);
-    let total = sum(5).or(match (input, output) {
-        (None, None) => None,
-        (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
-    });
+    let total = figures::total_tokens(sum(5), input, output);
     let (cost, source) = if has_spend {
         (sum(6).map(|r| r * 3600.0), CostSource::GatewaySpend)
     } else {
@@ -696,28 +698,17 @@ fn priced_cost(
         let Some(price) = prices.lookup(model) else {
             continue;
         };
-        let (rate, src) = if input.is_some() || output.is_some() {
-            let tokens = TokenCounts {
-                input: input.unwrap_or(0.0),
-                cached_input: cached.unwrap_or(0.0),
-                output: output.unwrap_or(0.0),
-            };
-            (price.cost_usd(tokens).total, CostSource::PriceTable)
-        } else if let Some(t) = total {
-            (
-                t * price.blended_per_mtok() / 1e6,
-                CostSource::BlendedEstimate,
-            )
-        } else {
+        let mix = figures::TokenMix {
+            input,
+            cached_input: cached,
+            output,
+            total,
+        };
+        let Some((rate, src)) = figures::priced(price, &mix) else {
             continue;
         };
         *per_hour.get_or_insert(0.0) += rate * 3600.0;
-        source = match (source, src) {
-            (CostSource::BlendedEstimate, _) | (_, CostSource::BlendedEstimate) => {
-                CostSource::BlendedEstimate
-            }
-            _ => src,
-        };
+        source = figures::merge_source(source, src);
     }
     (per_hour, source)
 }
@@ -734,18 +725,11 @@ fn tokens_by_model(window_counters: &[Option<Grouped>]) -> Vec<ModelTokens> {
             *totals.entry(m.clone()).or_default()[slot].get_or_insert(0.0) += v;
         }
     }
-    let mut out: Vec<ModelTokens> = totals
-        .into_iter()
-        .filter_map(|(model, [i, o, t])| {
-            let tokens = t.or(match (i, o) {
-                (None, None) => None,
-                (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
-            })?;
-            (tokens > 0.0).then_some(ModelTokens { model, tokens })
-        })
-        .collect();
-    out.sort_by(|a, b| b.tokens.total_cmp(&a.tokens).then(a.model.cmp(&b.model)));
-    out
+    figures::model_tokens(
+        totals
+            .into_iter()
+            .map(|(model, [i, o, t])| (model, figures::total_tokens(t, i, o))),
+    )
 }
 
 type Charts = (Vec<ChartPoint>, Vec<ChartPoint>, Vec<ChartPoint>);

@@ -59,8 +59,27 @@ pub(super) fn render_latency(
     if let Some(v) = view.queued {
         gauges.push(format!("queued {}", format::compact(v)));
     }
+    let sat = &view.saturation;
+    if let Some(kv) = sat.kv_cache_usage {
+        gauges.push(format!("KV cache {}", format::percent(Some(kv))));
+    }
+    if let Some(p95) = sat.queue_time_seconds.p95 {
+        gauges.push(format!("queue p95 {}", format::seconds(Some(p95)).trim()));
+    }
+    if let Some(p) = sat.preemptions_per_second {
+        gauges.push(format!("preempt {}/s", format::compact(p)));
+    }
     for g in gauges {
         lines.push(Line::from(Span::styled(format!(" {g}"), theme.text())));
+    }
+    // The verdicts lead with a word, never colour alone.
+    for (on, word) in [(sat.saturated, "SATURATED"), (sat.stalled, "STALLED")] {
+        if on {
+            lines.push(Line::from(Span::styled(
+                format!(" {word}"),
+                Style::new().fg(theme.error).add_modifier(Modifier::BOLD),
+            )));
+        }
     }
     frame.render_widget(Paragraph::new(lines), figures_area);
     match &view.heatmap {

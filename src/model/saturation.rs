@@ -1,0 +1,229 @@
+//! Engine saturation: how full the engine is (requests running and waiting, KV cache), how long
+//! requests wait for it and how often it evicts, plus the two verdicts an operator wants at a
+//! glance at 3 a.m.: *saturated* (more load will only queue) and *stalled* (decoding has all but
+//! stopped while requests run). Every figure is `None` where the gateway does not export it.
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::base::signal::Signal;
+use crate::model::stats::Quantiles;
+use crate::model::store::TargetStore;
+
+/// KV-cache use at or above this is saturation: new requests wait for memory, or preempt others.
+pub const KV_SATURATED: f64 = 0.95;
+/// A queue that grows by at least this many requests over the range, while completions stay
+/// flat, is saturation.
+pub const QUEUE_GROWTH: f64 = 1.0;
+/// Completions "stay flat" when the second half of the range completes at most this much more
+/// than the first.
+pub const FLAT_THROUGHPUT: f64 = 1.1;
+/// Decoding is stalled below this share of its recent median throughput.
+pub const STALL_SHARE: f64 = 0.25;
+/// Points of the window the recent median decode throughput is taken over.
+const MEDIAN_POINTS: usize = 12;
+
+/// The saturation figures of one gateway (or fleet) over the "now" range.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Saturation {
+    /// Requests being processed now.
+    pub in_flight: Option<f64>,
+    /// Requests waiting now.
+    pub queued: Option<f64>,
+    /// KV cache in use, 0…1, the fullest engine's.
+    pub kv_cache_usage: Option<f64>,
+    /// Time requests waited before the engine took them.
+    pub queue_time_seconds: Quantiles,
+    pub preemptions_per_second: Option<f64>,
+    /// KV cache ≥ 95 %, or the queue grows while completions stay flat.
+    pub saturated: bool,
+    /// Decode throughput under a quarter of its recent median while requests run.
+    pub stalled: bool,
+    /// Why `saturated` or `stalled` is set, in words; empty when neither is.
+    #[serde(skip)]
+    pub reasons: Vec<String>,
+}
+
+impl Saturation {
+    /// Whether the gateway exports anything of it (else the dashboard shows nothing).
+    pub fn is_known(&self) -> bool {
+        self.in_flight.is_some()
+            || self.queued.is_some()
+            || self.kv_cache_usage.is_some()
+            || self.queue_time_seconds.p95.is_some()
+            || self.preemptions_per_second.is_some()
+    }
+}
+
+/// A gauge summed over its models at each scrape time in `[start, end]`.
+fn gauge_history(store: &TargetStore, signal: Signal, start: f64, end: f64) -> Vec<(f64, f64)> {
+    let mut by_time: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+    for key in store.keys_of(signal) {
+        for (t, v) in store.samples(&key, start, end) {
+            let e = by_time.entry(t.to_bits()).or_insert((t, 0.0));
+            e.1 += v;
+        }
+    }
+    let mut out: Vec<(f64, f64)> = by_time.into_values().collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+/// The saturation figures at `eval_t` over `range`, with the stall judged against the median
+/// decode throughput of the `window` before.
+pub fn saturation(store: &TargetStore, eval_t: f64, range: f64, window: f64) -> Saturation {
+    let q = |q| store.quantile(q, Signal::QueueTimeSeconds, None, eval_t, range);
+    let mut s = Saturation {
+        in_flight: store.gauge_latest(Signal::InFlight),
+        queued: store.gauge_latest(Signal::Queued),
+        kv_cache_usage: store.gauge_latest(Signal::KvCacheUsage),
+        queue_time_seconds: Quantiles {
+            p50: q(0.5),
+            p95: q(0.95),
+            p99: q(0.99),
+        },
+        preemptions_per_second: store.sum_rate(Signal::Preemptions, None, eval_t, range),
+        ..Saturation::default()
+    };
+    if let Some(kv) = s.kv_cache_usage
+        && kv >= KV_SATURATED
+    {
+        s.saturated = true;
+        s.reasons.push(format!("KV cache {:.0}% full", kv * 100.0));
+    }
+    let queue = gauge_history(store, Signal::Queued, eval_t - range, eval_t);
+    if let (Some(first), Some(last)) = (queue.first(), queue.last()) {
+        let half = range / 2.0;
+        let earlier = store.sum_rate(Signal::Requests, None, eval_t - half, half);
+        let later = store.sum_rate(Signal::Requests, None, eval_t, half);
+        let flat = matches!((earlier, later), (Some(e), Some(l)) if l <= e * FLAT_THROUGHPUT);
+        if last.1 - first.1 >= QUEUE_GROWTH && flat {
+            s.saturated = true;
+            s.reasons.push(format!(
+                "queue {:.0} → {:.0} while completions stay flat",
+                first.1, last.1
+            ));
+        }
+    }
+    let running = s.in_flight.is_some_and(|n| n > 0.0);
+    if running && let Some(now) = store.sum_rate(Signal::TokensOutput, None, eval_t, range) {
+        let step = window / MEDIAN_POINTS as f64;
+        let recent: Vec<f64> = (1..=MEDIAN_POINTS)
+            .filter_map(|i| {
+                let t = eval_t - window + step * i as f64;
+                store.sum_rate(Signal::TokensOutput, None, t, range.max(step))
+            })
+            .filter(|r| *r > 0.0)
+            .collect();
+        if let Some(m) = median(recent)
+            && now < STALL_SHARE * m
+        {
+            s.stalled = true;
+            s.reasons.push(format!(
+                "decoding at {:.0} tok/s, {:.0}% of its recent median",
+                now,
+                100.0 * now / m
+            ));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::signal::{CanonicalSample, CanonicalValue};
+    use crate::model::store::StoreLimits;
+
+    fn scalar(signal: Signal, id: u64, v: f64) -> CanonicalSample {
+        CanonicalSample {
+            signal,
+            model: "m".into(),
+            series_id: id,
+            value: CanonicalValue::Scalar(v),
+        }
+    }
+
+    /// Ten scrapes 1 s apart: requests complete at 5/s throughout; the queue and decode
+    /// throughput follow `queue(i)` and `tokens_per_s(i)`.
+    fn store_with(
+        queue: impl Fn(usize) -> f64,
+        kv: f64,
+        tokens_per_s: impl Fn(usize) -> f64,
+    ) -> TargetStore {
+        let mut store = TargetStore::new("gw", StoreLimits::default());
+        let mut tokens = 0.0;
+        for i in 0..60 {
+            tokens += tokens_per_s(i);
+            let samples = vec![
+                scalar(Signal::Requests, 1, 5.0 * i as f64),
+                scalar(Signal::TokensOutput, 2, tokens),
+                scalar(Signal::Queued, 3, queue(i)),
+                scalar(Signal::InFlight, 4, 8.0),
+                scalar(Signal::KvCacheUsage, 5, kv),
+                scalar(Signal::KvCacheUsage, 6, kv / 2.0),
+            ];
+            store.ingest(1000.0 + i as f64, &samples);
+        }
+        store
+    }
+
+    #[test]
+    fn a_full_kv_cache_is_saturation_and_the_fullest_engine_counts() {
+        let s = saturation(&store_with(|_| 0.0, 0.96, |_| 100.0), 1059.0, 10.0, 60.0);
+        assert_eq!(s.kv_cache_usage, Some(0.96), "the max of 0.96 and 0.48");
+        assert!(s.saturated && !s.stalled, "{s:?}");
+        assert_eq!(s.reasons, ["KV cache 96% full"]);
+        let calm = saturation(&store_with(|_| 0.0, 0.5, |_| 100.0), 1059.0, 10.0, 60.0);
+        assert!(
+            !calm.saturated && !calm.stalled && calm.reasons.is_empty(),
+            "{calm:?}"
+        );
+        assert_eq!(calm.in_flight, Some(8.0));
+        assert_eq!(calm.queued, Some(0.0));
+        assert_eq!(
+            calm.preemptions_per_second, None,
+            "not exported is unknown, not 0"
+        );
+    }
+
+    #[test]
+    fn a_queue_growing_at_flat_throughput_is_saturation() {
+        let s = saturation(
+            &store_with(|i| i.saturating_sub(50) as f64, 0.5, |_| 100.0),
+            1059.0,
+            10.0,
+            60.0,
+        );
+        assert!(s.saturated, "{s:?}");
+        assert_eq!(s.reasons, ["queue 0 → 9 while completions stay flat"]);
+    }
+
+    #[test]
+    fn decoding_far_below_its_median_while_requests_run_is_a_stall() {
+        let s = saturation(
+            &store_with(|_| 0.0, 0.5, |i| if i >= 50 { 10.0 } else { 100.0 }),
+            1059.0,
+            10.0,
+            60.0,
+        );
+        assert!(s.stalled && !s.saturated, "{s:?}");
+        assert_eq!(
+            s.reasons,
+            ["decoding at 10 tok/s, 10% of its recent median"]
+        );
+    }
+}
