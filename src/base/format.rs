@@ -22,6 +22,14 @@ pub fn seconds(v: Option<f64>) -> String {
     }
 }
 
+/// [`seconds`] of a quantile, `≥ 10.0 s` where it is only a lower bound (it fell in `+Inf`).
+pub fn quantile_seconds(v: Option<f64>, at_least: bool) -> String {
+    match v {
+        Some(_) if at_least => format!("≥ {}", seconds(v)),
+        _ => seconds(v),
+    }
+}
+
 /// `19.6/s`, `0.05/s`, `1.2k/s`.
 pub fn rate(v: Option<f64>) -> String {
     match v {
@@ -130,6 +138,13 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lower_bound_quantile_says_so() {
+        assert_eq!(quantile_seconds(Some(10.0), true), "≥ 10.0 s");
+        assert_eq!(quantile_seconds(Some(10.0), false), "10.0 s");
+        assert_eq!(quantile_seconds(None, true), "–", "unknown stays unknown");
+    }
 
     #[test]
     fn formats() {

@@ -160,6 +160,36 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
     bucket_start + (bucket_end - bucket_start) * (rank / count)
 }
 
+/// Whether [`histogram_quantile`] of these buckets is only a lower bound: the rank falls in the
+/// `+Inf` bucket, so PromQL answers with the highest finite bound and the true value is somewhere
+/// above it. False where the quantile is unknown.
+pub fn quantile_is_lower_bound(q: f64, buckets: &[(f64, f64)]) -> bool {
+    if !(0.0..=1.0).contains(&q) || buckets.iter().any(|(bound, _)| bound.is_nan()) {
+        return false;
+    }
+    // The same preparation as histogram_quantile: sorted, duplicate bounds summed, counts made
+    // non-decreasing, so the answer is about the bucket its search lands in.
+    let mut sorted = buckets.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    sorted.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
+    let mut max = f64::NEG_INFINITY;
+    for bucket in &mut sorted {
+        max = max.max(bucket.1);
+        bucket.1 = max;
+    }
+    let n = sorted.len();
+    if n < 2 || sorted[n - 1].0 != f64::INFINITY || sorted[n - 1].1 <= 0.0 {
+        return false;
+    }
+    q * sorted[n - 1].1 > sorted[n - 2].1
+}
+
 /// Grafana's heatmap cells from per-bucket increases (cumulative, any order): de-cumulated, sorted by bound.
 ///
 /// Cell `i` is `max(0, inc_i - inc_(i-1))`; see [`heatmap_column`] for the bound of each cell.
@@ -328,6 +358,35 @@ fn per_bucket<B: AsRef<[(f64, f64)]>>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_quantile_in_the_inf_bucket_is_only_a_lower_bound() {
+        // 90 observations up to 1 s, 10 above 10 s: p95 falls in +Inf, p50 does not.
+        let buckets = [(1.0, 90.0), (10.0, 90.0), (f64::INFINITY, 100.0)];
+        assert_eq!(histogram_quantile(0.95, &buckets), 10.0);
+        assert!(quantile_is_lower_bound(0.95, &buckets));
+        assert!(!quantile_is_lower_bound(0.5, &buckets));
+        assert!(
+            !quantile_is_lower_bound(0.9, &buckets),
+            "rank 90 is the top finite bucket's"
+        );
+        // Unknown quantiles are not bounds either.
+        assert!(!quantile_is_lower_bound(
+            0.95,
+            &[(f64::INFINITY, 0.0), (1.0, 0.0)]
+        ));
+        assert!(!quantile_is_lower_bound(f64::NAN, &buckets));
+        // Out of order, a duplicate bound and a lagging bucket: prepared as PromQL prepares them.
+        let messy = [
+            (f64::INFINITY, 100.0),
+            (1.0, 50.0),
+            (1.0, 40.0),
+            (10.0, 85.0),
+        ];
+        assert!(quantile_is_lower_bound(0.95, &messy));
+        assert!(!quantile_is_lower_bound(0.9, &messy));
+    }
+
     use super::*;
 
     const INF: f64 = f64::INFINITY;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::base::signal::Signal;
-use crate::model::stats::Quantiles;
+use crate::model::stats::{self, Quantiles};
 use crate::model::store::TargetStore;
 
 /// KV-cache use at or above this is saturation: new requests wait for memory, or preempt others.
@@ -85,16 +85,11 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 /// The saturation figures at `eval_t` over `range`, with the stall judged against the median
 /// decode throughput of the `window` before.
 pub fn saturation(store: &TargetStore, eval_t: f64, range: f64, window: f64) -> Saturation {
-    let q = |q| store.quantile(q, Signal::QueueTimeSeconds, None, eval_t, range);
     let mut s = Saturation {
         in_flight: store.gauge_latest(Signal::InFlight),
         queued: store.gauge_latest(Signal::Queued),
         kv_cache_usage: store.gauge_latest(Signal::KvCacheUsage),
-        queue_time_seconds: Quantiles {
-            p50: q(0.5),
-            p95: q(0.95),
-            p99: q(0.99),
-        },
+        queue_time_seconds: stats::quantiles(store, Signal::QueueTimeSeconds, None, eval_t, range),
         preemptions_per_second: store.sum_rate(Signal::Preemptions, None, eval_t, range),
         ..Saturation::default()
     };

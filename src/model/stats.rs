@@ -14,6 +14,14 @@ pub struct Quantiles {
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
+    /// The quantile fell in the `+Inf` bucket: the number is the highest finite bound and the
+    /// true value lies above it (shown as `≥ 10 s`). In JSON only when true, beside the number.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub p50_at_least: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub p95_at_least: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub p99_at_least: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -66,18 +74,23 @@ pub fn now_range(interval_seconds: f64) -> f64 {
     (4.0 * interval_seconds).max(30.0)
 }
 
-fn quantiles(
+/// p50, p95 and p99 of a histogram signal, each marked where it is only a lower bound.
+pub fn quantiles(
     store: &TargetStore,
     signal: Signal,
     models: Option<&[&str]>,
     eval_t: f64,
     range: f64,
 ) -> Quantiles {
-    let q = |q| store.quantile(q, signal, models, eval_t, range);
+    let q = |q| store.quantile_bound(q, signal, models, eval_t, range);
+    let (p50, p95, p99) = (q(0.5), q(0.95), q(0.99));
     Quantiles {
-        p50: q(0.5),
-        p95: q(0.95),
-        p99: q(0.99),
+        p50: p50.map(|(v, _)| v),
+        p95: p95.map(|(v, _)| v),
+        p99: p99.map(|(v, _)| v),
+        p50_at_least: p50.is_some_and(|(_, b)| b),
+        p95_at_least: p95.is_some_and(|(_, b)| b),
+        p99_at_least: p99.is_some_and(|(_, b)| b),
     }
 }
 
@@ -255,5 +268,49 @@ pub fn window_figures(
         models,
         totals,
         warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::signal::{CanonicalSample, CanonicalValue};
+    use crate::model::store::StoreLimits;
+
+    fn latency(count_fast: f64, count_all: f64) -> CanonicalSample {
+        CanonicalSample {
+            signal: Signal::LatencySeconds,
+            model: "m".into(),
+            series_id: 1,
+            value: CanonicalValue::Histogram {
+                buckets: vec![
+                    (1.0, count_fast),
+                    (10.0, count_fast),
+                    (f64::INFINITY, count_all),
+                ],
+                sum: 0.0,
+                count: count_all,
+            },
+        }
+    }
+
+    /// 90 of 100 new requests under 1 s, 10 beyond the last bound: p50 is known, p95 and p99 are
+    /// only "at least 10 s", in the figures and in the JSON beside the number.
+    #[test]
+    fn quantiles_beyond_the_last_bound_are_marked_lower_bounds() {
+        let mut store = TargetStore::new("gw", StoreLimits::default());
+        store.ingest(100.0, &[latency(0.0, 0.0)]);
+        store.ingest(110.0, &[latency(90.0, 100.0)]);
+        let q = quantiles(&store, Signal::LatencySeconds, None, 110.0, 10.0);
+        assert!((q.p50.unwrap() - 1.0 * 50.0 / 90.0).abs() < 1e-9, "{q:?}");
+        assert!(!q.p50_at_least);
+        assert_eq!((q.p95, q.p95_at_least), (Some(10.0), true));
+        assert_eq!((q.p99, q.p99_at_least), (Some(10.0), true));
+        let json = serde_json::to_value(q).unwrap();
+        assert_eq!(json["p95_at_least"], true);
+        assert!(
+            json.get("p50_at_least").is_none(),
+            "only where it is a bound: {json}"
+        );
     }
 }

@@ -711,9 +711,23 @@ impl TargetStore {
         eval_t: f64,
         range: f64,
     ) -> Option<f64> {
+        self.quantile_bound(q, signal, models, eval_t, range)
+            .map(|(v, _)| v)
+    }
+
+    /// [`TargetStore::quantile`] and whether it is only a lower bound (the rank fell in `+Inf`:
+    /// the true value lies above the highest finite bound).
+    pub fn quantile_bound(
+        &self,
+        q: f64,
+        signal: Signal,
+        models: Option<&[&str]>,
+        eval_t: f64,
+        range: f64,
+    ) -> Option<(f64, bool)> {
         let buckets = self.bucket_rates(signal, models, eval_t, range)?;
         let v = promql::histogram_quantile(q, &buckets);
-        (!v.is_nan()).then_some(v)
+        (!v.is_nan()).then(|| (v, promql::quantile_is_lower_bound(q, &buckets)))
     }
 
     /// The latency heatmap: for each of `columns` equal time steps ending at `end`, the increase

@@ -358,6 +358,7 @@ impl PromSource {
                     p50: model_q[0].get(m).copied(),
                     p95: model_q[1].get(m).copied(),
                     p99: model_q[2].get(m).copied(),
+                    ..Quantiles::default()
                 };
                 figures.ttft_seconds.p95 = model_q[3].get(m).copied();
                 ModelFigures {
@@ -384,11 +385,13 @@ impl PromSource {
             p50: scalar(Key::FleetQuantile(false, 0)),
             p95: scalar(Key::FleetQuantile(false, 1)),
             p99: scalar(Key::FleetQuantile(false, 2)),
+            ..Quantiles::default()
         };
         now.ttft_seconds = Quantiles {
             p50: scalar(Key::FleetQuantile(true, 0)),
             p95: scalar(Key::FleetQuantile(true, 1)),
             p99: scalar(Key::FleetQuantile(true, 2)),
+            ..Quantiles::default()
         };
         // Over the window: increases, turned into per-second figures and dollars spent.
         let mut over_window = counter_figures(

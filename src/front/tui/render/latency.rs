@@ -25,9 +25,9 @@ pub(super) fn render_latency(
     let q = &view.now.latency_seconds;
     let t = &view.now.ttft_seconds;
     let label = |s: &'static str| Span::styled(s, theme.dim());
-    let value = |v: Option<f64>, c: Color| {
+    let value = |v: Option<f64>, at_least: bool, c: Color| {
         Span::styled(
-            format!("{:>9}", format::seconds(v)),
+            format!("{:>9}", format::quantile_seconds(v, at_least)),
             Style::new().fg(c).add_modifier(Modifier::BOLD),
         )
     };
@@ -35,9 +35,18 @@ pub(super) fn render_latency(
     if view.missing.contains(&Signal::LatencySeconds) {
         lines.push(Line::from(label("  not exported")));
     } else {
-        lines.push(Line::from(vec![label("  p50 "), value(q.p50, theme.p50)]));
-        lines.push(Line::from(vec![label("  p95 "), value(q.p95, theme.p95)]));
-        lines.push(Line::from(vec![label("  p99 "), value(q.p99, theme.p99)]));
+        lines.push(Line::from(vec![
+            label("  p50 "),
+            value(q.p50, q.p50_at_least, theme.p50),
+        ]));
+        lines.push(Line::from(vec![
+            label("  p95 "),
+            value(q.p95, q.p95_at_least, theme.p95),
+        ]));
+        lines.push(Line::from(vec![
+            label("  p99 "),
+            value(q.p99, q.p99_at_least, theme.p99),
+        ]));
     }
     lines.push(Line::from(label(" time to first token")));
     if view.missing.contains(&Signal::TtftSeconds) {
@@ -48,9 +57,18 @@ pub(super) fn render_latency(
             theme.dim(),
         )));
     } else {
-        lines.push(Line::from(vec![label("  p50 "), value(t.p50, theme.p50)]));
-        lines.push(Line::from(vec![label("  p95 "), value(t.p95, theme.p95)]));
-        lines.push(Line::from(vec![label("  p99 "), value(t.p99, theme.p99)]));
+        lines.push(Line::from(vec![
+            label("  p50 "),
+            value(t.p50, t.p50_at_least, theme.p50),
+        ]));
+        lines.push(Line::from(vec![
+            label("  p95 "),
+            value(t.p95, t.p95_at_least, theme.p95),
+        ]));
+        lines.push(Line::from(vec![
+            label("  p99 "),
+            value(t.p99, t.p99_at_least, theme.p99),
+        ]));
     }
     let mut gauges = Vec::new();
     if let Some(v) = view.in_flight {
@@ -64,7 +82,8 @@ pub(super) fn render_latency(
         gauges.push(format!("KV cache {}", format::percent(Some(kv))));
     }
     if let Some(p95) = sat.queue_time_seconds.p95 {
-        gauges.push(format!("queue p95 {}", format::seconds(Some(p95)).trim()));
+        let shown = format::quantile_seconds(Some(p95), sat.queue_time_seconds.p95_at_least);
+        gauges.push(format!("queue p95 {shown}"));
     }
     if let Some(p) = sat.preemptions_per_second {
         gauges.push(format!("preempt {}/s", format::compact(p)));

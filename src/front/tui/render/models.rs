@@ -101,18 +101,30 @@ pub(super) fn render_models(frame: &mut Frame<'_>, area: Rect, app: &App, stale:
                     ),
                     2 => Span::styled(format::percent(f.error_ratio), err_style),
                     3 => Span::styled(
-                        format::seconds(f.latency_seconds.p50),
+                        format::quantile_seconds(
+                            f.latency_seconds.p50,
+                            f.latency_seconds.p50_at_least,
+                        ),
                         Style::new().fg(theme.p50),
                     ),
                     4 => Span::styled(
-                        format::seconds(f.latency_seconds.p95),
+                        format::quantile_seconds(
+                            f.latency_seconds.p95,
+                            f.latency_seconds.p95_at_least,
+                        ),
                         Style::new().fg(theme.p95),
                     ),
                     5 => Span::styled(
-                        format::seconds(f.latency_seconds.p99),
+                        format::quantile_seconds(
+                            f.latency_seconds.p99,
+                            f.latency_seconds.p99_at_least,
+                        ),
                         Style::new().fg(theme.p99),
                     ),
-                    6 => Span::styled(format::seconds(f.ttft_seconds.p95), theme.text()),
+                    6 => Span::styled(
+                        format::quantile_seconds(f.ttft_seconds.p95, f.ttft_seconds.p95_at_least),
+                        theme.text(),
+                    ),
                     7 => Span::styled(
                         format::compact_or_unknown(f.tokens_per_second.input),
                         theme.text(),
