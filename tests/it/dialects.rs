@@ -1071,3 +1071,36 @@ fn vllm_reads_one_of_the_renamed_itl_families_never_both() {
         "{err}"
     );
 }
+
+/// SGLang with `--tp 2 --enable-metrics-for-all-schedulers` writes each scheduler gauge once per
+/// tensor-parallel rank: the dialect's `replica_label` reads rank 0's, so 12 running requests are
+/// 12, not 24, while the tokenizer's counters (no tp_rank) are read as they are.
+#[test]
+fn sglang_tensor_parallel_ranks_are_counted_once() {
+    let t0 = fixture("sglang_tp2");
+    let t1 = add(
+        &t0,
+        "sglang:num_requests_total",
+        &[("model_name", QWEN)],
+        30.0,
+    );
+    let run = Run::new("sglang", "sglang-0", &t0, &t1);
+    close(run.gauge(InFlight, QWEN), 12.0);
+    close(run.gauge(Queued, QWEN), 3.0);
+    close(run.gauge(KvCacheUsage, QWEN), 0.71);
+    close(run.rate(Requests, QWEN), 3.0);
+    // Without the rule the ranks would add up: the same scrape through a dialect without it.
+    let mut plain = run.dialect.clone();
+    plain.replica_label = None;
+    let doubled: f64 = plain
+        .map(&parse(&t1), "sglang-0")
+        .samples
+        .iter()
+        .filter(|s| s.signal == InFlight)
+        .map(|s| match s.value {
+            llmtop::base::signal::CanonicalValue::Scalar(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    close(Some(doubled), 24.0);
+}

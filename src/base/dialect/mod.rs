@@ -193,6 +193,11 @@ pub struct Dialect {
     pub model_label: String,
     #[serde(default)]
     pub model_fallback: ModelFallback,
+    /// A label whose ranks repeat rank 0's numbers (SGLang writes one copy of each scheduler
+    /// gauge per tensor-parallel rank with `--enable-metrics-for-all-schedulers`): only series
+    /// without it, or with the value `0`, are read, so a total is counted once, not per rank.
+    #[serde(default)]
+    pub replica_label: Option<String>,
     #[serde(rename = "map")]
     pub rules: Vec<MapRule>,
 }
@@ -316,6 +321,11 @@ impl Dialect {
             let Some(metric) = rule.present_name(exposition) else {
                 continue;
             };
+            let is_replica = |labels: &Labels<'_>| {
+                self.replica_label
+                    .as_deref()
+                    .is_some_and(|l| labels.get(l).is_some_and(|rank| rank != "0"))
+            };
             let model_label = rule.model_label.as_deref().unwrap_or(&self.model_label);
             let model_of = |labels: &Labels<'_>| -> String {
                 match labels.get(model_label) {
@@ -333,6 +343,9 @@ impl Dialect {
                     .is_some_and(|s| s.kind() == SignalKind::Histogram);
             if is_histogram {
                 for hist in exposition.histograms(metric) {
+                    if is_replica(&hist.labels) {
+                        continue;
+                    }
                     if rule
                         .only_when
                         .as_ref()
@@ -374,6 +387,9 @@ impl Dialect {
                     None => metric.to_string(),
                 };
                 for sample in exposition.samples_named(&sample_name) {
+                    if is_replica(&sample.labels) {
+                        continue;
+                    }
                     if rule
                         .only_when
                         .as_ref()

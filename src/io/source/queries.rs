@@ -136,6 +136,10 @@ impl<'d> QueryBuilder<'d> {
         let mut out = Vec::new();
         for rule in &self.dialect.rules {
             let mut label_matchers = Vec::new();
+            // Rank 0's series, or series without the label: as a direct scrape reads them.
+            if let Some(l) = &self.dialect.replica_label {
+                label_matchers.push(format!("{l}=~\"0|\""));
+            }
             if let Some(m) = &rule.only_when {
                 label_matchers.push(match_text(m));
             }
@@ -508,6 +512,22 @@ mod tests {
             one.counter(Signal::Requests, Group::Model, "1m", false)
                 .unwrap(),
             "sum by (model) (rate(deepseek_requests_total{job=\"litellm\",instance=\"10.0.0.7:4000\",model=~\"(?i).*gpt-4\\\\.1.*\"}[1m]))"
+        );
+    }
+
+    /// SGLang's tensor-parallel copies stay out of fleet mode's sums as they do in a scrape, and
+    /// its KV-cache use is the fullest engine's, not a sum.
+    #[test]
+    fn sglang_queries_read_rank_0_and_the_fullest_kv_cache() {
+        let d = dialect("sglang");
+        let q = QueryBuilder::new(&d, "", "instance").unwrap();
+        assert_eq!(
+            q.gauge(Signal::InFlight).unwrap(),
+            "sum(sglang:num_running_reqs{tp_rank=~\"0|\"})"
+        );
+        assert_eq!(
+            q.gauge(Signal::KvCacheUsage).unwrap(),
+            "max(sglang:token_usage{tp_rank=~\"0|\"})"
         );
     }
 
