@@ -43,6 +43,26 @@ pub enum Signal {
     Preemptions,
     /// Requests in the running batch now (gauge).
     BatchSize,
+    /// An upstream deployment's state: 0 healthy, 1 degraded, 2 down (gauge, keyed by deployment).
+    UpstreamState,
+    /// Answers an upstream gave successfully (counter, keyed by deployment).
+    UpstreamSuccesses,
+    /// Answers an upstream failed (counter, keyed by deployment).
+    UpstreamFailures,
+    /// Times the router took an upstream out of rotation (counter, keyed by deployment).
+    UpstreamCooldowns,
+    /// Requests moved to a fallback that answered (counter, keyed by `from → to`).
+    FallbacksOk,
+    /// Requests moved to a fallback that failed too (counter, keyed by `from → to`).
+    FallbacksFailed,
+    /// Requests an upstream still allows in its rate-limit window (gauge, keyed by deployment).
+    RemainingRequests,
+    /// Tokens an upstream still allows in its rate-limit window (gauge, keyed by deployment).
+    RemainingTokens,
+    /// An upstream's requests-per-minute limit (gauge, keyed by deployment).
+    RpmLimit,
+    /// An upstream's tokens-per-minute limit (gauge, keyed by deployment).
+    TpmLimit,
 }
 
 /// How a gauge's series add up across raw series and models.
@@ -54,6 +74,8 @@ pub enum GaugeAggregate {
     Mean,
     /// A fill level: the fullest one is what saturates.
     Max,
+    /// Headroom: the tightest one is what throttles.
+    Min,
 }
 
 /// How a signal's samples behave over time, which decides the PromQL functions that apply.
@@ -65,7 +87,7 @@ pub enum SignalKind {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 19] = [
+    pub const ALL: [Signal; 29] = [
         Signal::Requests,
         Signal::RequestsFailed,
         Signal::TokensInput,
@@ -85,6 +107,16 @@ impl Signal {
         Signal::DecodeTimeSeconds,
         Signal::Preemptions,
         Signal::BatchSize,
+        Signal::UpstreamState,
+        Signal::UpstreamSuccesses,
+        Signal::UpstreamFailures,
+        Signal::UpstreamCooldowns,
+        Signal::FallbacksOk,
+        Signal::FallbacksFailed,
+        Signal::RemainingRequests,
+        Signal::RemainingTokens,
+        Signal::RpmLimit,
+        Signal::TpmLimit,
     ];
 
     pub fn kind(self) -> SignalKind {
@@ -99,7 +131,12 @@ impl Signal {
             | Signal::Queued
             | Signal::CacheHitRatio
             | Signal::KvCacheUsage
-            | Signal::BatchSize => SignalKind::Gauge,
+            | Signal::BatchSize
+            | Signal::UpstreamState
+            | Signal::RemainingRequests
+            | Signal::RemainingTokens
+            | Signal::RpmLimit
+            | Signal::TpmLimit => SignalKind::Gauge,
             _ => SignalKind::Counter,
         }
     }
@@ -108,9 +145,30 @@ impl Signal {
     pub fn gauge_aggregate(self) -> GaugeAggregate {
         match self {
             Signal::CacheHitRatio => GaugeAggregate::Mean,
-            Signal::KvCacheUsage => GaugeAggregate::Max,
+            Signal::KvCacheUsage | Signal::UpstreamState | Signal::RpmLimit | Signal::TpmLimit => {
+                GaugeAggregate::Max
+            }
+            Signal::RemainingRequests | Signal::RemainingTokens => GaugeAggregate::Min,
             _ => GaugeAggregate::Sum,
         }
+    }
+
+    /// Whether the signal is about an upstream deployment or a fallback rather than a model: its
+    /// series are keyed by deployment (or `from → to`) and never listed as models.
+    pub fn is_upstream(self) -> bool {
+        matches!(
+            self,
+            Signal::UpstreamState
+                | Signal::UpstreamSuccesses
+                | Signal::UpstreamFailures
+                | Signal::UpstreamCooldowns
+                | Signal::FallbacksOk
+                | Signal::FallbacksFailed
+                | Signal::RemainingRequests
+                | Signal::RemainingTokens
+                | Signal::RpmLimit
+                | Signal::TpmLimit
+        )
     }
 
     /// The snake_case name used in dialect tables and output.
@@ -135,6 +193,16 @@ impl Signal {
             Signal::DecodeTimeSeconds => "decode_time_seconds",
             Signal::Preemptions => "preemptions",
             Signal::BatchSize => "batch_size",
+            Signal::UpstreamState => "upstream_state",
+            Signal::UpstreamSuccesses => "upstream_successes",
+            Signal::UpstreamFailures => "upstream_failures",
+            Signal::UpstreamCooldowns => "upstream_cooldowns",
+            Signal::FallbacksOk => "fallbacks_ok",
+            Signal::FallbacksFailed => "fallbacks_failed",
+            Signal::RemainingRequests => "remaining_requests",
+            Signal::RemainingTokens => "remaining_tokens",
+            Signal::RpmLimit => "rpm_limit",
+            Signal::TpmLimit => "tpm_limit",
         }
     }
 }

@@ -24,6 +24,11 @@ pub struct Snapshot {
     /// Engine saturation over the last 30 s of the window (the window if shorter): running,
     /// waiting, KV cache, queue time, preemptions, and whether it is saturated or stalled.
     pub saturation: crate::model::saturation::Saturation,
+    /// The upstream deployments behind a routing gateway over the window, worst first (empty
+    /// where the gateway exports none).
+    pub upstreams: Vec<crate::model::upstream::Upstream>,
+    /// Fallbacks from one model to another over the window.
+    pub fallbacks: Vec<crate::model::upstream::Fallback>,
     /// Fleet mode only: the label that names an instance (`instance`, `pod`; `target` for
     /// several direct targets). Absent for one gateway.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,6 +146,12 @@ pub fn snapshot(
                 crate::model::saturation::saturation(store, t, range, window_seconds)
             })
             .unwrap_or_default(),
+        upstreams: eval_t
+            .map(|t| crate::model::upstream::upstreams(store, t, window_seconds))
+            .unwrap_or_default(),
+        fallbacks: eval_t
+            .map(|t| crate::model::upstream::fallbacks(store, t, window_seconds))
+            .unwrap_or_default(),
         instance_label: None,
         instances: None,
     }
@@ -224,6 +235,8 @@ pub fn prometheus_snapshot(
         // Every figure is Prometheus' answer at `at`; nothing is kept from an earlier refresh.
         stale: false,
         saturation: view.saturation.clone(),
+        upstreams: view.upstreams.clone(),
+        fallbacks: view.fallbacks.clone(),
         instance_label: info.map(|i| i.instance_label.clone()),
         instances: Some(
             info.map(|i| {
@@ -426,6 +439,8 @@ mod tests {
             warnings: Vec::new(),
             stale: false,
             saturation: Default::default(),
+            upstreams: Vec::new(),
+            fallbacks: Vec::new(),
             instance_label: instances.as_ref().map(|_| "pod".to_string()),
             instances,
         }

@@ -5,4 +5,5 @@ pub mod saturation;
 pub mod stats;
 pub mod store;
 pub mod table;
+pub mod upstream;
 pub mod view;

@@ -239,7 +239,7 @@ impl TargetStore {
         let slots = self.limits.slots;
 
         let mut counter_deltas: BTreeMap<SeriesKey, f64> = BTreeMap::new();
-        let mut gauge_values: BTreeMap<SeriesKey, (f64, usize, f64)> = BTreeMap::new();
+        let mut gauge_values: BTreeMap<SeriesKey, (f64, usize, f64, f64)> = BTreeMap::new();
         let mut hist_deltas: BTreeMap<SeriesKey, (Vec<f64>, Vec<f64>, f64, f64)> = BTreeMap::new();
         let mut dropped = 0usize;
         let mut rejected = 0usize;
@@ -271,12 +271,16 @@ impl TargetStore {
             match (&sample.value, sample.signal.kind()) {
                 (CanonicalValue::Scalar(v), SignalKind::Gauge) => {
                     if v.is_finite() {
-                        let e = gauge_values
-                            .entry(key)
-                            .or_insert((0.0, 0, f64::NEG_INFINITY));
+                        let e = gauge_values.entry(key).or_insert((
+                            0.0,
+                            0,
+                            f64::NEG_INFINITY,
+                            f64::INFINITY,
+                        ));
                         e.0 += v;
                         e.1 += 1;
                         e.2 = e.2.max(*v);
+                        e.3 = e.3.min(*v);
                     }
                 }
                 (CanonicalValue::Scalar(v), SignalKind::Counter) => {
@@ -408,7 +412,7 @@ impl TargetStore {
                 None => dropped += 1,
             }
         }
-        for (key, (total, n, max)) in &gauge_values {
+        for (key, (total, n, max, min)) in &gauge_values {
             let Some(series) = self.scalar_series(key) else {
                 dropped += 1;
                 continue;
@@ -417,6 +421,7 @@ impl TargetStore {
                 GaugeAggregate::Sum => *total,
                 GaugeAggregate::Mean => total / *n as f64,
                 GaugeAggregate::Max => *max,
+                GaugeAggregate::Min => *min,
             };
         }
         for (key, series) in self.scalars.iter_mut() {
@@ -538,12 +543,42 @@ impl TargetStore {
             .scalars
             .keys()
             .chain(self.histograms.keys())
+            // Deployments and fallback pairs are upstreams, not models.
+            .filter(|k| !k.signal.is_upstream())
             .map(|k| k.model.clone())
             .filter(|m| !m.is_empty())
             .collect();
         models.sort();
         models.dedup();
         models
+    }
+
+    /// The upstream deployments the store holds anything of (fallback pairs excluded), sorted.
+    pub fn upstreams(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .scalars
+            .keys()
+            .filter(|k| {
+                k.signal.is_upstream()
+                    && !matches!(k.signal, Signal::FallbacksOk | Signal::FallbacksFailed)
+            })
+            .map(|k| k.model.clone())
+            .filter(|m| !m.is_empty())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The latest value of one key's gauge (per-model [`TargetStore::gauge_latest`]).
+    pub fn gauge_latest_of(&self, signal: Signal, model: &str) -> Option<f64> {
+        let (_, end) = self.slot_span();
+        if end == 0 {
+            return None;
+        }
+        let idx = self.index(end - 1);
+        let v = self.scalars.get(&SeriesKey::new(signal, model))?.values[idx];
+        (!v.is_nan()).then_some(v)
     }
 
     /// Keys of every series of `signal`, any model.
@@ -654,6 +689,7 @@ impl TargetStore {
             GaugeAggregate::Sum => total,
             GaugeAggregate::Mean => total / values.len() as f64,
             GaugeAggregate::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            GaugeAggregate::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
         })
     }
 

@@ -53,6 +53,11 @@ pub struct DashboardView {
     pub cache_hit_ratio: Option<f64>,
     /// Engine saturation over the "now" range (KV cache, queue time, preemptions, verdicts).
     pub saturation: crate::model::saturation::Saturation,
+    /// The upstream deployments behind a routing gateway over the "now" range, worst first;
+    /// empty where the gateway exports none.
+    pub upstreams: Vec<crate::model::upstream::Upstream>,
+    /// Fallbacks from one model to another over the "now" range.
+    pub fallbacks: Vec<crate::model::upstream::Fallback>,
     /// Signals the current dialect cannot provide (panels say so instead of showing zeros).
     pub missing: Vec<Signal>,
     pub cost_warnings: Vec<String>,
@@ -156,6 +161,8 @@ impl DashboardView {
                 queued: None,
                 cache_hit_ratio: None,
                 saturation: Default::default(),
+                upstreams: Vec::new(),
+                fallbacks: Vec::new(),
                 missing,
                 cost_warnings: Vec::new(),
                 models: Vec::new(),
@@ -213,6 +220,8 @@ impl DashboardView {
             queued: store.gauge_latest(Signal::Queued),
             cache_hit_ratio: store.gauge_latest(Signal::CacheHitRatio),
             saturation: crate::model::saturation::saturation(store, eval_t, now_range, window),
+            upstreams: crate::model::upstream::upstreams(store, eval_t, now_range),
+            fallbacks: crate::model::upstream::fallbacks(store, eval_t, now_range),
             missing,
             cost_warnings: now_figures.warnings,
             models: now_figures.models,

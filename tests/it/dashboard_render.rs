@@ -528,3 +528,81 @@ fn t_keeps_the_colour_depth_and_ascii_of_the_terminal() {
     }
     assert_eq!(app.theme.name, "default");
 }
+
+/// LiteLLM after a failover (tests/fixtures/metrics/litellm_failover.prom): the Gateway panel
+/// beside the model table names the down deployment, its cooldown, where its traffic went and
+/// the rate-limit headroom left — where the proxy's own counters showed six healthy requests.
+#[test]
+fn the_gateway_panel_names_the_down_deployment_and_its_fallback() {
+    use llmtop::base::exposition::parse;
+    use llmtop::model::store::{StoreLimits, TargetStore};
+    let path = format!(
+        "{}/tests/fixtures/metrics/litellm_failover.prom",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let after = std::fs::read_to_string(path).unwrap();
+    // The scrape 10 s before: every counter still at 0.
+    let before: String = after
+        .lines()
+        .map(|l| match l.split_once("_total{") {
+            Some(_) if !l.starts_with('#') => {
+                let (series, _) = l.rsplit_once(' ').unwrap();
+                format!("{series} 0\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let litellm = dialect::builtin()
+        .into_iter()
+        .find(|d| d.name == "litellm")
+        .unwrap();
+    let mut store = TargetStore::new("litellm", StoreLimits::default());
+    for (t, text) in [(1000.0, &before), (1010.0, &after)] {
+        store.ingest(t, &litellm.map(&parse(text), "litellm").samples);
+    }
+    store.health.dialect = Some("litellm".into());
+    let signals = litellm.signals();
+    let view = DashboardView::compute(
+        &store,
+        &PriceTable::builtin(),
+        &ViewParams {
+            url: "http://127.0.0.1:4000/metrics",
+            window: 300.0,
+            interval: 10.0,
+            columns: render::chart_columns(120),
+            dialect_signals: &signals,
+            model_filter: None,
+        },
+    );
+    let app = App::new(
+        view,
+        Theme::builtin_default(),
+        300.0,
+        3600.0,
+        "http://127.0.0.1:4000/".into(),
+    );
+    let terminal = draw(&app, 1010.4, 200, 40);
+    let text = screen_text(&terminal);
+    if std::env::var_os("LLMTOP_PRINT_SCREEN").is_some() {
+        println!("{text}");
+    }
+    assert!(text.contains(render::TITLE_GATEWAY), "{text}");
+    assert!(text.contains("1 down"), "{text}");
+    let gpt = text
+        .lines()
+        .find(|l| l.contains("DOWN"))
+        .unwrap_or_else(|| panic!("no DOWN row\n{text}"));
+    assert!(gpt.contains("gpt-4o"), "{gpt}");
+    assert!(gpt.contains("cooldown 1"), "{gpt}");
+    // Over the 40 s "now" range (4 scrape intervals) the 6 fallbacks of the last 10 s are 0.15/s.
+    assert!(gpt.contains("→ deepseek-chat 0.15/s"), "{gpt}");
+    assert!(gpt.contains("100%"), "{gpt}");
+    let claude = text
+        .lines()
+        .find(|l| l.contains("claude-sonnet") && l.contains("rpm"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(claude.contains("99/100 rpm"), "{claude}");
+    // Without upstreams the table keeps the whole row: the fixed data set has none.
+    let (plain, now) = app_for(120);
+    assert!(!screen_text(&draw(&plain, now, 120, 40)).contains(render::TITLE_GATEWAY));
+}

@@ -398,6 +398,16 @@ fn litellm_requests_failures_spend_tokens_and_latency() {
         TtftSeconds,
         InFlight,
         QueueTimeSeconds,
+        UpstreamState,
+        UpstreamSuccesses,
+        UpstreamFailures,
+        UpstreamCooldowns,
+        FallbacksOk,
+        FallbacksFailed,
+        RemainingRequests,
+        RemainingTokens,
+        RpmLimit,
+        TpmLimit,
     ]);
 }
 
@@ -1103,4 +1113,86 @@ fn sglang_tensor_parallel_ranks_are_counted_once() {
         })
         .sum();
     close(Some(doubled), 24.0);
+}
+
+/// The failover the seed gateway's author worries about, as LiteLLM reports it: gpt-4o's
+/// deployment failed six times and is down after a cooldown, deepseek-chat answered its six
+/// requests as the fallback, claude-sonnet has 99 of 100 requests a minute left. The proxy's own
+/// counters call those six gpt-4o requests successful; the upstream rows say what happened.
+#[test]
+fn litellm_upstreams_fallbacks_and_rate_limit_headroom() {
+    use llmtop::model::upstream::{UpstreamState, fallbacks, upstreams};
+    let t1 = fixture("litellm_failover");
+    // The scrape before: every counter at 0, the gauges as now.
+    let (t0, zeroed) = edit(&t1, |name, _, _| name.ends_with("_total").then_some(0.0));
+    assert_eq!(zeroed, 10);
+    let run = Run::new("litellm", "litellm-0", &t0, &t1);
+    assert_eq!(
+        run.store.models(),
+        ["claude-sonnet", "gpt-4o"],
+        "upstreams are not models"
+    );
+    let rows = upstreams(&run.store, T1, RANGE);
+    let names: Vec<&str> = rows.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["gpt-4o", "claude-sonnet", "deepseek-chat"],
+        "the down one first"
+    );
+    let gpt = &rows[0];
+    assert_eq!(gpt.state, UpstreamState::Down);
+    close(gpt.requests_per_second, 0.6); // 6 failed answers in 10 s, none successful
+    close(gpt.errors_per_second, 0.6);
+    close(gpt.error_ratio, 1.0);
+    close(gpt.cooldowns, 1.0);
+    close(gpt.fallbacks_per_second, 0.6);
+    assert_eq!(gpt.fallback_targets, ["deepseek-chat"]);
+    let claude = &rows[1];
+    assert_eq!(claude.state, UpstreamState::Healthy);
+    close(claude.requests_per_second, 4.0);
+    close(claude.errors_per_second, 0.0);
+    close(claude.remaining_requests, 99.0);
+    close(claude.rpm_limit, 100.0);
+    close(claude.remaining_tokens, 79_000.0);
+    close(claude.tpm_limit, 80_000.0);
+    let deepseek = &rows[2];
+    close(deepseek.requests_per_second, 0.6);
+    close(deepseek.error_ratio, 0.0);
+    assert_eq!(
+        deepseek.rpm_limit, None,
+        "no limit configured is unknown, never 0"
+    );
+    let moved = fallbacks(&run.store, T1, RANGE);
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        (moved[0].from.as_str(), moved[0].to.as_str(), moved[0].ok),
+        ("gpt-4o", "deepseek-chat", true)
+    );
+    close(moved[0].per_second, 0.6);
+    close(moved[0].count, 6.0);
+    // In the snapshot's JSON, over the window.
+    let snap = llmtop::front::report::snapshot(
+        &run.store,
+        &PriceTable::builtin(),
+        "gw",
+        RANGE,
+        Vec::new(),
+    );
+    let json = serde_json::to_value(&snap).unwrap();
+    assert_eq!(json["upstreams"][0]["name"], "gpt-4o");
+    assert_eq!(json["upstreams"][0]["state"], "down");
+    assert_eq!(json["upstreams"][0]["cooldowns"], 1.0);
+    assert_eq!(json["upstreams"][1]["remaining_requests"], 99.0);
+    assert_eq!(json["upstreams"][2]["rpm_limit"], serde_json::Value::Null);
+    let f = &json["fallbacks"][0];
+    assert_eq!(
+        (&f["from"], &f["to"], &f["count"], &f["ok"]),
+        (
+            &"gpt-4o".into(),
+            &"deepseek-chat".into(),
+            &6.0.into(),
+            &true.into()
+        )
+    );
+    close(f["per_second"].as_f64(), 0.6);
 }

@@ -12,6 +12,9 @@ use serde::Deserialize;
 use crate::base::exposition::{Exposition, Labels};
 use crate::base::signal::{CanonicalSample, CanonicalValue, Signal, SignalKind};
 
+/// Between the two names of a fallback series' key: `gpt-4o → deepseek-chat`.
+pub const FALLBACK_ARROW: &str = " → ";
+
 /// The model name used for series that carry no model label and whose dialect does not fall
 /// back to the target's name: the whole gateway as one.
 pub const ALL_MODELS: &str = "";
@@ -142,6 +145,10 @@ pub struct MapRule {
     /// Overrides the dialect's model label for this family.
     #[serde(default)]
     pub model_label: Option<String>,
+    /// For fallbacks: the label naming where the traffic went; the series is keyed
+    /// `model → target` (e.g. `gpt-4o → deepseek-chat`).
+    #[serde(default)]
+    pub target_label: Option<String>,
     /// Multiplies values (and histogram bounds) into canonical units, e.g. 0.001 for milliseconds.
     #[serde(default = "one")]
     pub scale: f64,
@@ -328,12 +335,16 @@ impl Dialect {
             };
             let model_label = rule.model_label.as_deref().unwrap_or(&self.model_label);
             let model_of = |labels: &Labels<'_>| -> String {
-                match labels.get(model_label) {
+                let model = match labels.get(model_label) {
                     Some(m) if !m.is_empty() => m.to_string(),
                     _ => match self.model_fallback {
                         ModelFallback::All => ALL_MODELS.to_string(),
                         ModelFallback::Target => target_name.to_string(),
                     },
+                };
+                match &rule.target_label {
+                    Some(to) => format!("{model}{FALLBACK_ARROW}{}", labels.get(to).unwrap_or("?")),
+                    None => model,
                 }
             };
             let is_histogram = rule.part.is_none()

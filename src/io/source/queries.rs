@@ -339,6 +339,7 @@ impl<'d> QueryBuilder<'d> {
             crate::base::signal::GaugeAggregate::Sum => "sum",
             crate::base::signal::GaugeAggregate::Mean => "avg",
             crate::base::signal::GaugeAggregate::Max => "max",
+            crate::base::signal::GaugeAggregate::Min => "min",
         };
         let parts: Vec<String> = self
             .rules_for(signal)

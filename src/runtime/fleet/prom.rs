@@ -470,6 +470,9 @@ impl PromSource {
                 queued: scalar(Key::Gauge(1)),
                 ..Default::default()
             },
+            // Upstreams through Prometheus are not queried yet.
+            upstreams: Vec::new(),
+            fallbacks: Vec::new(),
             missing,
             cost_warnings,
             models,

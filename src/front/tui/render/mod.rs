@@ -27,6 +27,7 @@ use crate::model::view::DashboardView;
 mod cost;
 mod errors;
 mod footer;
+mod gateway;
 mod help;
 mod latency;
 mod models;
@@ -39,6 +40,7 @@ mod tokens;
 use cost::*;
 use errors::*;
 use footer::*;
+use gateway::*;
 use help::*;
 use latency::*;
 use models::*;
@@ -64,6 +66,7 @@ pub const TITLE_COST: &str = "Cost burn";
 pub const TITLE_PROBE: &str = "Probe";
 pub const TITLE_MODELS: &str = "Models";
 pub const TITLE_INSTANCES: &str = "Instances";
+pub const TITLE_GATEWAY: &str = "Gateway";
 
 /// How many time columns the charts and heatmap get for a terminal this wide.
 pub fn chart_columns(width: u16) -> usize {
@@ -144,9 +147,8 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         _ => 4,
     };
     // The model table grows with the models, within a share of the screen that keeps the charts.
-    let table_height = (app.view.models.len().max(1) as u16 + 3)
-        .min(area.height / 4)
-        .max(4);
+    let rows = app.view.models.len().max(app.view.upstreams.len());
+    let table_height = (rows.max(1) as u16 + 3).min(area.height / 4).max(4);
     let [status, top, middle, table, probe, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
@@ -174,6 +176,16 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         (Panel::Models, table),
         (Panel::Probe, probe),
     ];
+    // A routing gateway's upstreams share the table's row, beside the models.
+    let places = if app.view.upstreams.is_empty() {
+        places
+    } else {
+        let [models, gateway] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(table);
+        render_gateway(frame, gateway, &app.view, theme, stale);
+        places.map(|(p, r)| (p, if p == Panel::Models { models } else { r }))
+    };
     for (panel, rect) in places {
         render_panel(frame, panel, rect, app, stale, now);
     }
@@ -182,9 +194,13 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
     }
     render_footer(frame, footer, app, wall);
     render_overlays(frame, area, app);
+    let models = places
+        .iter()
+        .find(|(p, _)| *p == Panel::Models)
+        .map_or(table, |(_, r)| *r);
     ScreenLayout {
         panels: places.to_vec(),
-        model_rows: Some(model_rows(table, app)),
+        model_rows: Some(model_rows(models, app)),
     }
 }
 

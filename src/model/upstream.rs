@@ -1,0 +1,193 @@
+//! The gateway's upstreams: each deployment behind the router with its state, answers, cooldowns
+//! and rate-limit headroom, and the fallbacks from one model to another — what a failover router
+//! (LiteLLM's) knows and a request count alone hides.
+use serde::Serialize;
+
+use crate::base::dialect::FALLBACK_ARROW;
+use crate::base::signal::Signal;
+use crate::model::figures;
+use crate::model::store::TargetStore;
+
+/// An upstream deployment's state as the router reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamState {
+    Down,
+    Degraded,
+    #[default]
+    Unknown,
+    Healthy,
+}
+
+impl UpstreamState {
+    /// LiteLLM's `litellm_deployment_state`: 0 healthy, 1 partial outage, 2 complete outage.
+    pub fn from_gauge(v: Option<f64>) -> Self {
+        match v {
+            Some(v) if v >= 1.5 => UpstreamState::Down,
+            Some(v) if v >= 0.5 => UpstreamState::Degraded,
+            Some(_) => UpstreamState::Healthy,
+            None => UpstreamState::Unknown,
+        }
+    }
+
+    /// The word the dashboard shows (a word, never colour alone).
+    pub fn word(self) -> &'static str {
+        match self {
+            UpstreamState::Down => "DOWN",
+            UpstreamState::Degraded => "DEGRADED",
+            UpstreamState::Unknown => "–",
+            UpstreamState::Healthy => "ok",
+        }
+    }
+}
+
+/// One upstream deployment over a range.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Upstream {
+    pub name: String,
+    /// Not in LiteLLM's deployment series' key: `null` until a source says.
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub api_base: Option<String>,
+    pub state: UpstreamState,
+    pub requests_per_second: Option<f64>,
+    pub errors_per_second: Option<f64>,
+    pub error_ratio: Option<f64>,
+    /// Times it was taken out of rotation in the range.
+    pub cooldowns: Option<f64>,
+    /// Requests per second moved away from it to a fallback (answered or not).
+    pub fallbacks_per_second: Option<f64>,
+    /// Where its fallbacks went, busiest first.
+    #[serde(skip)]
+    pub fallback_targets: Vec<String>,
+    pub rpm_limit: Option<f64>,
+    pub remaining_requests: Option<f64>,
+    pub tpm_limit: Option<f64>,
+    pub remaining_tokens: Option<f64>,
+}
+
+/// Requests moved from one model to another over a range.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fallback {
+    pub from: String,
+    pub to: String,
+    pub per_second: Option<f64>,
+    /// How many in the range.
+    pub count: Option<f64>,
+    /// Whether the fallback answered (`fallbacks_ok`) or failed too.
+    pub ok: bool,
+}
+
+fn split_pair(key: &str) -> (String, String) {
+    match key.split_once(FALLBACK_ARROW) {
+        Some((from, to)) => (from.to_string(), to.to_string()),
+        None => (key.to_string(), String::new()),
+    }
+}
+
+/// Every fallback pair over `[eval_t - range, eval_t]`, answered ones first, then by rate.
+pub fn fallbacks(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Fallback> {
+    let mut out = Vec::new();
+    for (signal, ok) in [
+        (Signal::FallbacksOk, true),
+        (Signal::FallbacksFailed, false),
+    ] {
+        for key in store.keys_of(signal) {
+            let one = [key.model.as_str()];
+            let (from, to) = split_pair(&key.model);
+            out.push(Fallback {
+                from,
+                to,
+                per_second: store.sum_rate(signal, Some(&one), eval_t, range),
+                count: store.sum_increase(signal, Some(&one), eval_t, range),
+                ok,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        b.ok.cmp(&a.ok)
+            .then(
+                b.per_second
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.per_second.unwrap_or(0.0)),
+            )
+            .then(a.from.cmp(&b.from))
+            .then(a.to.cmp(&b.to))
+    });
+    out
+}
+
+/// Every upstream over `[eval_t - range, eval_t]`, the worst first: down, degraded, then by
+/// error ratio, then by name.
+pub fn upstreams(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Upstream> {
+    let moved = fallbacks(store, eval_t, range);
+    let mut out: Vec<Upstream> = store
+        .upstreams()
+        .into_iter()
+        .map(|name| {
+            let one = [name.as_str()];
+            let rate = |s| store.sum_rate(s, Some(&one), eval_t, range);
+            let ok = rate(Signal::UpstreamSuccesses);
+            let failed = rate(Signal::UpstreamFailures);
+            let requests = match (ok, failed) {
+                (None, None) => None,
+                (o, f) => Some(o.unwrap_or(0.0) + f.unwrap_or(0.0)),
+            };
+            let errors = figures::errors(failed, ok.is_some(), requests);
+            let away: Vec<&Fallback> = moved.iter().filter(|f| f.from == name).collect();
+            let fallbacks_per_second =
+                (!away.is_empty()).then(|| away.iter().filter_map(|f| f.per_second).sum::<f64>());
+            let gauge = |s| store.gauge_latest_of(s, &name);
+            Upstream {
+                state: UpstreamState::from_gauge(gauge(Signal::UpstreamState)),
+                requests_per_second: requests,
+                errors_per_second: errors,
+                error_ratio: figures::error_ratio(errors, requests),
+                cooldowns: store.sum_increase(Signal::UpstreamCooldowns, Some(&one), eval_t, range),
+                fallbacks_per_second,
+                fallback_targets: away.iter().map(|f| f.to.clone()).collect(),
+                rpm_limit: gauge(Signal::RpmLimit),
+                remaining_requests: gauge(Signal::RemainingRequests),
+                tpm_limit: gauge(Signal::TpmLimit),
+                remaining_tokens: gauge(Signal::RemainingTokens),
+                name,
+                ..Upstream::default()
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.state
+            .cmp(&b.state)
+            .then(
+                b.error_ratio
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.error_ratio.unwrap_or(0.0)),
+            )
+            .then(a.name.cmp(&b.name))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_router_state_becomes_a_word() {
+        assert_eq!(UpstreamState::from_gauge(Some(0.0)), UpstreamState::Healthy);
+        assert_eq!(
+            UpstreamState::from_gauge(Some(1.0)),
+            UpstreamState::Degraded
+        );
+        assert_eq!(UpstreamState::from_gauge(Some(2.0)), UpstreamState::Down);
+        assert_eq!(UpstreamState::from_gauge(None), UpstreamState::Unknown);
+        assert!(
+            UpstreamState::Down < UpstreamState::Healthy,
+            "the worst sorts first"
+        );
+        assert_eq!(
+            split_pair("gpt-4o → deepseek-chat"),
+            ("gpt-4o".into(), "deepseek-chat".into())
+        );
+    }
+}
