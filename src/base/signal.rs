@@ -45,6 +45,9 @@ pub enum Signal {
     BatchSize,
     /// An upstream deployment's state: 0 healthy, 1 degraded, 2 down (gauge, keyed by deployment).
     UpstreamState,
+    /// Requests an upstream answered, whatever the outcome (counter, keyed by deployment or
+    /// provider); for gateways that count them without splitting successes from failures.
+    UpstreamRequests,
     /// Answers an upstream gave successfully (counter, keyed by deployment).
     UpstreamSuccesses,
     /// Answers an upstream failed (counter, keyed by deployment).
@@ -87,7 +90,7 @@ pub enum SignalKind {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 29] = [
+    pub const ALL: [Signal; 30] = [
         Signal::Requests,
         Signal::RequestsFailed,
         Signal::TokensInput,
@@ -108,6 +111,7 @@ impl Signal {
         Signal::Preemptions,
         Signal::BatchSize,
         Signal::UpstreamState,
+        Signal::UpstreamRequests,
         Signal::UpstreamSuccesses,
         Signal::UpstreamFailures,
         Signal::UpstreamCooldowns,
@@ -159,6 +163,7 @@ impl Signal {
         matches!(
             self,
             Signal::UpstreamState
+                | Signal::UpstreamRequests
                 | Signal::UpstreamSuccesses
                 | Signal::UpstreamFailures
                 | Signal::UpstreamCooldowns
@@ -169,6 +174,16 @@ impl Signal {
                 | Signal::RpmLimit
                 | Signal::TpmLimit
         )
+    }
+
+    /// The signal a `failed_when` rule also feeds: failed requests for `requests`, failed
+    /// answers for `upstream_requests`; `None` for every other signal.
+    pub fn failed_twin(self) -> Option<Signal> {
+        match self {
+            Signal::Requests => Some(Signal::RequestsFailed),
+            Signal::UpstreamRequests => Some(Signal::UpstreamFailures),
+            _ => None,
+        }
     }
 
     /// The snake_case name used in dialect tables and output.
@@ -194,6 +209,7 @@ impl Signal {
             Signal::Preemptions => "preemptions",
             Signal::BatchSize => "batch_size",
             Signal::UpstreamState => "upstream_state",
+            Signal::UpstreamRequests => "upstream_requests",
             Signal::UpstreamSuccesses => "upstream_successes",
             Signal::UpstreamFailures => "upstream_failures",
             Signal::UpstreamCooldowns => "upstream_cooldowns",

@@ -121,6 +121,7 @@ pub fn fallbacks(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Fallback> 
 /// error ratio, then by name.
 pub fn upstreams(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Upstream> {
     let moved = fallbacks(store, eval_t, range);
+    let has_failures = !store.keys_of(Signal::UpstreamFailures).is_empty();
     let mut out: Vec<Upstream> = store
         .upstreams()
         .into_iter()
@@ -129,11 +130,16 @@ pub fn upstreams(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Upstream> 
             let rate = |s| store.sum_rate(s, Some(&one), eval_t, range);
             let ok = rate(Signal::UpstreamSuccesses);
             let failed = rate(Signal::UpstreamFailures);
-            let requests = match (ok, failed) {
+            // All answers where the gateway counts them (Kong, OpenTelemetry), else successes
+            // plus failures (LiteLLM).
+            let requests = rate(Signal::UpstreamRequests).or(match (ok, failed) {
                 (None, None) => None,
                 (o, f) => Some(o.unwrap_or(0.0) + f.unwrap_or(0.0)),
-            };
-            let errors = figures::errors(failed, ok.is_some(), requests);
+            });
+            // A missing failure series is 0 only where the gateway shows it counts failures: a
+            // success series beside it, or failures seen for another upstream.
+            let counts_failures = ok.is_some() || has_failures;
+            let errors = figures::errors(failed, counts_failures, requests);
             let away: Vec<&Fallback> = moved.iter().filter(|f| f.from == name).collect();
             let fallbacks_per_second =
                 (!away.is_empty()).then(|| away.iter().filter_map(|f| f.per_second).sum::<f64>());

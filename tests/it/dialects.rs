@@ -611,6 +611,15 @@ fn otel_genai_counts_from_histograms_errors_by_error_type_and_token_sums() {
     );
     let run = Run::new("otel_genai", "envoy-ai-gw", &t0, &t1);
     assert_eq!(run.store.models(), [CLAUDE, MINI, EMBED]);
+    // Each provider as an upstream, failures by error_type: Bedrock 8 + 1 failed, OpenAI
+    // 30 + 3 failed (gpt-4o-mini) + 50 (embeddings); the worse error share first.
+    let ups = llmtop::model::upstream::upstreams(&run.store, T1, RANGE);
+    let names: Vec<&str> = ups.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["aws.bedrock", "openai"]);
+    close(ups[0].requests_per_second, 0.9);
+    close(ups[0].errors_per_second, 0.1);
+    close(ups[1].requests_per_second, 8.3);
+    close(ups[1].errors_per_second, 0.3);
 
     let f = run.figures(Some(MINI));
     close(f.requests_per_second, 3.3); // _count: 30 ok + 3 with error_type
@@ -652,6 +661,8 @@ fn otel_genai_counts_from_histograms_errors_by_error_type_and_token_sums() {
         LatencySeconds,
         TtftSeconds,
         ItlSeconds,
+        UpstreamRequests,
+        UpstreamFailures,
     ]);
 }
 
@@ -747,6 +758,17 @@ fn kong_requests_tokens_cost_and_millisecond_latencies() {
     t1 = observe(&t1, ttft, &gpt("support-bot"), 700.0, 20.0);
     t1 = observe(&t1, ttft, &mistral(""), 2600.0, 6.0);
     let run = Run::new("kong", "kong-dp-0", &t0, &t1);
+    // Each provider as an upstream: every request counted, the outcome not (errors unknown).
+    let ups = llmtop::model::upstream::upstreams(&run.store, T1, RANGE);
+    let names: Vec<&str> = ups.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["anthropic", "mistral", "openai"]);
+    close(ups[0].requests_per_second, 0.0);
+    close(ups[1].requests_per_second, 1.0); // 6 + 4 mistral requests
+    close(ups[2].requests_per_second, 3.2); // 12 + 20 gpt-4o requests
+    assert_eq!(
+        ups[2].errors_per_second, None,
+        "Kong does not say which failed"
+    );
     assert_eq!(
         run.store.models(),
         [
@@ -798,6 +820,7 @@ fn kong_requests_tokens_cost_and_millisecond_latencies() {
         LatencySeconds,
         TtftSeconds,
         ItlSeconds,
+        UpstreamRequests,
     ]);
 }
 

@@ -256,8 +256,8 @@ impl Dialect {
             );
             if rule.failed_when.is_some() {
                 anyhow::ensure!(
-                    rule.signal == Some(Signal::Requests),
-                    "dialect {name}: `failed_when` only applies to signal = \"requests\" ({metric})"
+                    rule.signal.and_then(Signal::failed_twin).is_some(),
+                    "dialect {name}: `failed_when` only applies to signal = \"requests\" or \"upstream_requests\" ({metric})"
                 );
             }
             for m in [&rule.failed_when, &rule.only_when].into_iter().flatten() {
@@ -299,8 +299,10 @@ impl Dialect {
         let mut out: Vec<Signal> = Vec::new();
         for rule in &self.rules {
             out.extend(rule.target_signals());
-            if rule.failed_when.is_some() {
-                out.push(Signal::RequestsFailed);
+            if rule.failed_when.is_some()
+                && let Some(failed) = rule.signal.and_then(Signal::failed_twin)
+            {
+                out.push(failed);
             }
         }
         out.sort();
@@ -414,13 +416,13 @@ impl Dialect {
                     let model = model_of(&sample.labels);
                     let id = series_id(sample.name, &sample.labels);
                     let value = sample.value * rule.scale;
-                    if rule
-                        .failed_when
-                        .as_ref()
-                        .is_some_and(|m| m.matches(&sample.labels))
-                    {
+                    if let Some(failed) = signal.failed_twin().filter(|_| {
+                        rule.failed_when
+                            .as_ref()
+                            .is_some_and(|m| m.matches(&sample.labels))
+                    }) {
                         mapped.samples.push(CanonicalSample {
-                            signal: Signal::RequestsFailed,
+                            signal: failed,
                             model: model.clone(),
                             series_id: id,
                             value: CanonicalValue::Scalar(value),

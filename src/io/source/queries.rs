@@ -145,15 +145,13 @@ impl<'d> QueryBuilder<'d> {
             }
             let feeds = match (&rule.signal, &rule.by_label) {
                 (Some(s), _) if *s == signal => true,
-                (Some(Signal::Requests), _) if signal == Signal::RequestsFailed => {
-                    match &rule.failed_when {
-                        Some(m) => {
-                            label_matchers.push(match_text(m));
-                            true
-                        }
-                        None => false,
+                (Some(s), _) if s.failed_twin() == Some(signal) => match &rule.failed_when {
+                    Some(m) => {
+                        label_matchers.push(match_text(m));
+                        true
                     }
-                }
+                    None => false,
+                },
                 (None, Some(by)) => {
                     let values: Vec<&String> = by
                         .signals
