@@ -361,6 +361,9 @@ pub enum SnapshotFormat {
     /// A header line (instance, stale, then csv's columns after model) and one row per gateway
     /// instance in fleet mode; one row for the target otherwise.
     InstancesCsv,
+    /// A header line and one row per upstream deployment behind a routing gateway (LiteLLM):
+    /// state, rates, cooldowns, fallbacks and rate-limit headroom; only the header elsewhere.
+    UpstreamsCsv,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -153,6 +153,7 @@ fn write_snapshot(args: &SnapshotArgs, snap: &report::Snapshot) -> anyhow::Resul
         SnapshotFormat::Csv => report::to_csv(snap),
         SnapshotFormat::Table => report::to_table(snap),
         SnapshotFormat::InstancesCsv => report::to_instances_csv(snap),
+        SnapshotFormat::UpstreamsCsv => report::to_upstreams_csv(snap),
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)

@@ -30,6 +30,17 @@ pub fn quantile_seconds(v: Option<f64>, at_least: bool) -> String {
     }
 }
 
+/// A count as a person writes it: `99`, `100`, `79k`.
+pub fn count(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.fract() == 0.0 && v.abs() < 10_000.0 => format!("{v:.0}"),
+        Some(v) if v.fract() == 0.0 && (v / 1000.0).fract() == 0.0 && v.abs() < 1e7 => {
+            format!("{:.0}k", v / 1000.0)
+        }
+        v => compact_or_unknown(v),
+    }
+}
+
 /// `19.6/s`, `0.05/s`, `1.2k/s`.
 pub fn rate(v: Option<f64>) -> String {
     match v {
@@ -138,6 +149,14 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_read_as_people_write_them() {
+        assert_eq!(count(Some(99.0)), "99");
+        assert_eq!(count(Some(80_000.0)), "80k");
+        assert_eq!(count(Some(0.5)), "0.50");
+        assert_eq!(count(None), "–");
+    }
 
     #[test]
     fn a_lower_bound_quantile_says_so() {

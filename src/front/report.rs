@@ -302,6 +302,47 @@ fn csv_row(model: &str, f: &Figures) -> String {
 /// A contract like [`CSV_HEADER`]: new columns are only ever appended.
 pub const INSTANCES_CSV_HEADER: &str = "instance,stale,requests_per_second,errors_per_second,error_ratio,latency_p50_seconds,latency_p95_seconds,latency_p99_seconds,ttft_p50_seconds,ttft_p95_seconds,ttft_p99_seconds,tokens_input_per_second,tokens_output_per_second,tokens_total_per_second,cost_usd_per_hour,cost_usd,cost_source";
 
+/// `--format upstreams-csv` columns, a contract like [`CSV_HEADER`]: new ones only appended.
+pub const UPSTREAMS_CSV_HEADER: &str = "name,state,requests_per_second,errors_per_second,error_ratio,cooldowns,fallbacks_per_second,fallback_to,rpm_limit,remaining_requests,tpm_limit,remaining_tokens";
+
+/// One row per upstream deployment (see [`UPSTREAMS_CSV_HEADER`]); unknown values are empty.
+pub fn to_upstreams_csv(snap: &Snapshot) -> String {
+    let mut out = String::from(UPSTREAMS_CSV_HEADER);
+    out.push('\n');
+    let targets: std::collections::BTreeMap<&str, Vec<&str>> =
+        snap.fallbacks.iter().fold(Default::default(), |mut m, f| {
+            m.entry(f.from.as_str()).or_default().push(f.to.as_str());
+            m
+        });
+    for u in &snap.upstreams {
+        let state = serde_json::to_value(u.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let to = targets
+            .get(u.name.as_str())
+            .map(|t| t.join(" "))
+            .unwrap_or_default();
+        let fields = [
+            csv_field(&u.name),
+            state,
+            csv_number(u.requests_per_second),
+            csv_number(u.errors_per_second),
+            csv_number(u.error_ratio),
+            csv_number(u.cooldowns),
+            csv_number(u.fallbacks_per_second),
+            csv_field(&to),
+            csv_number(u.rpm_limit),
+            csv_number(u.remaining_requests),
+            csv_number(u.tpm_limit),
+            csv_number(u.remaining_tokens),
+        ];
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 /// One row per fleet instance (`stale` is `true`/`false`); for one gateway, one row for it.
 /// The `csv` format keeps its header and gives the aggregate only.
 pub fn to_instances_csv(snap: &Snapshot) -> String {
@@ -412,8 +453,60 @@ pub fn to_table(snap: &Snapshot) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
+    out.push_str(&upstream_table(snap));
     for w in &snap.warnings {
         out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// The upstreams and fallbacks under the model table (nothing where the gateway has none): one
+/// line per deployment with its state as a word, then one per fallback.
+fn upstream_table(snap: &Snapshot) -> String {
+    use crate::base::format;
+    if snap.upstreams.is_empty() && snap.fallbacks.is_empty() {
+        return String::new();
+    }
+    let width = snap
+        .upstreams
+        .iter()
+        .map(|u| u.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("upstream".len());
+    let mut out = format!(
+        "\n{:<width$}  {:<8}  {:>7}  {:>7}  {:>9}  {:>9}  {:>9}\n",
+        "upstream", "state", "req/s", "err %", "cooldowns", "rpm left", "tpm left"
+    );
+    let left = |rem: Option<f64>, lim: Option<f64>| match (rem, lim) {
+        (None, None) => format::UNKNOWN.to_string(),
+        (r, l) => format!("{}/{}", format::count(r), format::count(l)),
+    };
+    for u in &snap.upstreams {
+        let state = serde_json::to_value(u.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<width$}  {:<8}  {:>7}  {:>7}  {:>9}  {:>9}  {:>9}\n",
+            u.name,
+            state,
+            format::compact_or_unknown(u.requests_per_second),
+            format::percent(u.error_ratio),
+            format::count(u.cooldowns),
+            left(u.remaining_requests, u.rpm_limit),
+            left(u.remaining_tokens, u.tpm_limit),
+        ));
+    }
+    for f in &snap.fallbacks {
+        out.push_str(&format!(
+            "fallback {} → {}: {} ({} in the window){}\n",
+            f.from,
+            f.to,
+            format::rate(f.per_second),
+            format::count(f.count),
+            if f.ok { "" } else { ", failed too" }
+        ));
     }
     out
 }
@@ -444,6 +537,66 @@ mod tests {
             instance_label: instances.as_ref().map(|_| "pod".to_string()),
             instances,
         }
+    }
+
+    #[test]
+    fn the_table_lists_upstreams_and_fallbacks_under_the_models() {
+        use crate::model::upstream::{Fallback, Upstream, UpstreamState};
+        let mut s = snap(None);
+        assert!(
+            !to_table(&s).contains("upstream"),
+            "nothing where there are none"
+        );
+        s.upstreams.push(Upstream {
+            name: "gpt-4o".into(),
+            state: UpstreamState::Down,
+            requests_per_second: Some(0.6),
+            error_ratio: Some(1.0),
+            cooldowns: Some(1.0),
+            ..Upstream::default()
+        });
+        s.upstreams.push(Upstream {
+            name: "claude-sonnet".into(),
+            state: UpstreamState::Healthy,
+            remaining_requests: Some(99.0),
+            rpm_limit: Some(100.0),
+            ..Upstream::default()
+        });
+        s.fallbacks.push(Fallback {
+            from: "gpt-4o".into(),
+            to: "deepseek-chat".into(),
+            per_second: Some(0.6),
+            count: Some(6.0),
+            ok: true,
+        });
+        let csv = to_upstreams_csv(&s);
+        assert_eq!(
+            csv.lines().collect::<Vec<_>>(),
+            [
+                UPSTREAMS_CSV_HEADER,
+                "gpt-4o,down,0.6,,1,1,,deepseek-chat,,,,",
+                "claude-sonnet,healthy,,,,,,,100,99,,",
+            ]
+        );
+        let table = to_table(&s);
+        let line = |needle: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(needle))
+                .unwrap_or_else(|| panic!("no {needle} line in\n{table}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(line("gpt-4o "), "gpt-4o down 0.60 100.0 % 1 – –");
+        assert_eq!(
+            line("claude-sonnet"),
+            "claude-sonnet healthy – – – 99/100 –"
+        );
+        assert_eq!(
+            line("fallback"),
+            "fallback gpt-4o → deepseek-chat: 0.60/s (6 in the window)"
+        );
     }
 
     #[test]

@@ -4,22 +4,11 @@
 use super::*;
 use crate::model::upstream::{Upstream, UpstreamState};
 
-/// A count as a person writes it: `99`, `100`, `79k`.
-fn count(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v.fract() == 0.0 && v.abs() < 10_000.0 => format!("{v:.0}"),
-        Some(v) if v.fract() == 0.0 && (v / 1000.0).fract() == 0.0 && v.abs() < 1e7 => {
-            format!("{:.0}k", v / 1000.0)
-        }
-        v => format::compact_or_unknown(v),
-    }
-}
-
 /// `99/100 rpm`, `79k/80k tpm`, or what is known of it.
 fn headroom(remaining: Option<f64>, limit: Option<f64>, unit: &str) -> Option<String> {
     match (remaining, limit) {
         (None, None) => None,
-        (r, l) => Some(format!("{}/{} {unit}", count(r), count(l))),
+        (r, l) => Some(format!("{}/{} {unit}", format::count(r), format::count(l))),
     }
 }
 
