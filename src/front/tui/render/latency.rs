@@ -31,6 +31,54 @@ pub(super) fn render_latency(
             Style::new().fg(c).add_modifier(Modifier::BOLD),
         )
     };
+    // Too short for latency and TTFT one under the other (an 80×24 terminal): one table with a
+    // column each, so TTFT stays on screen.
+    let tall_rows = 8 + usize::from(view.in_flight.is_some()) + usize::from(view.queued.is_some());
+    if usize::from(figures_area.height) < tall_rows {
+        let lat_missing = view.missing.contains(&Signal::LatencySeconds);
+        let ttft_missing = view.missing.contains(&Signal::TtftSeconds);
+        let cell = |v: Option<f64>, at_least: bool, missing: bool, c: Color| {
+            let text = if missing {
+                UNKNOWN.to_string()
+            } else {
+                format::quantile_seconds(v, at_least)
+            };
+            Span::styled(
+                format!("{text:>8}"),
+                Style::new().fg(c).add_modifier(Modifier::BOLD),
+            )
+        };
+        let mut lines = vec![Line::from(label("     latency    TTFT"))];
+        for (name, (lv, la), (tv, ta), c) in [
+            (
+                " p50",
+                (q.p50, q.p50_at_least),
+                (t.p50, t.p50_at_least),
+                theme.p50,
+            ),
+            (
+                " p95",
+                (q.p95, q.p95_at_least),
+                (t.p95, t.p95_at_least),
+                theme.p95,
+            ),
+            (
+                " p99",
+                (q.p99, q.p99_at_least),
+                (t.p99, t.p99_at_least),
+                theme.p99,
+            ),
+        ] {
+            lines.push(Line::from(vec![
+                label(name),
+                cell(lv, la, lat_missing, c),
+                cell(tv, ta, ttft_missing, c),
+            ]));
+        }
+        frame.render_widget(Paragraph::new(lines), figures_area);
+        render_latency_chart(frame, heat_area, view, theme);
+        return;
+    }
     let mut lines = vec![Line::from(label(" latency"))];
     if view.missing.contains(&Signal::LatencySeconds) {
         lines.push(Line::from(label("  not exported")));
@@ -101,6 +149,16 @@ pub(super) fn render_latency(
         }
     }
     frame.render_widget(Paragraph::new(lines), figures_area);
+    render_latency_chart(frame, heat_area, view, theme);
+}
+
+/// The heatmap, or what stands in for it before there is one.
+fn render_latency_chart(
+    frame: &mut Frame<'_>,
+    heat_area: Rect,
+    view: &DashboardView,
+    theme: &Theme,
+) {
     match &view.heatmap {
         Some(h) if !h.bounds.is_empty() => render_heatmap(frame, heat_area, h, theme),
         _ if view.missing.contains(&Signal::LatencySeconds) => {
