@@ -606,3 +606,24 @@ fn the_gateway_panel_names_the_down_deployment_and_its_fallback() {
     let (plain, now) = app_for(120);
     assert!(!screen_text(&draw(&plain, now, 120, 40)).contains(render::TITLE_GATEWAY));
 }
+
+/// A saturated or stalled engine is said in words in the Latency panel's title, so even an
+/// 80×24 terminal shows it.
+#[test]
+fn saturation_verdicts_are_in_the_latency_title_at_any_size() {
+    let (mut app, now) = app_for(80);
+    let plain = screen_text(&draw(&app, now, 80, 24));
+    assert!(
+        !plain.contains("SATURATED") && !plain.contains("STALLED"),
+        "{plain}"
+    );
+    app.view.saturation.saturated = true;
+    app.view.saturation.stalled = true;
+    let text = screen_text(&draw(&app, now, 80, 24));
+    let title = text
+        .lines()
+        .find(|l| l.contains(render::TITLE_LATENCY))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(title.contains("SATURATED"), "{title}");
+    assert!(text.contains("STALLED"), "{text}");
+}

@@ -8,12 +8,19 @@ pub(super) fn render_latency(
     theme: &Theme,
     stale: bool,
 ) {
-    let block = panel(
-        TITLE_LATENCY,
-        vec![Span::styled("heatmap · quantiles ", theme.dim())],
-        theme,
-        stale,
-    );
+    // The verdicts lead the title, in words (never colour alone), so any size shows them.
+    let sat = &view.saturation;
+    let mut extra = Vec::new();
+    for (on, word) in [(sat.saturated, "SATURATED "), (sat.stalled, "STALLED ")] {
+        if on {
+            extra.push(Span::styled(
+                word,
+                Style::new().fg(theme.error).add_modifier(Modifier::BOLD),
+            ));
+        }
+    }
+    extra.push(Span::styled("heatmap · quantiles ", theme.dim()));
+    let block = panel(TITLE_LATENCY, extra, theme, stale);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [heat_area, figures_area] = Layout::horizontal([
@@ -125,7 +132,6 @@ pub(super) fn render_latency(
     if let Some(v) = view.queued {
         gauges.push(format!("queued {}", format::compact(v)));
     }
-    let sat = &view.saturation;
     if let Some(kv) = sat.kv_cache_usage {
         gauges.push(format!("KV cache {}", format::percent(Some(kv))));
     }
@@ -138,15 +144,6 @@ pub(super) fn render_latency(
     }
     for g in gauges {
         lines.push(Line::from(Span::styled(format!(" {g}"), theme.text())));
-    }
-    // The verdicts lead with a word, never colour alone.
-    for (on, word) in [(sat.saturated, "SATURATED"), (sat.stalled, "STALLED")] {
-        if on {
-            lines.push(Line::from(Span::styled(
-                format!(" {word}"),
-                Style::new().fg(theme.error).add_modifier(Modifier::BOLD),
-            )));
-        }
     }
     frame.render_widget(Paragraph::new(lines), figures_area);
     render_latency_chart(frame, heat_area, view, theme);
