@@ -602,9 +602,40 @@ fn the_gateway_panel_names_the_down_deployment_and_its_fallback() {
         .find(|l| l.contains("claude-sonnet") && l.contains("rpm"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(claude.contains("99/100 rpm"), "{claude}");
-    // Without upstreams the table keeps the whole row: the fixed data set has none.
-    let (plain, now) = app_for(120);
+    // Tab reaches it after the model table, and Enter shows it on the whole screen.
+    let mut app = app;
+    use llmtop::base::keymap::Action;
+    use llmtop::front::tui::app::Panel;
+    let mut order = Vec::new();
+    for _ in 0..8 {
+        app.apply(Action::FocusNext, 1010.4);
+        order.push(app.focus);
+    }
+    let after_models = order
+        .iter()
+        .position(|p| *p == Panel::Models)
+        .map(|i| order[i + 1]);
+    assert_eq!(after_models, Some(Panel::Gateway), "{order:?}");
+    while app.focus != Panel::Gateway {
+        app.apply(Action::FocusNext, 1010.4);
+    }
+    app.apply(Action::Expand, 1010.4);
+    let full = screen_text(&draw(&app, 1010.4, 120, 40));
+    assert!(
+        full.contains(render::TITLE_GATEWAY) && full.contains("DOWN"),
+        "{full}"
+    );
+    assert!(
+        !full.contains("Models sorted by"),
+        "only the Gateway panel: {full}"
+    );
+    // Without upstreams the table keeps the whole row, and Tab skips the Gateway panel.
+    let (mut plain, now) = app_for(120);
     assert!(!screen_text(&draw(&plain, now, 120, 40)).contains(render::TITLE_GATEWAY));
+    for _ in 0..8 {
+        plain.apply(Action::FocusNext, now);
+        assert_ne!(plain.focus, Panel::Gateway);
+    }
 }
 
 /// A saturated or stalled engine is said in words in the Latency panel's title, so even an

@@ -143,24 +143,32 @@ pub enum Panel {
     Errors,
     Cost,
     Models,
+    /// The upstream deployments of a routing gateway; only on screen where it reports them.
+    Gateway,
     Probe,
 }
 
 impl Panel {
-    pub const ALL: [Panel; 7] = [
+    pub const ALL: [Panel; 8] = [
         Panel::Requests,
         Panel::Latency,
         Panel::Tokens,
         Panel::Errors,
         Panel::Cost,
         Panel::Models,
+        Panel::Gateway,
         Panel::Probe,
     ];
 
-    fn step(self, forward: bool) -> Self {
-        let i = Self::ALL.iter().position(|p| *p == self).unwrap_or(0);
-        let n = Self::ALL.len();
-        Self::ALL[if forward {
+    /// The next (or previous) panel on screen; the Gateway panel only counts where it is drawn.
+    fn step(self, forward: bool, with_gateway: bool) -> Self {
+        let shown: Vec<Panel> = Self::ALL
+            .into_iter()
+            .filter(|p| with_gateway || *p != Panel::Gateway)
+            .collect();
+        let i = shown.iter().position(|p| *p == self).unwrap_or(0);
+        let n = shown.len();
+        shown[if forward {
             (i + 1) % n
         } else {
             (i + n - 1) % n
@@ -366,7 +374,8 @@ impl App {
                 Effect::None
             }
             Action::FocusNext | Action::FocusPrev => {
-                self.focus = self.focus.step(action == Action::FocusNext);
+                let with_gateway = !self.view.upstreams.is_empty();
+                self.focus = self.focus.step(action == Action::FocusNext, with_gateway);
                 Effect::None
             }
             Action::Expand if self.focus == Panel::Models && self.view.fleet.is_some() => {

@@ -177,16 +177,24 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         (Panel::Probe, probe),
     ];
     // A routing gateway's upstreams share the table's row, beside the models.
-    let places = if app.view.upstreams.is_empty() {
-        places
+    let places: Vec<(Panel, Rect)> = if app.view.upstreams.is_empty() {
+        places.to_vec()
     } else {
         let [models, gateway] =
             Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .areas(table);
-        render_gateway(frame, gateway, &app.view, theme, stale);
-        places.map(|(p, r)| (p, if p == Panel::Models { models } else { r }))
+        let mut with = Vec::with_capacity(places.len() + 1);
+        for (p, r) in places {
+            if p == Panel::Models {
+                with.push((p, models));
+                with.push((Panel::Gateway, gateway));
+            } else {
+                with.push((p, r));
+            }
+        }
+        with
     };
-    for (panel, rect) in places {
+    for &(panel, rect) in &places {
         render_panel(frame, panel, rect, app, stale, now);
     }
     if let Some((_, rect)) = places.iter().find(|(p, _)| *p == app.focus) {
@@ -199,7 +207,7 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         .find(|(p, _)| *p == Panel::Models)
         .map_or(table, |(_, r)| *r);
     ScreenLayout {
-        panels: places.to_vec(),
+        panels: places,
         model_rows: Some(model_rows(models, app)),
     }
 }
@@ -326,6 +334,7 @@ fn render_panel(frame: &mut Frame<'_>, panel: Panel, rect: Rect, app: &App, stal
         Panel::Errors => render_errors(frame, rect, view, theme, stale),
         Panel::Cost => render_cost(frame, rect, view, theme, stale),
         Panel::Models => render_models(frame, rect, app, stale),
+        Panel::Gateway => render_gateway(frame, rect, view, theme, stale),
         Panel::Probe => render_probe(frame, rect, app, now),
     }
 }
