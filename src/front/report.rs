@@ -125,6 +125,9 @@ pub fn snapshot(
         }
         None => (Vec::new(), Figures::default()),
     };
+    let fallbacks = eval_t
+        .map(|t| crate::model::upstream::fallbacks(store, t, window_seconds))
+        .unwrap_or_default();
     Snapshot {
         target: target.to_string(),
         dialect: health.dialect.clone(),
@@ -147,11 +150,9 @@ pub fn snapshot(
             })
             .unwrap_or_default(),
         upstreams: eval_t
-            .map(|t| crate::model::upstream::upstreams(store, t, window_seconds))
+            .map(|t| crate::model::upstream::upstreams(store, &fallbacks, t, window_seconds))
             .unwrap_or_default(),
-        fallbacks: eval_t
-            .map(|t| crate::model::upstream::fallbacks(store, t, window_seconds))
-            .unwrap_or_default(),
+        fallbacks,
         instance_label: None,
         instances: None,
     }
@@ -315,10 +316,7 @@ pub fn to_upstreams_csv(snap: &Snapshot) -> String {
             m
         });
     for u in &snap.upstreams {
-        let state = serde_json::to_value(u.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let state = u.state.name().to_string();
         let to = targets
             .get(u.name.as_str())
             .map(|t| t.join(" "))
@@ -483,10 +481,7 @@ fn upstream_table(snap: &Snapshot) -> String {
         (r, l) => format!("{}/{}", format::count(r), format::count(l)),
     };
     for u in &snap.upstreams {
-        let state = serde_json::to_value(u.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let state = u.state.name().to_string();
         out.push_str(&format!(
             "{:<width$}  {:<8}  {:>7}  {:>7}  {:>9}  {:>9}  {:>9}\n",
             u.name,

@@ -30,6 +30,16 @@ impl UpstreamState {
         }
     }
 
+    /// The name in JSON and CSV: `healthy`, `degraded`, `down`, `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpstreamState::Down => "down",
+            UpstreamState::Degraded => "degraded",
+            UpstreamState::Unknown => "unknown",
+            UpstreamState::Healthy => "healthy",
+        }
+    }
+
     /// The word the dashboard shows (a word, never colour alone).
     pub fn word(self) -> &'static str {
         match self {
@@ -118,9 +128,14 @@ pub fn fallbacks(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Fallback> 
 }
 
 /// Every upstream over `[eval_t - range, eval_t]`, the worst first: down, degraded, then by
-/// error ratio, then by name.
-pub fn upstreams(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Upstream> {
-    let moved = fallbacks(store, eval_t, range);
+/// error ratio, then by name. `moved` is [`fallbacks`] over the same range (computed once by the
+/// caller, who shows it too).
+pub fn upstreams(
+    store: &TargetStore,
+    moved: &[Fallback],
+    eval_t: f64,
+    range: f64,
+) -> Vec<Upstream> {
     let has_failures = !store.keys_of(Signal::UpstreamFailures).is_empty();
     let mut out: Vec<Upstream> = store
         .upstreams()

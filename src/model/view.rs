@@ -197,6 +197,8 @@ impl DashboardView {
         let now_figures = stats::window_figures(store, prices, only, eval_t, now_range);
         let over_window = stats::figures(store, prices, only, eval_t, window);
         let tokens_by_model = tokens_by_model(store, only, eval_t, window);
+        let fallbacks = crate::model::upstream::fallbacks(store, eval_t, now_range);
+        let upstreams = crate::model::upstream::upstreams(store, &fallbacks, eval_t, now_range);
         let heatmap = store.heatmap(
             Signal::LatencySeconds,
             only,
@@ -220,8 +222,8 @@ impl DashboardView {
             queued: store.gauge_latest(Signal::Queued),
             cache_hit_ratio: store.gauge_latest(Signal::CacheHitRatio),
             saturation: crate::model::saturation::saturation(store, eval_t, now_range, window),
-            upstreams: crate::model::upstream::upstreams(store, eval_t, now_range),
-            fallbacks: crate::model::upstream::fallbacks(store, eval_t, now_range),
+            fallbacks,
+            upstreams,
             missing,
             cost_warnings: now_figures.warnings,
             models: now_figures.models,

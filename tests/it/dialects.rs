@@ -613,7 +613,8 @@ fn otel_genai_counts_from_histograms_errors_by_error_type_and_token_sums() {
     assert_eq!(run.store.models(), [CLAUDE, MINI, EMBED]);
     // Each provider as an upstream, failures by error_type: Bedrock 8 + 1 failed, OpenAI
     // 30 + 3 failed (gpt-4o-mini) + 50 (embeddings); the worse error share first.
-    let ups = llmtop::model::upstream::upstreams(&run.store, T1, RANGE);
+    let moved = llmtop::model::upstream::fallbacks(&run.store, T1, RANGE);
+    let ups = llmtop::model::upstream::upstreams(&run.store, &moved, T1, RANGE);
     let names: Vec<&str> = ups.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["aws.bedrock", "openai"]);
     close(ups[0].requests_per_second, 0.9);
@@ -759,7 +760,8 @@ fn kong_requests_tokens_cost_and_millisecond_latencies() {
     t1 = observe(&t1, ttft, &mistral(""), 2600.0, 6.0);
     let run = Run::new("kong", "kong-dp-0", &t0, &t1);
     // Each provider as an upstream: every request counted, the outcome not (errors unknown).
-    let ups = llmtop::model::upstream::upstreams(&run.store, T1, RANGE);
+    let moved = llmtop::model::upstream::fallbacks(&run.store, T1, RANGE);
+    let ups = llmtop::model::upstream::upstreams(&run.store, &moved, T1, RANGE);
     let names: Vec<&str> = ups.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["anthropic", "mistral", "openai"]);
     close(ups[0].requests_per_second, 0.0);
@@ -1155,7 +1157,7 @@ fn litellm_upstreams_fallbacks_and_rate_limit_headroom() {
         ["claude-sonnet", "gpt-4o"],
         "upstreams are not models"
     );
-    let rows = upstreams(&run.store, T1, RANGE);
+    let rows = upstreams(&run.store, &fallbacks(&run.store, T1, RANGE), T1, RANGE);
     let names: Vec<&str> = rows.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(
         names,
