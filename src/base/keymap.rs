@@ -392,14 +392,14 @@ pub const BINDINGS: &[Binding] = &[
         name: "sort",
         keys: &[Key::char('s')],
         action: Action::SortNext,
-        help: "sort the model table by the next column",
+        help: "sort the model table (the Gateway panel when focused) by the next column",
         hint: "sort",
     },
     Binding {
         name: "sort_reverse",
         keys: &[Key::char('S')],
         action: Action::SortReverse,
-        help: "reverse the model table's sort order",
+        help: "reverse that table's sort order",
         hint: "",
     },
     Binding {

@@ -7,6 +7,7 @@
 //! `rate(canonical)` between samples and keeps memory independent of a gateway's label cardinality.
 use std::collections::{BTreeMap, HashMap};
 
+use crate::base::dialect::Description;
 use crate::base::promql;
 use crate::base::signal::{CanonicalSample, CanonicalValue, GaugeAggregate, Signal, SignalKind};
 
@@ -136,6 +137,9 @@ pub struct TargetStore {
     /// Every model name admitted so far (bounded by `max_models`).
     admitted_models: std::collections::BTreeSet<String>,
     folded_models: std::collections::BTreeSet<String>,
+    /// What the labels said about each upstream (model, provider, API base); at most
+    /// `max_series` entries.
+    descriptions: BTreeMap<String, Description>,
 }
 
 /// Raw series unseen for this many scrapes are forgotten (their next value starts afresh).
@@ -161,7 +165,28 @@ impl TargetStore {
             raw: HashMap::new(),
             admitted_models: Default::default(),
             folded_models: Default::default(),
+            descriptions: BTreeMap::new(),
         }
+    }
+
+    /// Takes what a scrape's labels said about its upstreams: newer words win, field by field.
+    /// New keys beyond `max_series` are ignored, so label churn cannot grow it without bound.
+    pub fn describe(&mut self, found: &BTreeMap<String, Description>) {
+        for (key, description) in found {
+            let room = self.descriptions.len() < self.limits.max_series;
+            match self.descriptions.get_mut(key) {
+                Some(known) => known.update(description),
+                None if room => {
+                    self.descriptions.insert(key.clone(), description.clone());
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// What the labels said about one upstream, if anything.
+    pub fn description(&self, key: &str) -> Option<&Description> {
+        self.descriptions.get(key)
     }
 
     /// The model name a sample is stored under: itself, or "(other models)" past the cap.

@@ -55,7 +55,7 @@ impl UpstreamState {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Upstream {
     pub name: String,
-    /// Not in LiteLLM's deployment series' key: `null` until a source says.
+    /// What the dialect's `describe` labels say it runs, and where: `null` where none does.
     pub model: Option<String>,
     pub provider: Option<String>,
     pub api_base: Option<String>,
@@ -74,6 +74,118 @@ pub struct Upstream {
     pub remaining_requests: Option<f64>,
     pub tpm_limit: Option<f64>,
     pub remaining_tokens: Option<f64>,
+    /// Answers per second over the window, one point per chart column (oldest first), for the
+    /// full-screen view; empty until [`with_history`] fills it.
+    #[serde(skip)]
+    pub history: Vec<f64>,
+    /// Failed answers per second at the same points.
+    #[serde(skip)]
+    pub error_history: Vec<f64>,
+}
+
+impl Upstream {
+    /// The share of its request limit left this minute (of the token limit where only that is
+    /// known); `None` when neither is exported.
+    pub fn headroom_share(&self) -> Option<f64> {
+        let share = |r: Option<f64>, l: Option<f64>| match (r, l) {
+            (Some(r), Some(l)) if l > 0.0 => Some((r / l).clamp(0.0, 1.0)),
+            _ => None,
+        };
+        share(self.remaining_requests, self.rpm_limit)
+            .or_else(|| share(self.remaining_tokens, self.tpm_limit))
+    }
+}
+
+/// What the Gateway table is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpstreamSort {
+    /// Down, degraded, then by error share (the order [`upstreams`] returns).
+    #[default]
+    Worst,
+    Name,
+    Requests,
+    Errors,
+    /// The least rate-limit headroom first.
+    Headroom,
+}
+
+impl UpstreamSort {
+    pub const ALL: [UpstreamSort; 5] = [
+        UpstreamSort::Worst,
+        UpstreamSort::Name,
+        UpstreamSort::Requests,
+        UpstreamSort::Errors,
+        UpstreamSort::Headroom,
+    ];
+
+    pub fn next(self) -> Self {
+        let i = Self::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            UpstreamSort::Worst => "worst",
+            UpstreamSort::Name => "name",
+            UpstreamSort::Requests => "req/s",
+            UpstreamSort::Errors => "errors",
+            UpstreamSort::Headroom => "headroom",
+        }
+    }
+
+    /// The natural direction: names A→Z, the worst, busiest, most failing and least headroom
+    /// first. `reversed` flips it.
+    pub fn sort(self, rows: &mut [Upstream], reversed: bool) {
+        let num = |v: Option<f64>| v.unwrap_or(f64::NEG_INFINITY);
+        match self {
+            // `upstreams` returns this order; a stable sort on nothing keeps it.
+            UpstreamSort::Worst => {}
+            UpstreamSort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+            UpstreamSort::Requests => rows.sort_by(|a, b| {
+                num(b.requests_per_second).total_cmp(&num(a.requests_per_second))
+            }),
+            UpstreamSort::Errors => {
+                rows.sort_by(|a, b| num(b.error_ratio).total_cmp(&num(a.error_ratio)))
+            }
+            UpstreamSort::Headroom => rows.sort_by(|a, b| {
+                let h = |u: &Upstream| u.headroom_share().unwrap_or(f64::INFINITY);
+                h(a).total_cmp(&h(b))
+            }),
+        }
+        if reversed {
+            rows.reverse();
+        }
+    }
+}
+
+/// Fills each upstream's [`Upstream::history`]: answers (and failures) per second at `columns`
+/// points across `[eval_t - window, eval_t]`, each a rate over `range`.
+pub fn with_history(
+    store: &TargetStore,
+    rows: &mut [Upstream],
+    eval_t: f64,
+    window: f64,
+    columns: usize,
+    range: f64,
+) {
+    let step = window / columns.max(1) as f64;
+    for u in rows {
+        let one = [u.name.as_str()];
+        let mut answers = Vec::with_capacity(columns);
+        let mut failures = Vec::with_capacity(columns);
+        for c in 0..columns {
+            let t = eval_t - window + step * (c + 1) as f64;
+            let rate = |s| store.sum_rate(s, Some(&one), t, range);
+            let ok = rate(Signal::UpstreamSuccesses);
+            let failed = rate(Signal::UpstreamFailures);
+            let all = rate(Signal::UpstreamRequests)
+                .or_else(|| (ok.is_some() || failed.is_some()).then(|| ok.unwrap_or(0.0) + failed.unwrap_or(0.0)));
+            answers.push(all.unwrap_or(0.0));
+            failures.push(failed.unwrap_or(0.0));
+        }
+        u.history = answers;
+        u.error_history = failures;
+    }
 }
 
 /// Requests moved from one model to another over a range.
@@ -159,7 +271,11 @@ pub fn upstreams(
             let fallbacks_per_second =
                 (!away.is_empty()).then(|| away.iter().filter_map(|f| f.per_second).sum::<f64>());
             let gauge = |s| store.gauge_latest_of(s, &name);
+            let described = store.description(&name).cloned().unwrap_or_default();
             Upstream {
+                model: described.model,
+                provider: described.provider,
+                api_base: described.api_base,
                 state: UpstreamState::from_gauge(gauge(Signal::UpstreamState)),
                 requests_per_second: requests,
                 errors_per_second: errors,

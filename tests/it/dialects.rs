@@ -135,6 +135,7 @@ impl Run {
             let mapped = d.map(&expo, target);
             assert_eq!(mapped.rejected_histograms, 0);
             store.ingest(time, &mapped.samples);
+            store.describe(&mapped.descriptions);
             detected = Some(d.clone());
         }
         store.health.dialect = Some(expected_dialect.to_string());
@@ -251,7 +252,18 @@ fn seed_requests_by_status_tokens_latency_and_gauges() {
         LatencySeconds,
         TtftSeconds,
         InFlight,
+        // The router's, limiter's and queue's families the demo exports (dialects/seed.toml).
+        Queued,
         CacheHitRatio,
+        QueueTimeSeconds,
+        UpstreamState,
+        UpstreamSuccesses,
+        UpstreamFailures,
+        UpstreamCooldowns,
+        FallbacksOk,
+        FallbacksFailed,
+        RemainingRequests,
+        RpmLimit,
     ]);
 }
 
@@ -1172,7 +1184,14 @@ fn litellm_upstreams_fallbacks_and_rate_limit_headroom() {
     close(gpt.cooldowns, 1.0);
     close(gpt.fallbacks_per_second, 0.6);
     assert_eq!(gpt.fallback_targets, ["deepseek-chat"]);
+    // `describe`: provider and API base from the state gauge's labels, the model group from
+    // the headroom gauge's.
+    assert_eq!(gpt.provider.as_deref(), Some("openai"));
+    assert_eq!(gpt.api_base.as_deref(), Some("https://api.openai.com/v1"));
+    assert_eq!(gpt.model, None, "no headroom series names gpt-4o's model group");
     let claude = &rows[1];
+    assert_eq!(claude.model.as_deref(), Some("claude-sonnet"));
+    assert_eq!(claude.provider.as_deref(), Some("anthropic"));
     assert_eq!(claude.state, UpstreamState::Healthy);
     close(claude.requests_per_second, 4.0);
     close(claude.errors_per_second, 0.0);

@@ -823,3 +823,102 @@ fn openmetrics_exemplars_are_dropped_not_their_samples() {
     );
     assert_eq!(e.skipped_count, 1);
 }
+
+/// `chat` for another model than [`MODEL`]: `n` completions that must all succeed.
+async fn chat_to(rig: &Rig, model: &str, n: usize) {
+    for _ in 0..n {
+        let resp = rig
+            .http
+            .post(format!("{}/v1/chat/completions", rig.gw.base_url()))
+            .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("chat request");
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.expect("chat body");
+    }
+}
+
+/// `failover` over real HTTP: the down primary, its cooldown and where its requests went, read
+/// back through the seed dialect's router families into the snapshot's `upstreams` and
+/// `fallbacks`; the client still sees every request answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_names_the_down_upstream_and_its_fallback_target() {
+    let mut rig = Rig::new(Scenario::Failover.into(), &[]).await;
+    // The first request creates the router's series before the first scrape.
+    chat_to(&rig, "deepseek-chat", 1).await;
+    rig.scrape_ok().await;
+    chat_to(&rig, "deepseek-chat", 3).await;
+    chat_to(&rig, "gpt-4o-mini", 2).await;
+    rig.scrape_ok().await;
+    let json = serde_json::to_value(rig.snapshot()).expect("snapshot serializes");
+    let ups = json["upstreams"].as_array().expect("upstreams");
+    assert_eq!(ups[0]["name"], "deepseek-chat", "the worst first: {ups:?}");
+    assert_eq!(ups[0]["state"], "down");
+    assert_eq!(ups[0]["provider"], "deepseek");
+    assert_eq!(ups[0]["api_base"], "https://api.deepseek.com");
+    assert_eq!(ups[0]["remaining_requests"], 996.0);
+    assert_eq!(ups[0]["rpm_limit"], 1000.0);
+    // Cooldowns come once per 5 s: the first request's, already in the first scrape, so no
+    // increase between the two (PromQL's increase; the fallbacks' 1 → 4 over the same two
+    // scrapes extrapolates back to the counter's zero: 3 × 4/3 = 4).
+    assert_eq!(ups[0]["cooldowns"], 0.0);
+    let claude = ups
+        .iter()
+        .find(|u| u["name"] == "claude-sonnet-4-5")
+        .expect("claude row");
+    assert_eq!(claude["state"], "healthy");
+    assert_eq!(claude["remaining_requests"], 296.0);
+    assert_eq!(claude["rpm_limit"], 300.0);
+    assert_eq!(claude["error_ratio"], 0.0);
+    let fallbacks = json["fallbacks"].as_array().expect("fallbacks");
+    assert_eq!(fallbacks.len(), 1, "{fallbacks:?}");
+    assert_eq!(fallbacks[0]["from"], "deepseek-chat");
+    assert_eq!(fallbacks[0]["to"], "claude-sonnet-4-5");
+    assert_eq!(fallbacks[0]["count"], 4.0);
+    assert_eq!(fallbacks[0]["ok"], true);
+    // The requested model's own counters say every request was answered.
+    assert_eq!(rig.counter(Signal::Requests, "deepseek-chat"), 4.0);
+    rig.shutdown().await;
+}
+
+/// `saturation` over real HTTP with the simulated traffic on: the queue families appear and
+/// the snapshot's `saturation` has a queue that grows and queue-time quantiles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturation_exports_a_growing_queue_and_its_wait() {
+    // 40 req/s against a capacity of 12: the queue grows by 28 a second on average.
+    let config = DemoConfig {
+        seed: Some(9),
+        latency_scale: 0.0,
+        requests_per_second: 40.0,
+        ..DemoConfig::default()
+    };
+    let gw = demo::spawn_with_scenarios(loopback(), config, Scenario::Saturation.into())
+        .await
+        .expect("demo starts");
+    let url = format!("{}/metrics", gw.base_url());
+    let cli = Cli::try_parse_from(["llmtop", url.as_str(), "--timeout", "3s"]).expect("parse");
+    let mut session = crate::common::session(&cli.target).await.expect("session");
+    let mut sticky = None;
+    let mut queued = Vec::new();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let outcome = scrape_once(&session.client, &session.target, &session.dialects, &mut sticky).await;
+        session.apply_scrape(outcome);
+        queued.push(session.store.gauge_latest(Signal::Queued).unwrap_or(f64::NAN));
+    }
+    // Compared end to end (2.4 s apart): arrivals are random, and ticks may bunch on a busy
+    // machine.
+    assert!(queued[3] > queued[0] + 10.0, "the queue grows: {queued:?}");
+    let snap = rig_free_snapshot(&session);
+    let sat = &snap["saturation"];
+    assert!(sat["queued"].as_f64().is_some_and(|q| q > 0.0), "{sat}");
+    assert!(sat["queue_time_seconds"]["p95"].as_f64().is_some_and(|p| p > 0.0), "{sat}");
+    assert!(sat["in_flight"].as_f64().is_some(), "{sat}");
+    gw.shutdown().await;
+}
+
+fn rig_free_snapshot(session: &Session) -> serde_json::Value {
+    let snap = report::snapshot(&session.store, &session.prices, "test", 60.0, Vec::new());
+    serde_json::to_value(snap).expect("snapshot serializes")
+}

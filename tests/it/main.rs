@@ -9,6 +9,7 @@ mod dashboard_render;
 mod demo_gateway;
 mod dialects;
 mod e2e_pty;
+mod engines;
 mod exposition_fixtures;
 mod fault_scenarios;
 mod fleet;

@@ -19,7 +19,7 @@ pub const FALLBACK_ARROW: &str = " → ";
 /// back to the target's name: the whole gateway as one.
 pub const ALL_MODELS: &str = "";
 
-const BUILTIN_SOURCES: [(&str, &str); 8] = [
+const BUILTIN_SOURCES: [(&str, &str); 11] = [
     (
         "seed",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/seed.toml")),
@@ -60,6 +60,18 @@ const BUILTIN_SOURCES: [(&str, &str); 8] = [
     (
         "kong",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/kong.toml")),
+    ),
+    (
+        "nim",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/nim.toml")),
+    ),
+    (
+        "triton",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/triton.toml")),
+    ),
+    (
+        "trtllm",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dialects/trtllm.toml")),
     ),
 ];
 
@@ -112,6 +124,42 @@ impl HistogramPart {
     }
 }
 
+/// Labels that say more about an upstream than its name: which model it runs, its provider and
+/// where its API lives. Each field names the label to read (LiteLLM's `api_provider`, …).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Describe {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub api_base: Option<String>,
+}
+
+/// What a scrape's labels said about one upstream (or model): `None` where no label did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Description {
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub api_base: Option<String>,
+}
+
+impl Description {
+    /// `other`'s fields where it has them, ours elsewhere.
+    pub fn update(&mut self, other: &Description) {
+        for (mine, theirs) in [
+            (&mut self.model, &other.model),
+            (&mut self.provider, &other.provider),
+            (&mut self.api_base, &other.api_base),
+        ] {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
+        }
+    }
+}
+
 /// Splits one family into several signals by a label's value (e.g. `type="prompt"` → tokens_input).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +205,9 @@ pub struct MapRule {
     /// them solely as histograms.
     #[serde(default)]
     pub part: Option<HistogramPart>,
+    /// Labels that describe the series' upstream (model, provider, api_base), shown beside it.
+    #[serde(default)]
+    pub describe: Option<Describe>,
 }
 
 impl MapRule {
@@ -219,6 +270,8 @@ pub struct Mapped {
     pub samples: Vec<CanonicalSample>,
     /// Histogram series whose bounds could not be used (e.g. no `+Inf` bucket).
     pub rejected_histograms: usize,
+    /// What `describe` rules' labels said, by series key (upstream name).
+    pub descriptions: BTreeMap<String, Description>,
 }
 
 impl Dialect {
@@ -258,6 +311,13 @@ impl Dialect {
                 anyhow::ensure!(
                     rule.signal.and_then(Signal::failed_twin).is_some(),
                     "dialect {name}: `failed_when` only applies to signal = \"requests\" or \"upstream_requests\" ({metric})"
+                );
+            }
+            if rule.describe.is_some() {
+                anyhow::ensure!(
+                    rule.target_label.is_none(),
+                    "dialect {name}: rule for {metric} has `describe` and `target_label`; a \
+                     fallback pair is not an upstream to describe"
                 );
             }
             for m in [&rule.failed_when, &rule.only_when].into_iter().flatten() {
@@ -414,6 +474,9 @@ impl Dialect {
                         continue;
                     };
                     let model = model_of(&sample.labels);
+                    if let Some(describe) = &rule.describe {
+                        describe_into(&mut mapped.descriptions, &model, describe, &sample.labels);
+                    }
                     let id = series_id(sample.name, &sample.labels);
                     let value = sample.value * rule.scale;
                     if let Some(failed) = signal.failed_twin().filter(|_| {
@@ -438,6 +501,29 @@ impl Dialect {
             }
         }
         mapped
+    }
+}
+
+fn describe_into(
+    out: &mut BTreeMap<String, Description>,
+    key: &str,
+    describe: &Describe,
+    labels: &Labels<'_>,
+) {
+    let read = |label: &Option<String>| {
+        label
+            .as_deref()
+            .and_then(|l| labels.get(l))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let found = Description {
+        model: read(&describe.model),
+        provider: read(&describe.provider),
+        api_base: read(&describe.api_base),
+    };
+    if found != Description::default() {
+        out.entry(key.to_string()).or_default().update(&found);
     }
 }
 
@@ -526,7 +612,10 @@ mod tests {
                 "llamacpp",
                 "sglang",
                 "otel_genai",
-                "kong"
+                "kong",
+                "nim",
+                "triton",
+                "trtllm"
             ]
         );
     }
@@ -647,5 +736,52 @@ by_label = { label = "type", signals = { input = "tokens_input" } }
             Some("user")
         );
         assert!(detect(&dialects, &crate::base::exposition::parse("y_total 1\n")).is_none());
+    }
+
+    #[test]
+    fn describe_reads_labels_beside_the_upstream_and_newer_words_win() {
+        let d = Dialect::from_toml_str(
+            r#"
+name = "gw"
+detect = ["up_state"]
+[[map]]
+metric = "up_state"
+model_label = "upstream"
+signal = "upstream_state"
+describe = { provider = "prov", api_base = "base" }
+"#,
+        )
+        .unwrap();
+        let text = "up_state{upstream=\"a\",prov=\"openai\",base=\"\"} 0\nup_state{upstream=\"b\"} 2\n";
+        let mapped = d.map(&crate::base::exposition::parse(text), "t");
+        assert_eq!(mapped.descriptions.len(), 1, "b has no describing label");
+        let a = &mapped.descriptions["a"];
+        assert_eq!(a.provider.as_deref(), Some("openai"));
+        assert_eq!(a.api_base, None, "an empty label says nothing");
+        let mut known = a.clone();
+        known.update(&Description {
+            api_base: Some("https://x".into()),
+            ..Description::default()
+        });
+        assert_eq!(known.provider.as_deref(), Some("openai"));
+        assert_eq!(known.api_base.as_deref(), Some("https://x"));
+        let err = Dialect::from_toml_str(
+            r#"
+name = "gw"
+detect = ["f_total"]
+[[map]]
+metric = "f_total"
+model_label = "from"
+target_label = "to"
+signal = "fallbacks_ok"
+describe = { provider = "p" }
+"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`describe` and `target_label`"), "{err}");
+        let unknown = Dialect::from_toml_str(
+            "name = \"gw\"\ndetect = [\"x\"]\n[[map]]\nmetric = \"x\"\nsignal = \"upstream_state\"\ndescribe = { region = \"r\" }\n",
+        );
+        assert!(unknown.is_err(), "describe knows model, provider and api_base only");
     }
 }

@@ -220,6 +220,10 @@ pub struct App {
     pub sort: SortColumn,
     /// Largest first (numbers) / Z first (names).
     pub sort_descending: bool,
+    /// The Gateway panel's order (the sort keys act on it while it has the focus).
+    pub gateway_sort: crate::model::upstream::UpstreamSort,
+    /// The Gateway panel's order flipped.
+    pub gateway_sort_reversed: bool,
     pub modal: Modal,
     pub settings: ProbeSettings,
     pub burst: Option<BurstState>,
@@ -317,6 +321,8 @@ impl App {
             filter_input: None,
             sort: SortColumn::Requests,
             sort_descending: true,
+            gateway_sort: crate::model::upstream::UpstreamSort::default(),
+            gateway_sort_reversed: false,
             modal: Modal::None,
             settings: ProbeSettings::default(),
             burst: None,
@@ -495,6 +501,15 @@ impl App {
             Action::ZoomReset => self.zoom(self.initial_window, now),
             Action::Filter => {
                 self.filter_input = Some(self.filter.clone().unwrap_or_default());
+                Effect::None
+            }
+            Action::SortNext if self.focus == Panel::Gateway => {
+                self.gateway_sort = self.gateway_sort.next();
+                self.gateway_sort_reversed = false;
+                Effect::None
+            }
+            Action::SortReverse if self.focus == Panel::Gateway => {
+                self.gateway_sort_reversed = !self.gateway_sort_reversed;
                 Effect::None
             }
             Action::SortNext => {

@@ -5,7 +5,11 @@
 //! `floatToGoString` (Python `repr`, switched to Go-style exponents above 1e6).
 use std::fmt::{self, Write as _};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::models::CATALOG;
+use super::router::{self, Router};
+use super::scenario::{Scenario, ScenarioSwitch};
 
 /// `prometheus_client`'s default histogram buckets; `+Inf` is implicit.
 pub(crate) const DEFAULT_BUCKETS: [f64; 14] = [
@@ -17,6 +21,18 @@ pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8"
 
 const TTFT_HELP: &str =
     "Time to first token (llmtop demo extension, not emitted by the seed exporter)";
+/// The router's and limiter's families, exported while the `failover` scenario runs.
+const UPSTREAM_STATE_HELP: &str = "Upstream health: 0 healthy, 1 degraded, 2 down (llmtop demo extension)";
+const UPSTREAM_RESPONSES_HELP: &str = "Answers from each upstream by status (llmtop demo extension)";
+const UPSTREAM_COOLDOWNS_HELP: &str =
+    "Times an upstream was taken out of rotation (llmtop demo extension)";
+const FALLBACKS_HELP: &str = "Requests moved from one upstream to another, by result (llmtop demo extension)";
+const RPM_LIMIT_HELP: &str = "Requests per minute the rate limiter allows an upstream (llmtop demo extension)";
+const REMAINING_HELP: &str =
+    "Requests an upstream may still take this minute (llmtop demo extension)";
+/// The limiter's queue, exported while the `saturation` scenario runs.
+const QUEUED_HELP: &str = "Requests waiting for the gateway (llmtop demo extension)";
+const QUEUE_TIME_HELP: &str = "Time requests waited before the gateway took them (llmtop demo extension)";
 
 /// One finished request, synthetic or real. Seconds for durations.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,16 +119,31 @@ struct State {
     synthetic_active: u64,
     real_active: u64,
     cache_hit_ratio: f64,
+    router: Router,
+    upstream_responses: Family<u64>,
+    upstream_cooldowns: Family<u64>,
+    fallbacks: Family<u64>,
+    queued: u64,
+    queue_time: Family<Histogram>,
 }
 
 /// All demo metrics behind one lock, so a scrape always sees a consistent snapshot.
 #[derive(Debug)]
 pub(crate) struct Metrics {
     state: Mutex<State>,
+    /// Which extension families `/metrics` shows and how the router treats requests.
+    scenarios: ScenarioSwitch,
+    /// Zero of the clock real requests are routed on (the simulator routes on its own).
+    epoch: Instant,
 }
 
 impl Metrics {
+    #[cfg(test)]
     pub fn new(cache_hit_ratio: f64) -> Self {
+        Metrics::with_scenarios(cache_hit_ratio, ScenarioSwitch::default())
+    }
+
+    pub fn with_scenarios(cache_hit_ratio: f64, scenarios: ScenarioSwitch) -> Self {
         Metrics {
             state: Mutex::new(State {
                 requests: Family::new(&["model", "status"]),
@@ -122,8 +153,24 @@ impl Metrics {
                 synthetic_active: 0,
                 real_active: 0,
                 cache_hit_ratio,
+                router: Router::default(),
+                upstream_responses: Family::new(&["upstream", "provider", "status"]),
+                upstream_cooldowns: Family::new(&["upstream", "provider"]),
+                fallbacks: Family::new(&["from", "to", "result"]),
+                queued: 0,
+                queue_time: Family::new(&[]),
             }),
+            scenarios,
+            epoch: Instant::now(),
         }
+    }
+
+    pub fn scenarios(&self) -> &ScenarioSwitch {
+        &self.scenarios
+    }
+
+    fn failover(&self) -> bool {
+        self.scenarios.get().contains(Scenario::Failover)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -132,8 +179,25 @@ impl Metrics {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Records a finished request, routed at `now` on the caller's clock (seconds).
+    pub fn record_at(&self, obs: &Observation, now: f64) {
+        let failover = self.failover();
+        record_into(&mut self.lock(), obs, now, failover);
+    }
+
+    #[cfg(test)]
     pub fn record(&self, obs: &Observation) {
-        record_into(&mut self.lock(), obs);
+        self.record_at(obs, 0.0);
+    }
+
+    /// The limiter's queue: how many wait now, and how long the ones just taken waited.
+    pub fn set_queue(&self, waiting: u64, waits: &[f64]) {
+        let mut st = self.lock();
+        st.queued = waiting;
+        let h = st.queue_time.child(&[]);
+        for w in waits {
+            h.observe(*w);
+        }
     }
 
     pub fn real_request_started(&self) {
@@ -142,8 +206,10 @@ impl Metrics {
 
     /// Records a real request and leaves the active gauge in one step, so no scrape sees one without the other.
     pub fn real_request_finished(&self, obs: &Observation) {
+        let now = self.epoch.elapsed().as_secs_f64();
+        let failover = self.failover();
         let mut st = self.lock();
-        record_into(&mut st, obs);
+        record_into(&mut st, obs, now, failover);
         st.real_active = st.real_active.saturating_sub(1);
     }
 
@@ -166,6 +232,9 @@ impl Metrics {
             .series
             .iter_mut()
             .chain(st.tokens.series.iter_mut())
+            .chain(st.upstream_responses.series.iter_mut())
+            .chain(st.upstream_cooldowns.series.iter_mut())
+            .chain(st.fallbacks.series.iter_mut())
         {
             s.value = 0;
             s.created = now;
@@ -175,6 +244,7 @@ impl Metrics {
             .series
             .iter_mut()
             .chain(st.ttft.series.iter_mut())
+            .chain(st.queue_time.series.iter_mut())
         {
             s.value = Histogram::default();
             s.created = now;
@@ -187,15 +257,42 @@ impl Metrics {
 
     /// The full `/metrics` body.
     pub fn render(&self) -> String {
+        let scenarios = self.scenarios.get();
         let st = self.lock();
         let mut out = String::with_capacity(16 * 1024);
         // Writing into a String cannot fail.
         let _ = render_into(&mut out, &st);
+        if scenarios.contains(Scenario::Failover) {
+            let _ = render_router(&mut out, &st);
+        }
+        if scenarios.contains(Scenario::Saturation) {
+            let _ = render_queue(&mut out, &st);
+        }
         out
     }
 }
 
-fn record_into(st: &mut State, obs: &Observation) {
+fn provider(upstream: &str) -> &'static str {
+    CATALOG
+        .iter()
+        .find(|m| m.id == upstream)
+        .map_or("", |m| m.owned_by)
+}
+
+fn record_into(st: &mut State, obs: &Observation, now: f64, failover: bool) {
+    let routed = st.router.route(obs.model, obs.success, now, failover);
+    for (upstream, ok) in &routed.answers {
+        let status = if *ok { "success" } else { "error" };
+        *st.upstream_responses
+            .child(&[upstream, provider(upstream), status]) += 1;
+    }
+    if let Some(upstream) = routed.cooled_down {
+        *st.upstream_cooldowns.child(&[upstream, provider(upstream)]) += 1;
+    }
+    if let Some((from, to, ok)) = routed.fallback {
+        let result = if ok { "ok" } else { "failed" };
+        *st.fallbacks.child(&[from, to, result]) += 1;
+    }
     let status = if obs.success { "success" } else { "error" };
     *st.requests.child(&[obs.model, status]) += 1;
     st.latency.child(&[obs.model]).observe(obs.latency);
@@ -237,6 +334,80 @@ fn render_into(out: &mut String, st: &State) -> fmt::Result {
         TTFT_HELP,
         &st.ttft,
     )
+}
+
+fn render_router(out: &mut String, st: &State) -> fmt::Result {
+    let failover = true;
+    labelled_gauge(
+        out,
+        "deepseek_upstream_state",
+        UPSTREAM_STATE_HELP,
+        &["upstream", "provider", "api_base"],
+        CATALOG.iter().map(|m| {
+            let health = st.router.health(m.id, failover);
+            (
+                vec![m.id, m.owned_by, router::api_base(m.owned_by)],
+                health as u8 as f64,
+            )
+        }),
+    )?;
+    counter(
+        out,
+        "deepseek_upstream_responses",
+        UPSTREAM_RESPONSES_HELP,
+        &st.upstream_responses,
+    )?;
+    counter(
+        out,
+        "deepseek_upstream_cooldowns",
+        UPSTREAM_COOLDOWNS_HELP,
+        &st.upstream_cooldowns,
+    )?;
+    counter(out, "deepseek_fallbacks", FALLBACKS_HELP, &st.fallbacks)?;
+    labelled_gauge(
+        out,
+        "deepseek_ratelimit_rpm_limit",
+        RPM_LIMIT_HELP,
+        &["upstream"],
+        CATALOG
+            .iter()
+            .map(|m| (vec![m.id], router::rpm_limit(m.id) as f64)),
+    )?;
+    labelled_gauge(
+        out,
+        "deepseek_ratelimit_remaining_requests",
+        REMAINING_HELP,
+        &["upstream"],
+        CATALOG
+            .iter()
+            .map(|m| (vec![m.id], st.router.remaining(m.id) as f64)),
+    )
+}
+
+fn render_queue(out: &mut String, st: &State) -> fmt::Result {
+    gauge(out, "deepseek_queued_requests", QUEUED_HELP, st.queued as f64)?;
+    histogram(
+        out,
+        "deepseek_queue_time_seconds",
+        QUEUE_TIME_HELP,
+        &st.queue_time,
+    )
+}
+
+fn labelled_gauge<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label_names: &[&str],
+    rows: impl Iterator<Item = (Vec<&'a str>, f64)>,
+) -> fmt::Result {
+    writeln!(out, "# HELP {name} {}", escape_help(help))?;
+    writeln!(out, "# TYPE {name} gauge")?;
+    for (values, value) in rows {
+        let labels = label_set(label_names, &values, None);
+        writeln!(out, "{name}{labels} {}", go_float(value))?;
+    }
+    Ok(())
 }
 
 /// `name` is the prometheus_client metric name, i.e. without `_total`.

@@ -21,6 +21,7 @@ mod chat;
 mod fault;
 mod metrics;
 mod models;
+mod router;
 pub mod scenario;
 mod traffic;
 
@@ -150,7 +151,11 @@ pub async fn spawn_with_scenarios(
 
     let seed = config.seed.unwrap_or_else(|| rand::rng().random());
     const INITIAL_CACHE_RATIO: f64 = 0.45;
-    let metrics = Arc::new(metrics::Metrics::new(INITIAL_CACHE_RATIO));
+    let switch = ScenarioSwitch::new(scenarios);
+    let metrics = Arc::new(metrics::Metrics::with_scenarios(
+        INITIAL_CACHE_RATIO,
+        switch.clone(),
+    ));
     let (shutdown, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
@@ -158,7 +163,7 @@ pub async fn spawn_with_scenarios(
         seed,
         request_seq: AtomicU64::new(0),
         fail_first: fault::FailFirstCounters::default(),
-        scenarios: ScenarioSwitch::new(scenarios),
+        scenarios: switch,
         shutdown,
     });
 

@@ -66,11 +66,13 @@ pub enum Scenario {
     StalledStream,
     Disconnect,
     GarbageSse,
+    Failover,
+    Saturation,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--list-scenarios` prints them.
-    pub const ALL: [Scenario; 20] = [
+    pub const ALL: [Scenario; 22] = [
         Scenario::Flapping,
         Scenario::Metrics503,
         Scenario::Slow,
@@ -91,6 +93,8 @@ impl Scenario {
         Scenario::StalledStream,
         Scenario::Disconnect,
         Scenario::GarbageSse,
+        Scenario::Failover,
+        Scenario::Saturation,
     ];
 
     /// The name used on the command line.
@@ -116,6 +120,8 @@ impl Scenario {
             Scenario::StalledStream => "stalled-stream",
             Scenario::Disconnect => "disconnect",
             Scenario::GarbageSse => "garbage-sse",
+            Scenario::Failover => "failover",
+            Scenario::Saturation => "saturation",
         }
     }
 
@@ -151,6 +157,14 @@ impl Scenario {
             Scenario::Disconnect => "chat streams hang up after 3 tokens",
             Scenario::GarbageSse => {
                 "chat streams carry garbage lines and non-JSON data: events between the real ones"
+            }
+            Scenario::Failover => {
+                "deepseek-chat is down: the router falls back to claude-sonnet-4-5 until its 300 RPM \
+                 run out, then to gpt-4o; cooldowns every 5 s (exports the router's families)"
+            }
+            Scenario::Saturation => {
+                "the gateway completes at most 12 req/s: the rest queue, queue time and latency \
+                 grow while throughput stays flat (exports the queue's families)"
             }
         }
     }

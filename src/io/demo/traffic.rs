@@ -13,6 +13,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::metrics::{Metrics, Observation};
 use super::models::{CATALOG, ModelProfile};
+use super::scenario::Scenario;
 
 pub(crate) const TICK: Duration = Duration::from_millis(100);
 const TICK_SECS: f64 = 0.1;
@@ -21,6 +22,11 @@ const BURST_FACTOR: f64 = 3.0;
 const CACHE_RATIO_RANGE: (f64, f64) = (0.3, 0.6);
 /// Chance per tick that an error spell starts: about one every two minutes.
 const SPELL_START_P: f64 = TICK_SECS / 120.0;
+/// Requests per second the gateway takes under the `saturation` scenario; the rest queue.
+pub(crate) const SATURATION_CAPACITY_RPS: f64 = 12.0;
+/// Under `saturation`, a request arriving to this many waiting is refused at once (a 429 from
+/// the limiter), so the queue and the memory it holds stay bounded.
+pub(crate) const MAX_QUEUE: usize = 2000;
 
 /// Median × lognormal noise: latencies and lengths are right-skewed, never negative.
 pub(crate) fn lognormal(rng: &mut impl Rng, median: f64, sigma: f64) -> f64 {
@@ -73,6 +79,10 @@ pub(crate) struct Simulator {
     burst_until: f64,
     spell: Option<Spell>,
     cache_ratio: f64,
+    /// Under `saturation`: arrivals waiting for capacity, with their arrival time.
+    waiting: std::collections::VecDeque<(f64, &'static ModelProfile)>,
+    /// Requests the capacity allows to start, carried between ticks.
+    start_credit: f64,
 }
 
 impl Simulator {
@@ -89,6 +99,8 @@ impl Simulator {
             burst_until: 0.0,
             spell: None,
             cache_ratio: cache_ratio.clamp(CACHE_RATIO_RANGE.0, CACHE_RATIO_RANGE.1),
+            waiting: std::collections::VecDeque::new(),
+            start_credit: 0.0,
         }
     }
 
@@ -103,15 +115,31 @@ impl Simulator {
         } else {
             self.base_rps
         };
+        let saturated = metrics.scenarios().get().contains(Scenario::Saturation);
+        // Without saturation nothing waits (a queue left from it starts at once) and each
+        // arrival starts as it comes, in the order a seed has always produced.
+        let mut waits = if saturated {
+            Vec::new()
+        } else {
+            self.start_waiting(false, metrics)
+        };
         let arrivals = poisson(&mut self.rng, rate * TICK_SECS);
         for _ in 0..arrivals {
             let profile = pick_model(&mut self.rng);
-            let obs = self.synthesize(profile);
-            self.in_flight.push(Pending {
-                done_at: self.now + obs.latency,
-                obs,
-            });
+            if saturated {
+                self.waiting.push_back((self.now, profile));
+            } else {
+                let obs = self.synthesize(profile);
+                self.in_flight.push(Pending {
+                    done_at: self.now + obs.latency,
+                    obs,
+                });
+            }
         }
+        if saturated {
+            waits.extend(self.start_waiting(true, metrics));
+        }
+        metrics.set_queue(self.waiting.len() as u64, &waits);
 
         let now = self.now;
         let (mut done, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
@@ -120,7 +148,7 @@ impl Simulator {
         self.in_flight = still;
         done.sort_by(|a, b| a.done_at.total_cmp(&b.done_at));
         for p in &done {
-            metrics.record(&p.obs);
+            metrics.record_at(&p.obs, p.done_at);
         }
         metrics.set_synthetic_active(self.in_flight.len() as u64);
 
@@ -131,6 +159,53 @@ impl Simulator {
             .clamp(CACHE_RATIO_RANGE.0, CACHE_RATIO_RANGE.1);
         // Two decimals, like the seed exporter's `0.42`.
         metrics.set_cache_hit_ratio((self.cache_ratio * 100.0).round() / 100.0);
+    }
+
+    /// Starts the requests that may start now: all of them, or under `saturation` as many as
+    /// the capacity allows (the queue refusing arrivals beyond [`MAX_QUEUE`]). Returns how long
+    /// each started request waited.
+    fn start_waiting(&mut self, saturated: bool, metrics: &Metrics) -> Vec<f64> {
+        let allowed = if saturated {
+            let per_tick = SATURATION_CAPACITY_RPS * TICK_SECS;
+            // Idle capacity does not pile up into a later burst.
+            self.start_credit = (self.start_credit + per_tick).min(per_tick + 1.0);
+            self.start_credit.floor() as usize
+        } else {
+            self.start_credit = 0.0;
+            self.waiting.len()
+        };
+        let mut waits = Vec::new();
+        for _ in 0..allowed {
+            let Some((arrived, profile)) = self.waiting.pop_front() else {
+                break;
+            };
+            let wait = self.now - arrived;
+            let mut obs = self.synthesize(profile);
+            obs.latency += wait;
+            obs.ttft = obs.ttft.map(|t| t + wait);
+            if saturated {
+                self.start_credit -= 1.0;
+            }
+            waits.push(wait);
+            self.in_flight.push(Pending {
+                done_at: self.now + obs.latency,
+                obs,
+            });
+        }
+        while self.waiting.len() > MAX_QUEUE {
+            if let Some((_, profile)) = self.waiting.pop_back() {
+                let refused = Observation {
+                    model: profile.id,
+                    success: false,
+                    latency: 0.002,
+                    ttft: None,
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                };
+                metrics.record_at(&refused, self.now);
+            }
+        }
+        waits
     }
 
     fn update_burst(&mut self) {
@@ -214,6 +289,7 @@ pub(crate) async fn run(
 
 #[cfg(test)]
 mod tests {
+    use super::super::scenario::ScenarioSet;
     use super::*;
 
     fn without_created(text: &str) -> String {
@@ -339,6 +415,91 @@ mod tests {
             last = sum;
         }
         assert!(last > 0.0);
+    }
+
+    fn run_with(scenario: Scenario, seed: u64, steps: usize) -> (Simulator, Metrics) {
+        let switch = super::super::scenario::ScenarioSwitch::new(scenario.into());
+        let metrics = Metrics::with_scenarios(0.45, switch);
+        let mut sim = Simulator::new(seed, 20.0, 0.45);
+        for _ in 0..steps {
+            sim.step(&metrics);
+        }
+        (sim, metrics)
+    }
+
+    #[test]
+    fn saturation_queues_while_throughput_stays_at_capacity() {
+        // One virtual minute at 20 req/s (and bursts) against a capacity of 12 req/s.
+        let (sim, metrics) = run_with(Scenario::Saturation, 11, 600);
+        let text = metrics.render();
+        let started = sample(&text, "deepseek_queue_time_seconds_count");
+        // Capacity allows 12 a second: 720 in 60 s, plus the one request of carried credit.
+        assert!((700.0..=721.0).contains(&started), "started {started}");
+        let queued = sample(&text, "deepseek_queued_requests");
+        assert_eq!(queued, sim.waiting.len() as f64);
+        assert!(queued > 300.0, "the rest wait: {queued}");
+        let mean_wait = sample(&text, "deepseek_queue_time_seconds_sum") / started;
+        assert!(mean_wait > 5.0, "waits grow: {mean_wait}");
+        // Without the scenario the queue families are not exported, and the queue drains.
+        metrics.scenarios().set(ScenarioSet::NONE);
+        let mut sim = sim;
+        sim.step(&metrics);
+        assert!(sim.waiting.is_empty());
+        assert!(!metrics.render().contains("deepseek_queued_requests"));
+    }
+
+    #[test]
+    fn failover_moves_the_primary_along_the_chain() {
+        let (_, metrics) = run_with(Scenario::Failover, 12, 1200);
+        let text = metrics.render();
+        assert_eq!(
+            sample(
+                &text,
+                "deepseek_upstream_state{upstream=\"deepseek-chat\",provider=\"deepseek\",api_base=\"https://api.deepseek.com\"}"
+            ),
+            2.0
+        );
+        let to = |target: &str| {
+            sample(
+                &text,
+                &format!(
+                    "deepseek_fallbacks_total{{from=\"deepseek-chat\",to=\"{target}\",result=\"ok\"}}"
+                ),
+            )
+        };
+        assert!(to("claude-sonnet-4-5") > 100.0, "{text}");
+        assert!(to("gpt-4o") > 100.0, "claude's 300 RPM run out");
+        let refused = sample(
+            &text,
+            "deepseek_upstream_responses_total{upstream=\"deepseek-chat\",provider=\"deepseek\",status=\"error\"}",
+        );
+        let primary = sample(
+            &text,
+            "deepseek_requests_total{model=\"deepseek-chat\",status=\"success\"}",
+        ) + sample(
+            &text,
+            "deepseek_requests_total{model=\"deepseek-chat\",status=\"error\"}",
+        );
+        assert_eq!(refused, primary, "every primary request was refused upstream");
+        let remaining = sample(
+            &text,
+            "deepseek_ratelimit_remaining_requests{upstream=\"claude-sonnet-4-5\"}",
+        );
+        assert!(remaining < 30.0, "claude's headroom is nearly gone: {remaining}");
+        // Two virtual minutes, one cooldown per 5 s.
+        let cooldowns = sample(
+            &text,
+            "deepseek_upstream_cooldowns_total{upstream=\"deepseek-chat\",provider=\"deepseek\"}",
+        );
+        assert!((23.0..=25.0).contains(&cooldowns), "cooldowns {cooldowns}");
+    }
+
+    #[test]
+    fn without_a_router_scenario_the_exposition_is_the_seeds() {
+        let text = run_steps(7, 100).render();
+        for family in ["deepseek_upstream", "deepseek_fallbacks", "deepseek_ratelimit", "deepseek_queue"] {
+            assert!(!text.contains(family), "{family} leaked into the plain demo");
+        }
     }
 
     #[test]

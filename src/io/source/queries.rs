@@ -502,7 +502,12 @@ mod tests {
         );
         // Signals the dialect does not export have no query at all, never a zero.
         assert_eq!(q.counter(Signal::SpendUsd, Group::Total, "1m", false), None);
-        assert_eq!(q.gauge(Signal::Queued), None);
+        assert_eq!(q.gauge(Signal::KvCacheUsage), None);
+        assert_eq!(
+            q.gauge(Signal::Queued).unwrap(),
+            "sum(deepseek_queued_requests{job=\"litellm\"})",
+            "the demo's queue family (dialects/seed.toml)"
+        );
         // Drill-down and model filter add matchers.
         let one = q
             .with_instance("10.0.0.7:4000")

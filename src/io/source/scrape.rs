@@ -57,6 +57,8 @@ pub struct ScrapeData {
     pub skipped_lines: usize,
     pub first_skipped: Option<String>,
     pub rejected_histograms: usize,
+    /// What the dialect's `describe` labels said about the upstreams.
+    pub descriptions: std::collections::BTreeMap<String, crate::base::dialect::Description>,
     pub bytes: usize,
     pub duration: Duration,
     /// The body as received, kept so `--record` can write exactly what the parser saw.
@@ -98,6 +100,7 @@ pub fn apply_scrape(
         );
     }
     store.ingest(time, &data.samples);
+    store.describe(&data.descriptions);
     store.health.rejected_histograms += data.rejected_histograms;
     if data.dialect.is_none() {
         store.record_failure(
@@ -226,6 +229,7 @@ pub fn map_text(
             .first()
             .map(|s| format!("line {}: {}", s.line_number, s.reason)),
         rejected_histograms: mapped.rejected_histograms,
+        descriptions: mapped.descriptions,
         bytes: text.len(),
         duration: Duration::ZERO,
         body: bytes::Bytes::new(),

@@ -226,6 +226,7 @@ mod tests {
                 skipped_lines: 2,
                 first_skipped: Some("bad line".into()),
                 rejected_histograms: 1,
+                descriptions: Default::default(),
                 bytes: 4,
                 duration: std::time::Duration::from_millis(1),
                 body: bytes::Bytes::from_static(b"\xff\xfe ok"),

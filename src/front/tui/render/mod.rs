@@ -334,7 +334,7 @@ fn render_panel(frame: &mut Frame<'_>, panel: Panel, rect: Rect, app: &App, stal
         Panel::Errors => render_errors(frame, rect, view, theme, stale),
         Panel::Cost => render_cost(frame, rect, view, theme, stale),
         Panel::Models => render_models(frame, rect, app, stale),
-        Panel::Gateway => render_gateway(frame, rect, view, theme, stale),
+        Panel::Gateway => render_gateway(frame, rect, app, stale),
         Panel::Probe => render_probe(frame, rect, app, now),
     }
 }
