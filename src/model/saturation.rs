@@ -55,6 +55,17 @@ impl Saturation {
     }
 }
 
+/// Saturation by the KV cache alone: at or above [`KV_SATURATED`]. The one verdict that needs no
+/// history, so fleet mode (Prometheus) can judge it from an instant query too.
+pub fn judge_kv_cache(s: &mut Saturation) {
+    if let Some(kv) = s.kv_cache_usage
+        && kv >= KV_SATURATED
+    {
+        s.saturated = true;
+        s.reasons.push(format!("KV cache {:.0}% full", kv * 100.0));
+    }
+}
+
 /// A gauge summed over its models at each scrape time in `[start, end]`.
 fn gauge_history(store: &TargetStore, signal: Signal, start: f64, end: f64) -> Vec<(f64, f64)> {
     let mut by_time: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
@@ -93,12 +104,7 @@ pub fn saturation(store: &TargetStore, eval_t: f64, range: f64, window: f64) -> 
         preemptions_per_second: store.sum_rate(Signal::Preemptions, None, eval_t, range),
         ..Saturation::default()
     };
-    if let Some(kv) = s.kv_cache_usage
-        && kv >= KV_SATURATED
-    {
-        s.saturated = true;
-        s.reasons.push(format!("KV cache {:.0}% full", kv * 100.0));
-    }
+    judge_kv_cache(&mut s);
     let queue = gauge_history(store, Signal::Queued, eval_t - range, eval_t);
     if let (Some(first), Some(last)) = (queue.first(), queue.last()) {
         let half = range / 2.0;

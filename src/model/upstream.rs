@@ -3,7 +3,7 @@
 //! (LiteLLM's) knows and a request count alone hides.
 use serde::Serialize;
 
-use crate::base::dialect::FALLBACK_ARROW;
+use crate::base::dialect::{Description, FALLBACK_ARROW};
 use crate::base::signal::Signal;
 use crate::model::figures;
 use crate::model::store::TargetStore;
@@ -216,17 +216,33 @@ pub fn fallbacks(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Fallback> 
     ] {
         for key in store.keys_of(signal) {
             let one = [key.model.as_str()];
-            let (from, to) = split_pair(&key.model);
-            out.push(Fallback {
-                from,
-                to,
-                per_second: store.sum_rate(signal, Some(&one), eval_t, range),
-                count: store.sum_increase(signal, Some(&one), eval_t, range),
+            out.push(fallback(
+                &key.model,
+                store.sum_rate(signal, Some(&one), eval_t, range),
+                store.sum_increase(signal, Some(&one), eval_t, range),
                 ok,
-            });
+            ));
         }
     }
-    out.sort_by(|a, b| {
+    sort_fallbacks(&mut out);
+    out
+}
+
+/// One fallback pair from its series key (`from → to`) and its figures.
+pub fn fallback(key: &str, per_second: Option<f64>, count: Option<f64>, ok: bool) -> Fallback {
+    let (from, to) = split_pair(key);
+    Fallback {
+        from,
+        to,
+        per_second,
+        count,
+        ok,
+    }
+}
+
+/// Answered fallbacks first, then the busiest, then by name.
+pub fn sort_fallbacks(rows: &mut [Fallback]) {
+    rows.sort_by(|a, b| {
         b.ok.cmp(&a.ok)
             .then(
                 b.per_second
@@ -236,63 +252,68 @@ pub fn fallbacks(store: &TargetStore, eval_t: f64, range: f64) -> Vec<Fallback> 
             .then(a.from.cmp(&b.from))
             .then(a.to.cmp(&b.to))
     });
-    out
 }
 
-/// Every upstream over `[eval_t - range, eval_t]`, the worst first: down, degraded, then by
-/// error ratio, then by name. `moved` is [`fallbacks`] over the same range (computed once by the
-/// caller, who shows it too).
-pub fn upstreams(
-    store: &TargetStore,
+/// What a source measured of one upstream over a range, before the rules below make a row of
+/// it: rates per second, cooldowns as a count, the gauges' latest values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpstreamNumbers {
+    pub successes: Option<f64>,
+    pub failures: Option<f64>,
+    /// All answers, where the gateway counts them in one family (Kong, OpenTelemetry).
+    pub requests: Option<f64>,
+    pub cooldowns: Option<f64>,
+    pub state: Option<f64>,
+    pub rpm_limit: Option<f64>,
+    pub remaining_requests: Option<f64>,
+    pub tpm_limit: Option<f64>,
+    pub remaining_tokens: Option<f64>,
+}
+
+/// One row from its numbers: the one place the rules live, for a scrape's store and for
+/// Prometheus alike. `counts_failures` says the gateway counts failures somewhere (so a missing
+/// failure series is 0 rather than unknown); `moved` is [`fallbacks`] over the same range.
+pub fn assemble(
+    name: String,
+    n: UpstreamNumbers,
+    counts_failures: bool,
     moved: &[Fallback],
-    eval_t: f64,
-    range: f64,
-) -> Vec<Upstream> {
-    let has_failures = !store.keys_of(Signal::UpstreamFailures).is_empty();
-    let mut out: Vec<Upstream> = store
-        .upstreams()
-        .into_iter()
-        .map(|name| {
-            let one = [name.as_str()];
-            let rate = |s| store.sum_rate(s, Some(&one), eval_t, range);
-            let ok = rate(Signal::UpstreamSuccesses);
-            let failed = rate(Signal::UpstreamFailures);
-            // All answers where the gateway counts them (Kong, OpenTelemetry), else successes
-            // plus failures (LiteLLM).
-            let requests = rate(Signal::UpstreamRequests).or(match (ok, failed) {
-                (None, None) => None,
-                (o, f) => Some(o.unwrap_or(0.0) + f.unwrap_or(0.0)),
-            });
-            // A missing failure series is 0 only where the gateway shows it counts failures: a
-            // success series beside it, or failures seen for another upstream.
-            let counts_failures = ok.is_some() || has_failures;
-            let errors = figures::errors(failed, counts_failures, requests);
-            let away: Vec<&Fallback> = moved.iter().filter(|f| f.from == name).collect();
-            let fallbacks_per_second =
-                (!away.is_empty()).then(|| away.iter().filter_map(|f| f.per_second).sum::<f64>());
-            let gauge = |s| store.gauge_latest_of(s, &name);
-            let described = store.description(&name).cloned().unwrap_or_default();
-            Upstream {
-                model: described.model,
-                provider: described.provider,
-                api_base: described.api_base,
-                state: UpstreamState::from_gauge(gauge(Signal::UpstreamState)),
-                requests_per_second: requests,
-                errors_per_second: errors,
-                error_ratio: figures::error_ratio(errors, requests),
-                cooldowns: store.sum_increase(Signal::UpstreamCooldowns, Some(&one), eval_t, range),
-                fallbacks_per_second,
-                fallback_targets: away.iter().map(|f| f.to.clone()).collect(),
-                rpm_limit: gauge(Signal::RpmLimit),
-                remaining_requests: gauge(Signal::RemainingRequests),
-                tpm_limit: gauge(Signal::TpmLimit),
-                remaining_tokens: gauge(Signal::RemainingTokens),
-                name,
-                ..Upstream::default()
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
+    described: Option<&Description>,
+) -> Upstream {
+    // All answers where the gateway counts them, else successes plus failures (LiteLLM).
+    let requests = n.requests.or(match (n.successes, n.failures) {
+        (None, None) => None,
+        (o, f) => Some(o.unwrap_or(0.0) + f.unwrap_or(0.0)),
+    });
+    let counts_failures = n.successes.is_some() || counts_failures;
+    let errors = figures::errors(n.failures, counts_failures, requests);
+    let away: Vec<&Fallback> = moved.iter().filter(|f| f.from == name).collect();
+    let fallbacks_per_second =
+        (!away.is_empty()).then(|| away.iter().filter_map(|f| f.per_second).sum::<f64>());
+    let described = described.cloned().unwrap_or_default();
+    Upstream {
+        model: described.model,
+        provider: described.provider,
+        api_base: described.api_base,
+        state: UpstreamState::from_gauge(n.state),
+        requests_per_second: requests,
+        errors_per_second: errors,
+        error_ratio: figures::error_ratio(errors, requests),
+        cooldowns: n.cooldowns,
+        fallbacks_per_second,
+        fallback_targets: away.iter().map(|f| f.to.clone()).collect(),
+        rpm_limit: n.rpm_limit,
+        remaining_requests: n.remaining_requests,
+        tpm_limit: n.tpm_limit,
+        remaining_tokens: n.remaining_tokens,
+        name,
+        ..Upstream::default()
+    }
+}
+
+/// Down, degraded, then by error ratio, then by name: the worst first.
+pub fn sort_worst_first(rows: &mut [Upstream]) {
+    rows.sort_by(|a, b| {
         a.state
             .cmp(&b.state)
             .then(
@@ -302,6 +323,42 @@ pub fn upstreams(
             )
             .then(a.name.cmp(&b.name))
     });
+}
+
+/// Every upstream over `[eval_t - range, eval_t]`, the worst first. `moved` is [`fallbacks`]
+/// over the same range (computed once by the caller, who shows it too).
+pub fn upstreams(
+    store: &TargetStore,
+    moved: &[Fallback],
+    eval_t: f64,
+    range: f64,
+) -> Vec<Upstream> {
+    // A missing failure series is 0 only where the gateway shows it counts failures: a
+    // success series beside it, or failures seen for another upstream.
+    let has_failures = !store.keys_of(Signal::UpstreamFailures).is_empty();
+    let mut out: Vec<Upstream> = store
+        .upstreams()
+        .into_iter()
+        .map(|name| {
+            let one = [name.as_str()];
+            let rate = |s| store.sum_rate(s, Some(&one), eval_t, range);
+            let gauge = |s| store.gauge_latest_of(s, &name);
+            let numbers = UpstreamNumbers {
+                successes: rate(Signal::UpstreamSuccesses),
+                failures: rate(Signal::UpstreamFailures),
+                requests: rate(Signal::UpstreamRequests),
+                cooldowns: store.sum_increase(Signal::UpstreamCooldowns, Some(&one), eval_t, range),
+                state: gauge(Signal::UpstreamState),
+                rpm_limit: gauge(Signal::RpmLimit),
+                remaining_requests: gauge(Signal::RemainingRequests),
+                tpm_limit: gauge(Signal::TpmLimit),
+                remaining_tokens: gauge(Signal::RemainingTokens),
+            };
+            let described = store.description(&name).cloned();
+            assemble(name, numbers, has_failures, moved, described.as_ref())
+        })
+        .collect();
+    sort_worst_first(&mut out);
     out
 }
 

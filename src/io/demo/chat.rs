@@ -388,6 +388,8 @@ fn unix_secs() -> u64 {
 /// records an error, so every request that reached a model is counted exactly once.
 pub(crate) struct InFlight {
     metrics: Arc<Metrics>,
+    /// Read when the request ends: the router treats it as the scenarios are then.
+    scenarios: super::ScenarioSwitch,
     model: &'static str,
     started: Instant,
     ttft: Option<f64>,
@@ -395,10 +397,11 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    fn start(metrics: Arc<Metrics>, model: &'static str) -> Self {
+    fn start(metrics: Arc<Metrics>, scenarios: super::ScenarioSwitch, model: &'static str) -> Self {
         metrics.real_request_started();
         InFlight {
             metrics,
+            scenarios,
             model,
             started: Instant::now(),
             ttft: None,
@@ -424,14 +427,18 @@ impl InFlight {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        self.metrics.real_request_finished(&Observation {
-            model: self.model,
-            success,
-            latency: self.started.elapsed().as_secs_f64(),
-            ttft: self.ttft,
-            prompt_tokens,
-            completion_tokens,
-        });
+        let failover = self.scenarios.get().contains(super::Scenario::Failover);
+        self.metrics.real_request_finished(
+            &Observation {
+                model: self.model,
+                success,
+                latency: self.started.elapsed().as_secs_f64(),
+                ttft: self.ttft,
+                prompt_tokens,
+                completion_tokens,
+            },
+            failover,
+        );
     }
 }
 
@@ -527,7 +534,7 @@ fn in_stream_error() -> Value {
 pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     (
         [(CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        shared.metrics.render(),
+        shared.metrics.render_with(shared.scenarios.get().extensions()),
     )
         .into_response()
 }
@@ -627,7 +634,7 @@ pub(crate) async fn completions(
         );
     }
 
-    let guard = InFlight::start(shared.metrics.clone(), profile.id);
+    let guard = InFlight::start(shared.metrics.clone(), shared.scenarios.clone(), profile.id);
 
     if let Some(n) = faults.fail_first {
         let key = headers

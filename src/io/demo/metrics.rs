@@ -9,7 +9,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::models::CATALOG;
 use super::router::{self, Router};
-use super::scenario::{Scenario, ScenarioSwitch};
 
 /// `prometheus_client`'s default histogram buckets; `+Inf` is implicit.
 pub(crate) const DEFAULT_BUCKETS: [f64; 14] = [
@@ -131,19 +130,21 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Metrics {
     state: Mutex<State>,
-    /// Which extension families `/metrics` shows and how the router treats requests.
-    scenarios: ScenarioSwitch,
     /// Zero of the clock real requests are routed on (the simulator routes on its own).
     epoch: Instant,
 }
 
-impl Metrics {
-    #[cfg(test)]
-    pub fn new(cache_hit_ratio: f64) -> Self {
-        Metrics::with_scenarios(cache_hit_ratio, ScenarioSwitch::default())
-    }
+/// The families beyond the seed's that one `/metrics` answer carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Extensions {
+    /// The router's and limiter's (`failover`).
+    pub router: bool,
+    /// The queue's (`saturation`).
+    pub queue: bool,
+}
 
-    pub fn with_scenarios(cache_hit_ratio: f64, scenarios: ScenarioSwitch) -> Self {
+impl Metrics {
+    pub fn new(cache_hit_ratio: f64) -> Self {
         Metrics {
             state: Mutex::new(State {
                 requests: Family::new(&["model", "status"]),
@@ -160,17 +161,8 @@ impl Metrics {
                 queued: 0,
                 queue_time: Family::new(&[]),
             }),
-            scenarios,
             epoch: Instant::now(),
         }
-    }
-
-    pub fn scenarios(&self) -> &ScenarioSwitch {
-        &self.scenarios
-    }
-
-    fn failover(&self) -> bool {
-        self.scenarios.get().contains(Scenario::Failover)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -179,15 +171,15 @@ impl Metrics {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a finished request, routed at `now` on the caller's clock (seconds).
-    pub fn record_at(&self, obs: &Observation, now: f64) {
-        let failover = self.failover();
+    /// Records a finished request, routed at `now` on the caller's clock (seconds), with the
+    /// primary upstream down when `failover` is on.
+    pub fn record_at(&self, obs: &Observation, now: f64, failover: bool) {
         record_into(&mut self.lock(), obs, now, failover);
     }
 
     #[cfg(test)]
     pub fn record(&self, obs: &Observation) {
-        self.record_at(obs, 0.0);
+        self.record_at(obs, 0.0, false);
     }
 
     /// The limiter's queue: how many wait now, and how long the ones just taken waited.
@@ -205,9 +197,8 @@ impl Metrics {
     }
 
     /// Records a real request and leaves the active gauge in one step, so no scrape sees one without the other.
-    pub fn real_request_finished(&self, obs: &Observation) {
+    pub fn real_request_finished(&self, obs: &Observation, failover: bool) {
         let now = self.epoch.elapsed().as_secs_f64();
-        let failover = self.failover();
         let mut st = self.lock();
         record_into(&mut st, obs, now, failover);
         st.real_active = st.real_active.saturating_sub(1);
@@ -255,17 +246,22 @@ impl Metrics {
         self.lock().cache_hit_ratio
     }
 
-    /// The full `/metrics` body.
+    /// The full `/metrics` body of the seed's families.
+    #[cfg(test)]
     pub fn render(&self) -> String {
-        let scenarios = self.scenarios.get();
+        self.render_with(Extensions::default())
+    }
+
+    /// The full `/metrics` body, with the extension families asked for.
+    pub fn render_with(&self, extensions: Extensions) -> String {
         let st = self.lock();
         let mut out = String::with_capacity(16 * 1024);
         // Writing into a String cannot fail.
         let _ = render_into(&mut out, &st);
-        if scenarios.contains(Scenario::Failover) {
+        if extensions.router {
             let _ = render_router(&mut out, &st);
         }
-        if scenarios.contains(Scenario::Saturation) {
+        if extensions.queue {
             let _ = render_queue(&mut out, &st);
         }
         out
@@ -686,7 +682,7 @@ mod tests {
         m.set_synthetic_active(5);
         m.real_request_started();
         assert!(m.render().contains("deepseek_active_requests 6.0\n"));
-        m.real_request_finished(&obs("gpt-4o", true, 0.2));
+        m.real_request_finished(&obs("gpt-4o", true, 0.2), false);
         let text = m.render();
         assert!(text.contains("deepseek_active_requests 5.0\n"));
         assert!(

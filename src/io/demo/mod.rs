@@ -152,10 +152,7 @@ pub async fn spawn_with_scenarios(
     let seed = config.seed.unwrap_or_else(|| rand::rng().random());
     const INITIAL_CACHE_RATIO: f64 = 0.45;
     let switch = ScenarioSwitch::new(scenarios);
-    let metrics = Arc::new(metrics::Metrics::with_scenarios(
-        INITIAL_CACHE_RATIO,
-        switch.clone(),
-    ));
+    let metrics = Arc::new(metrics::Metrics::new(INITIAL_CACHE_RATIO));
     let (shutdown, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
@@ -163,7 +160,7 @@ pub async fn spawn_with_scenarios(
         seed,
         request_seq: AtomicU64::new(0),
         fail_first: fault::FailFirstCounters::default(),
-        scenarios: switch,
+        scenarios: switch.clone(),
         shutdown,
     });
 
@@ -192,7 +189,12 @@ pub async fn spawn_with_scenarios(
 
     let traffic = config.traffic.then(|| {
         let sim = traffic::Simulator::new(seed, config.requests_per_second, INITIAL_CACHE_RATIO);
-        tokio::spawn(traffic::run(sim, metrics, shared.shutdown.subscribe()))
+        tokio::spawn(traffic::run(
+            sim,
+            metrics,
+            switch,
+            shared.shutdown.subscribe(),
+        ))
     });
     tracing::info!(%addr, seed, traffic = config.traffic, %scenarios, "demo gateway listening");
     Ok(DemoGateway {

@@ -219,6 +219,14 @@ impl ScenarioSet {
         Scenario::ALL.into_iter().filter(move |s| self.contains(*s))
     }
 
+    /// The families beyond the seed's that `/metrics` carries under these scenarios.
+    pub(crate) fn extensions(self) -> super::metrics::Extensions {
+        super::metrics::Extensions {
+            router: self.contains(Scenario::Failover),
+            queue: self.contains(Scenario::Saturation),
+        }
+    }
+
     /// Adds the request faults these scenarios impose on every chat completion.
     pub(crate) fn apply_chat_faults(self, plan: &mut FaultPlan) {
         if self.contains(Scenario::RateLimitStorm) {
@@ -533,7 +541,7 @@ async fn metrics(shared: &Shared, set: ScenarioSet, request: Request, next: Next
     if !body_scenarios.iter().any(|s| set.contains(*s)) {
         return next.run(request).await;
     }
-    let mut text = shared.metrics.render();
+    let mut text = shared.metrics.render_with(set.extensions());
     if set.contains(Scenario::SeriesChurn) {
         text = add_label(&text, "replica", &format!("r{scrape}"));
     }

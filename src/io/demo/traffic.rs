@@ -13,7 +13,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::metrics::{Metrics, Observation};
 use super::models::{CATALOG, ModelProfile};
-use super::scenario::Scenario;
+use super::scenario::{Scenario, ScenarioSet, ScenarioSwitch};
 
 pub(crate) const TICK: Duration = Duration::from_millis(100);
 const TICK_SECS: f64 = 0.1;
@@ -105,7 +105,7 @@ impl Simulator {
     }
 
     /// Advances virtual time by one tick: starts new requests, completes due ones, drifts the gauges.
-    pub fn step(&mut self, metrics: &Metrics) {
+    pub fn step(&mut self, metrics: &Metrics, scenarios: ScenarioSet) {
         self.now += TICK_SECS;
         self.update_burst();
         self.update_spell();
@@ -115,7 +115,8 @@ impl Simulator {
         } else {
             self.base_rps
         };
-        let saturated = metrics.scenarios().get().contains(Scenario::Saturation);
+        let saturated = scenarios.contains(Scenario::Saturation);
+        let failover = scenarios.contains(Scenario::Failover);
         // Without saturation nothing waits (a queue left from it starts at once) and each
         // arrival starts as it comes, in the order a seed has always produced.
         let mut waits = if saturated {
@@ -148,7 +149,7 @@ impl Simulator {
         self.in_flight = still;
         done.sort_by(|a, b| a.done_at.total_cmp(&b.done_at));
         for p in &done {
-            metrics.record_at(&p.obs, p.done_at);
+            metrics.record_at(&p.obs, p.done_at, failover);
         }
         metrics.set_synthetic_active(self.in_flight.len() as u64);
 
@@ -202,7 +203,7 @@ impl Simulator {
                     prompt_tokens: 0,
                     completion_tokens: 0,
                 };
-                metrics.record_at(&refused, self.now);
+                metrics.record_at(&refused, self.now, false);
             }
         }
         waits
@@ -274,6 +275,7 @@ impl Simulator {
 pub(crate) async fn run(
     mut sim: Simulator,
     metrics: Arc<Metrics>,
+    scenarios: ScenarioSwitch,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut ticker = tokio::time::interval(TICK);
@@ -281,7 +283,7 @@ pub(crate) async fn run(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = ticker.tick() => sim.step(&metrics),
+            _ = ticker.tick() => sim.step(&metrics, scenarios.get()),
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
     }
@@ -289,7 +291,6 @@ pub(crate) async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::super::scenario::ScenarioSet;
     use super::*;
 
     fn without_created(text: &str) -> String {
@@ -310,7 +311,7 @@ mod tests {
         let metrics = Metrics::new(0.45);
         let mut sim = Simulator::new(seed, 20.0, 0.45);
         for _ in 0..steps {
-            sim.step(&metrics);
+            sim.step(&metrics, ScenarioSet::NONE);
         }
         metrics
     }
@@ -403,7 +404,7 @@ mod tests {
         let mut last = 0.0;
         for _ in 0..50 {
             for _ in 0..10 {
-                sim.step(&metrics);
+                sim.step(&metrics, ScenarioSet::NONE);
             }
             let text = metrics.render();
             let sum: f64 = text
@@ -418,11 +419,10 @@ mod tests {
     }
 
     fn run_with(scenario: Scenario, seed: u64, steps: usize) -> (Simulator, Metrics) {
-        let switch = super::super::scenario::ScenarioSwitch::new(scenario.into());
-        let metrics = Metrics::with_scenarios(0.45, switch);
+        let metrics = Metrics::new(0.45);
         let mut sim = Simulator::new(seed, 20.0, 0.45);
         for _ in 0..steps {
-            sim.step(&metrics);
+            sim.step(&metrics, scenario.into());
         }
         (sim, metrics)
     }
@@ -431,7 +431,7 @@ mod tests {
     fn saturation_queues_while_throughput_stays_at_capacity() {
         // One virtual minute at 20 req/s (and bursts) against a capacity of 12 req/s.
         let (sim, metrics) = run_with(Scenario::Saturation, 11, 600);
-        let text = metrics.render();
+        let text = metrics.render_with(ScenarioSet::from(Scenario::Saturation).extensions());
         let started = sample(&text, "deepseek_queue_time_seconds_count");
         // Capacity allows 12 a second: 720 in 60 s, plus the one request of carried credit.
         assert!((700.0..=721.0).contains(&started), "started {started}");
@@ -441,9 +441,8 @@ mod tests {
         let mean_wait = sample(&text, "deepseek_queue_time_seconds_sum") / started;
         assert!(mean_wait > 5.0, "waits grow: {mean_wait}");
         // Without the scenario the queue families are not exported, and the queue drains.
-        metrics.scenarios().set(ScenarioSet::NONE);
         let mut sim = sim;
-        sim.step(&metrics);
+        sim.step(&metrics, ScenarioSet::NONE);
         assert!(sim.waiting.is_empty());
         assert!(!metrics.render().contains("deepseek_queued_requests"));
     }
@@ -451,7 +450,7 @@ mod tests {
     #[test]
     fn failover_moves_the_primary_along_the_chain() {
         let (_, metrics) = run_with(Scenario::Failover, 12, 1200);
-        let text = metrics.render();
+        let text = metrics.render_with(ScenarioSet::from(Scenario::Failover).extensions());
         assert_eq!(
             sample(
                 &text,
@@ -508,7 +507,7 @@ mod tests {
         let metrics = Metrics::new(0.45);
         let mut burst_ticks = 0;
         for _ in 0..1200 {
-            sim.step(&metrics);
+            sim.step(&metrics, ScenarioSet::NONE);
             if sim.now < sim.burst_until {
                 burst_ticks += 1;
             }

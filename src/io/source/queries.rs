@@ -7,7 +7,7 @@
 //! with scaling the bounds). Several rules feeding one signal are told apart with a temporary
 //! `llmtop_rule` label before `or`, because `rate()` drops the metric name and would otherwise
 //! make their series collide.
-use crate::base::dialect::{Dialect, LabelMatch, MapRule};
+use crate::base::dialect::{Dialect, FALLBACK_ARROW, LabelMatch, MapRule};
 use crate::base::signal::{Signal, SignalKind};
 
 /// The label canonical results carry the model in.
@@ -206,6 +206,18 @@ impl<'d> QueryBuilder<'d> {
         group: Group,
         extra: Option<&str>,
     ) -> Option<String> {
+        self.combine_with("sum", parts, group, extra)
+    }
+
+    /// [`QueryBuilder::combine`] with another aggregation (`max by (model)` for a state gauge).
+    /// A fallback rule's key is `from → to`, as a scrape keys it: `label_join` of its two labels.
+    fn combine_with(
+        &self,
+        agg: &str,
+        parts: Vec<(&MapRule, String)>,
+        group: Group,
+        extra: Option<&str>,
+    ) -> Option<String> {
         if parts.is_empty() {
             return None;
         }
@@ -224,7 +236,14 @@ impl<'d> QueryBuilder<'d> {
                     .as_deref()
                     .unwrap_or(&self.dialect.model_label);
                 let mut e = expr;
-                if by_model && model_label != MODEL {
+                if by_model && let Some(to) = &rule.target_label {
+                    e = format!(
+                        "label_join({e}, \"{MODEL}\", {}, {}, {})",
+                        quote(FALLBACK_ARROW),
+                        quote(model_label),
+                        quote(to)
+                    );
+                } else if by_model && model_label != MODEL {
                     e = format!(
                         "label_replace({e}, \"{MODEL}\", \"$1\", {}, \"(.*)\")",
                         quote(model_label)
@@ -238,10 +257,50 @@ impl<'d> QueryBuilder<'d> {
             .collect();
         let body = inner.join(" or ");
         Some(if labels.is_empty() {
-            format!("sum({body})")
+            format!("{agg}({body})")
         } else {
-            format!("sum by ({}) ({body})", labels.join(", "))
+            format!("{agg} by ({}) ({body})", labels.join(", "))
         })
+    }
+
+    /// A gauge per model (per upstream for the upstream gauges), aggregated as the signal
+    /// demands: the worst state, the tightest headroom.
+    pub fn gauge_by_model(&self, signal: Signal) -> Option<String> {
+        debug_assert_eq!(signal.kind(), SignalKind::Gauge);
+        let parts = self
+            .rules_for(signal)
+            .into_iter()
+            .map(|(rule, m)| {
+                let mut e = first_present(rule, |name| self.selector(name, &m));
+                if rule.scale != 1.0 {
+                    e = format!("{e} * {}", rule.scale);
+                }
+                (rule, e)
+            })
+            .collect();
+        self.combine_with(aggregation(signal), parts, Group::Model, None)
+    }
+
+    /// One query per `describe` rule: `group by (upstream label, described labels…)` of its
+    /// family, so the answer's label sets say what each upstream runs and where. Each comes with
+    /// the rule, which names the labels to read back.
+    pub fn describe(&self) -> Vec<(&'d MapRule, String)> {
+        self.dialect
+            .rules
+            .iter()
+            .filter_map(|rule| {
+                let d = rule.describe.as_ref()?;
+                let model_label = rule
+                    .model_label
+                    .as_deref()
+                    .unwrap_or(&self.dialect.model_label);
+                let mut labels = vec![model_label];
+                labels.extend([&d.model, &d.provider, &d.api_base].into_iter().flatten().map(String::as_str));
+                labels.dedup();
+                let expr = first_present(rule, |name| self.selector(name, &[]));
+                Some((rule, format!("group by ({}) ({expr})", labels.join(", "))))
+            })
+            .collect()
     }
 
     /// `sum by (…) (rate(counter[range]))` — or `increase` when `increase` is set — of a counter
@@ -333,12 +392,7 @@ impl<'d> QueryBuilder<'d> {
     /// usage: the fullest engine saturates) over every series.
     pub fn gauge(&self, signal: Signal) -> Option<String> {
         debug_assert_eq!(signal.kind(), SignalKind::Gauge);
-        let agg = match signal.gauge_aggregate() {
-            crate::base::signal::GaugeAggregate::Sum => "sum",
-            crate::base::signal::GaugeAggregate::Mean => "avg",
-            crate::base::signal::GaugeAggregate::Max => "max",
-            crate::base::signal::GaugeAggregate::Min => "min",
-        };
+        let agg = aggregation(signal);
         let parts: Vec<String> = self
             .rules_for(signal)
             .into_iter()
@@ -434,6 +488,17 @@ pub fn detect<'d>(dialects: &'d [Dialect], names: &[String]) -> Option<&'d Diale
 /// One rule's expression over its names in order of preference: PromQL's `or` keeps a later
 /// name's series only where no earlier name has one with the same labels, so a release exporting
 /// the old and the new name is read once, as a direct scrape reads it.
+/// The PromQL aggregation of a gauge signal: sum (in flight), avg (hit ratio), max (KV cache,
+/// upstream state), min (headroom).
+fn aggregation(signal: Signal) -> &'static str {
+    match signal.gauge_aggregate() {
+        crate::base::signal::GaugeAggregate::Sum => "sum",
+        crate::base::signal::GaugeAggregate::Mean => "avg",
+        crate::base::signal::GaugeAggregate::Max => "max",
+        crate::base::signal::GaugeAggregate::Min => "min",
+    }
+}
+
 fn first_present(rule: &MapRule, expr: impl Fn(&str) -> String) -> String {
     let parts: Vec<String> = rule.names().map(expr).collect();
     match parts.len() {

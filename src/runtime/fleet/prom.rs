@@ -23,8 +23,10 @@ use crate::model::view::{ChartPoint, DashboardView, ModelTokens, StatusView};
 /// 7 counters per instance and model over the "now" range, 7 per model over the window,
 /// 6 fleet quantiles (latency and TTFT p50/p95/p99), 1 p95 per instance, 4 per model
 /// (latency p50/p95/p99, TTFT p95), 3 gauges, `up` per instance, 2 range queries for the
-/// request chart and 1 for the heatmap.
-pub const QUERY_BUDGET: usize = 32;
+/// request chart and 1 for the heatmap; then the engine's saturation (KV cache, queue-time
+/// p50/p95/p99, preemptions: 5) and the gateway's upstreams (3 answer rates and cooldowns,
+/// 5 gauges, 2 × 2 fallback rates and counts, 1 per `describe` rule, at most 3: 16).
+pub const QUERY_BUDGET: usize = 53;
 
 /// Queries in flight at once against the server.
 const PARALLEL: usize = 4;
@@ -81,7 +83,33 @@ enum Key {
     ChartAll,
     ChartFailed,
     Heatmap,
+    KvCache,
+    QueueQuantile(usize),
+    Preemptions,
+    UpstreamRate(usize),
+    Cooldowns,
+    UpstreamGauge(usize),
+    /// Fallbacks: answered or not, rate or count.
+    Fallback(bool, bool),
+    Describe(usize),
 }
+
+/// The upstream answer counters, as rates over the "now" range.
+const UPSTREAM_RATES: [Signal; 3] = [
+    Signal::UpstreamSuccesses,
+    Signal::UpstreamFailures,
+    Signal::UpstreamRequests,
+];
+/// The upstream gauges, per upstream.
+const UPSTREAM_GAUGES: [Signal; 5] = [
+    Signal::UpstreamState,
+    Signal::RpmLimit,
+    Signal::RemainingRequests,
+    Signal::TpmLimit,
+    Signal::RemainingTokens,
+];
+/// At most this many `describe` rules are asked per refresh.
+const MAX_DESCRIBE: usize = 3;
 
 const QS: [f64; 3] = [0.5, 0.95, 0.99];
 const GAUGES: [Signal; 3] = [Signal::InFlight, Signal::Queued, Signal::CacheHitRatio];
@@ -242,6 +270,43 @@ impl PromSource {
                 e
             };
             plan.push((Key::Heatmap, Planned::Range(e, chart_start, eval_t, step)));
+        }
+
+        // Saturation and upstreams, through the same tables.
+        if let Some(e) = builder.gauge(Signal::KvCacheUsage) {
+            plan.push((Key::KvCache, Planned::Instant(e)));
+        }
+        for (i, q) in QS.iter().enumerate() {
+            if let Some(e) = builder.quantile(*q, Signal::QueueTimeSeconds, Group::Total, &now_r) {
+                plan.push((Key::QueueQuantile(i), Planned::Instant(e)));
+            }
+        }
+        if let Some(e) = builder.counter(Signal::Preemptions, Group::Total, &now_r, false) {
+            plan.push((Key::Preemptions, Planned::Instant(e)));
+        }
+        for (i, s) in UPSTREAM_RATES.iter().enumerate() {
+            if let Some(e) = builder.counter(*s, Group::Model, &now_r, false) {
+                plan.push((Key::UpstreamRate(i), Planned::Instant(e)));
+            }
+        }
+        if let Some(e) = builder.counter(Signal::UpstreamCooldowns, Group::Model, &now_r, true) {
+            plan.push((Key::Cooldowns, Planned::Instant(e)));
+        }
+        for (i, g) in UPSTREAM_GAUGES.iter().enumerate() {
+            if let Some(e) = builder.gauge_by_model(*g) {
+                plan.push((Key::UpstreamGauge(i), Planned::Instant(e)));
+            }
+        }
+        for (signal, ok) in [(Signal::FallbacksOk, true), (Signal::FallbacksFailed, false)] {
+            for count in [false, true] {
+                if let Some(e) = builder.counter(signal, Group::Model, &now_r, count) {
+                    plan.push((Key::Fallback(ok, count), Planned::Instant(e)));
+                }
+            }
+        }
+        let describe = builder.describe();
+        for (i, (_, q)) in describe.iter().take(MAX_DESCRIBE).enumerate() {
+            plan.push((Key::Describe(i), Planned::Instant(q.clone())));
         }
 
         let (answers, sent) = self.run(plan, eval_t).await;
@@ -430,6 +495,54 @@ impl PromSource {
                 .into_iter()
                 .collect()
         };
+        // Saturation: the KV-cache verdict only; the queue's growth and a decode stall need
+        // the scrape-by-scrape history a direct scrape keeps.
+        let mut saturation = crate::model::saturation::Saturation {
+            in_flight: scalar(Key::Gauge(0)),
+            queued: scalar(Key::Gauge(1)),
+            kv_cache_usage: scalar(Key::KvCache),
+            queue_time_seconds: Quantiles {
+                p50: scalar(Key::QueueQuantile(0)),
+                p95: scalar(Key::QueueQuantile(1)),
+                p99: scalar(Key::QueueQuantile(2)),
+                ..Quantiles::default()
+            },
+            preemptions_per_second: scalar(Key::Preemptions),
+            ..Default::default()
+        };
+        crate::model::saturation::judge_kv_cache(&mut saturation);
+        let by_model = |key: Key| -> BTreeMap<String, f64> {
+            instant
+                .get(&key)
+                .map(|v| {
+                    v.iter()
+                        .filter(|s| s.value.is_finite())
+                        .map(|s| (label(s, MODEL), s.value))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut fallbacks = Vec::new();
+        for ok in [true, false] {
+            let rates = by_model(Key::Fallback(ok, false));
+            let counts = by_model(Key::Fallback(ok, true));
+            let keys: BTreeSet<&String> = rates.keys().chain(counts.keys()).collect();
+            for key in keys {
+                fallbacks.push(crate::model::upstream::fallback(
+                    key,
+                    rates.get(key).copied(),
+                    counts.get(key).copied(),
+                    ok,
+                ));
+            }
+        }
+        crate::model::upstream::sort_fallbacks(&mut fallbacks);
+        let upstreams = fleet_upstreams(
+            &instant,
+            &describe,
+            by_model,
+            &fallbacks,
+        );
         let signals = dialect.signals();
         let missing: Vec<Signal> = Signal::ALL
             .into_iter()
@@ -464,15 +577,9 @@ impl PromSource {
             in_flight: scalar(Key::Gauge(0)),
             queued: scalar(Key::Gauge(1)),
             cache_hit_ratio: scalar(Key::Gauge(2)),
-            // Through Prometheus only the running and waiting counts are queried so far.
-            saturation: crate::model::saturation::Saturation {
-                in_flight: scalar(Key::Gauge(0)),
-                queued: scalar(Key::Gauge(1)),
-                ..Default::default()
-            },
-            // Upstreams through Prometheus are not queried yet.
-            upstreams: Vec::new(),
-            fallbacks: Vec::new(),
+            saturation,
+            upstreams,
+            fallbacks,
             missing,
             cost_warnings,
             models,
@@ -622,6 +729,77 @@ fn same(a: &Planned, b: &Planned) -> bool {
         }
         _ => false,
     }
+}
+
+/// The upstream rows from the answers: every name an upstream query holds, assembled by the
+/// same rules as a direct scrape's, with what the `describe` queries' label sets say.
+fn fleet_upstreams(
+    instant: &HashMap<Key, Vec<Sample>>,
+    describe: &[(&crate::base::dialect::MapRule, String)],
+    by_model: impl Fn(Key) -> BTreeMap<String, f64>,
+    fallbacks: &[crate::model::upstream::Fallback],
+) -> Vec<crate::model::upstream::Upstream> {
+    let rates: Vec<BTreeMap<String, f64>> = (0..UPSTREAM_RATES.len())
+        .map(|i| by_model(Key::UpstreamRate(i)))
+        .collect();
+    let gauges: Vec<BTreeMap<String, f64>> = (0..UPSTREAM_GAUGES.len())
+        .map(|i| by_model(Key::UpstreamGauge(i)))
+        .collect();
+    let cooldowns = by_model(Key::Cooldowns);
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for m in rates.iter().chain(&gauges).chain([&cooldowns]) {
+        names.extend(m.keys().cloned());
+    }
+    names.remove("");
+    let mut described: BTreeMap<String, crate::base::dialect::Description> = BTreeMap::new();
+    for (i, (rule, _)) in describe.iter().take(MAX_DESCRIBE).enumerate() {
+        let Some(d) = &rule.describe else { continue };
+        let Some(answer) = instant.get(&Key::Describe(i)) else {
+            continue;
+        };
+        let key_label = rule.model_label.as_deref().unwrap_or(MODEL);
+        for sample in answer {
+            let read = |l: &Option<String>| {
+                l.as_ref()
+                    .and_then(|l| sample.labels.get(l))
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+            };
+            let Some(key) = sample.labels.get(key_label) else {
+                continue;
+            };
+            described
+                .entry(key.clone())
+                .or_default()
+                .update(&crate::base::dialect::Description {
+                    model: read(&d.model),
+                    provider: read(&d.provider),
+                    api_base: read(&d.api_base),
+                });
+        }
+    }
+    let counts_failures = !rates[1].is_empty();
+    let mut rows: Vec<crate::model::upstream::Upstream> = names
+        .into_iter()
+        .map(|name| {
+            let get = |m: &BTreeMap<String, f64>| m.get(&name).copied();
+            let numbers = crate::model::upstream::UpstreamNumbers {
+                successes: get(&rates[0]),
+                failures: get(&rates[1]),
+                requests: get(&rates[2]),
+                cooldowns: get(&cooldowns),
+                state: get(&gauges[0]),
+                rpm_limit: get(&gauges[1]),
+                remaining_requests: get(&gauges[2]),
+                tpm_limit: get(&gauges[3]),
+                remaining_tokens: get(&gauges[4]),
+            };
+            let d = described.get(&name);
+            crate::model::upstream::assemble(name, numbers, counts_failures, fallbacks, d)
+        })
+        .collect();
+    crate::model::upstream::sort_worst_first(&mut rows);
+    rows
 }
 
 /// Figures from per-(instance, model) counter values: sums over the pairs `keep` accepts.
