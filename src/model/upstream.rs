@@ -141,9 +141,8 @@ impl UpstreamSort {
             // `upstreams` returns this order; a stable sort on nothing keeps it.
             UpstreamSort::Worst => {}
             UpstreamSort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name)),
-            UpstreamSort::Requests => rows.sort_by(|a, b| {
-                num(b.requests_per_second).total_cmp(&num(a.requests_per_second))
-            }),
+            UpstreamSort::Requests => rows
+                .sort_by(|a, b| num(b.requests_per_second).total_cmp(&num(a.requests_per_second))),
             UpstreamSort::Errors => {
                 rows.sort_by(|a, b| num(b.error_ratio).total_cmp(&num(a.error_ratio)))
             }
@@ -178,8 +177,10 @@ pub fn with_history(
             let rate = |s| store.sum_rate(s, Some(&one), t, range);
             let ok = rate(Signal::UpstreamSuccesses);
             let failed = rate(Signal::UpstreamFailures);
-            let all = rate(Signal::UpstreamRequests)
-                .or_else(|| (ok.is_some() || failed.is_some()).then(|| ok.unwrap_or(0.0) + failed.unwrap_or(0.0)));
+            let all = rate(Signal::UpstreamRequests).or_else(|| {
+                (ok.is_some() || failed.is_some())
+                    .then(|| ok.unwrap_or(0.0) + failed.unwrap_or(0.0))
+            });
             answers.push(all.unwrap_or(0.0));
             failures.push(failed.unwrap_or(0.0));
         }

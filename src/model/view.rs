@@ -198,16 +198,8 @@ impl DashboardView {
         let over_window = stats::figures(store, prices, only, eval_t, window);
         let tokens_by_model = tokens_by_model(store, only, eval_t, window);
         let fallbacks = crate::model::upstream::fallbacks(store, eval_t, now_range);
-        let mut upstreams =
-            crate::model::upstream::upstreams(store, &fallbacks, eval_t, now_range);
-        crate::model::upstream::with_history(
-            store,
-            &mut upstreams,
-            eval_t,
-            window,
-            columns,
-            range,
-        );
+        let mut upstreams = crate::model::upstream::upstreams(store, &fallbacks, eval_t, now_range);
+        crate::model::upstream::with_history(store, &mut upstreams, eval_t, window, columns, range);
         let heatmap = store.heatmap(
             Signal::LatencySeconds,
             only,

@@ -1188,7 +1188,10 @@ fn litellm_upstreams_fallbacks_and_rate_limit_headroom() {
     // the headroom gauge's.
     assert_eq!(gpt.provider.as_deref(), Some("openai"));
     assert_eq!(gpt.api_base.as_deref(), Some("https://api.openai.com/v1"));
-    assert_eq!(gpt.model, None, "no headroom series names gpt-4o's model group");
+    assert_eq!(
+        gpt.model, None,
+        "no headroom series names gpt-4o's model group"
+    );
     let claude = &rows[1];
     assert_eq!(claude.model.as_deref(), Some("claude-sonnet"));
     assert_eq!(claude.provider.as_deref(), Some("anthropic"));

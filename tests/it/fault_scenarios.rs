@@ -903,9 +903,20 @@ async fn saturation_exports_a_growing_queue_and_its_wait() {
     let mut queued = Vec::new();
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(800)).await;
-        let outcome = scrape_once(&session.client, &session.target, &session.dialects, &mut sticky).await;
+        let outcome = scrape_once(
+            &session.client,
+            &session.target,
+            &session.dialects,
+            &mut sticky,
+        )
+        .await;
         session.apply_scrape(outcome);
-        queued.push(session.store.gauge_latest(Signal::Queued).unwrap_or(f64::NAN));
+        queued.push(
+            session
+                .store
+                .gauge_latest(Signal::Queued)
+                .unwrap_or(f64::NAN),
+        );
     }
     // Compared end to end (2.4 s apart): arrivals are random, and ticks may bunch on a busy
     // machine.
@@ -913,7 +924,12 @@ async fn saturation_exports_a_growing_queue_and_its_wait() {
     let snap = rig_free_snapshot(&session);
     let sat = &snap["saturation"];
     assert!(sat["queued"].as_f64().is_some_and(|q| q > 0.0), "{sat}");
-    assert!(sat["queue_time_seconds"]["p95"].as_f64().is_some_and(|p| p > 0.0), "{sat}");
+    assert!(
+        sat["queue_time_seconds"]["p95"]
+            .as_f64()
+            .is_some_and(|p| p > 0.0),
+        "{sat}"
+    );
     assert!(sat["in_flight"].as_f64().is_some(), "{sat}");
     gw.shutdown().await;
 }

@@ -170,9 +170,16 @@ async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
         .build()
         .expect("an HTTP client");
     let mut gateways: Vec<DemoGateway> = Vec::new();
-    for (seed, rps) in GATEWAYS {
+    // The busiest gateway's primary upstream is down (the Gateway panel through PromQL); the
+    // quietest exports its queue (below capacity: nothing waits, but the families are there).
+    let scenarios = [
+        demo::ScenarioSet::from(demo::Scenario::Saturation),
+        demo::ScenarioSet::NONE,
+        demo::ScenarioSet::from(demo::Scenario::Failover),
+    ];
+    for ((seed, rps), scenario) in GATEWAYS.into_iter().zip(scenarios) {
         gateways.push(
-            demo::spawn(
+            demo::spawn_with_scenarios(
                 SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                 DemoConfig {
                     seed: Some(seed),
@@ -180,6 +187,7 @@ async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
                     latency_scale: 0.0,
                     requests_per_second: rps,
                 },
+                scenario,
             )
             .await
             .expect("a demo gateway"),
@@ -294,8 +302,70 @@ async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
         llmtop::runtime::fleet::prom::QUERY_BUDGET
     );
     assert!(frame.queries_sent <= llmtop::runtime::fleet::prom::QUERY_BUDGET);
-    // The seed dialect has no spend counter, no cached tokens and no queue gauge: 27 queries.
-    assert_eq!(frame.queries_sent, 27);
+    // The seed dialect has no spend counter, no cached tokens, no KV cache, preemptions or
+    // token limits: 27 queries for the monitor's figures, 1 queue gauge and 3 queue-time
+    // quantiles, and 11 for the router (success and failure rates, cooldowns, 3 gauges, 4
+    // fallback rates and counts, 1 describe).
+    assert_eq!(frame.queries_sent, 27 + 4 + 11);
+    // The Gateway panel through PromQL says what a direct scrape of the fleet says.
+    let names = |v: &llmtop::model::view::DashboardView| -> Vec<(String, String)> {
+        v.upstreams
+            .iter()
+            .map(|u| (u.name.clone(), u.state.name().to_string()))
+            .collect()
+    };
+    assert_eq!(
+        names(prom_view),
+        names(&direct_view),
+        "upstreams, worst first"
+    );
+    let down = &prom_view.upstreams[0];
+    assert_eq!(
+        (down.name.as_str(), down.state.name()),
+        ("deepseek-chat", "down")
+    );
+    assert_eq!(down.provider.as_deref(), Some("deepseek"));
+    assert_eq!(down.api_base.as_deref(), Some("https://api.deepseek.com"));
+    assert!(
+        down.fallback_targets
+            .iter()
+            .any(|t| t == "claude-sonnet-4-5"),
+        "{down:?}"
+    );
+    assert_eq!(down.rpm_limit, Some(1000.0));
+    let targets = |v: &llmtop::model::view::DashboardView| -> Vec<(String, String, bool)> {
+        v.fallbacks
+            .iter()
+            .map(|f| (f.from.clone(), f.to.clone(), f.ok))
+            .collect()
+    };
+    let mut prom_pairs = targets(prom_view);
+    let mut direct_pairs = targets(&direct_view);
+    prom_pairs.sort();
+    direct_pairs.sort();
+    assert_eq!(prom_pairs, direct_pairs);
+    let fallback_rate = |v: &llmtop::model::view::DashboardView| {
+        v.fallbacks.iter().filter_map(|f| f.per_second).sum::<f64>()
+    };
+    let mut gateway_failures = Vec::new();
+    check(
+        "fallbacks/s",
+        Some(fallback_rate(&direct_view)),
+        Some(fallback_rate(prom_view)),
+        0.15 * fallback_rate(&direct_view),
+        &mut gateway_failures,
+    );
+    assert!(gateway_failures.is_empty(), "{gateway_failures:?}");
+    assert!(
+        prom_view.saturation.queued.is_some(),
+        "{:?}",
+        prom_view.saturation
+    );
+    assert!(
+        prom_view.saturation.queue_time_seconds.p95.is_some(),
+        "{:?}",
+        prom_view.saturation
+    );
 
     let mut failures = Vec::new();
     compare_figures("fleet", &direct_view.now, &prom_view.now, &mut failures);

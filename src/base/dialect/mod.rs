@@ -752,7 +752,8 @@ describe = { provider = "prov", api_base = "base" }
 "#,
         )
         .unwrap();
-        let text = "up_state{upstream=\"a\",prov=\"openai\",base=\"\"} 0\nup_state{upstream=\"b\"} 2\n";
+        let text =
+            "up_state{upstream=\"a\",prov=\"openai\",base=\"\"} 0\nup_state{upstream=\"b\"} 2\n";
         let mapped = d.map(&crate::base::exposition::parse(text), "t");
         assert_eq!(mapped.descriptions.len(), 1, "b has no describing label");
         let a = &mapped.descriptions["a"];
@@ -778,10 +779,16 @@ describe = { provider = "p" }
 "#,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("`describe` and `target_label`"), "{err}");
+        assert!(
+            err.to_string().contains("`describe` and `target_label`"),
+            "{err}"
+        );
         let unknown = Dialect::from_toml_str(
             "name = \"gw\"\ndetect = [\"x\"]\n[[map]]\nmetric = \"x\"\nsignal = \"upstream_state\"\ndescribe = { region = \"r\" }\n",
         );
-        assert!(unknown.is_err(), "describe knows model, provider and api_base only");
+        assert!(
+            unknown.is_err(),
+            "describe knows model, provider and api_base only"
+        );
     }
 }

@@ -534,7 +534,9 @@ fn in_stream_error() -> Value {
 pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     (
         [(CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        shared.metrics.render_with(shared.scenarios.get().extensions()),
+        shared
+            .metrics
+            .render_with(shared.scenarios.get().extensions()),
     )
         .into_response()
 }

@@ -21,17 +21,22 @@ pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8"
 const TTFT_HELP: &str =
     "Time to first token (llmtop demo extension, not emitted by the seed exporter)";
 /// The router's and limiter's families, exported while the `failover` scenario runs.
-const UPSTREAM_STATE_HELP: &str = "Upstream health: 0 healthy, 1 degraded, 2 down (llmtop demo extension)";
-const UPSTREAM_RESPONSES_HELP: &str = "Answers from each upstream by status (llmtop demo extension)";
+const UPSTREAM_STATE_HELP: &str =
+    "Upstream health: 0 healthy, 1 degraded, 2 down (llmtop demo extension)";
+const UPSTREAM_RESPONSES_HELP: &str =
+    "Answers from each upstream by status (llmtop demo extension)";
 const UPSTREAM_COOLDOWNS_HELP: &str =
     "Times an upstream was taken out of rotation (llmtop demo extension)";
-const FALLBACKS_HELP: &str = "Requests moved from one upstream to another, by result (llmtop demo extension)";
-const RPM_LIMIT_HELP: &str = "Requests per minute the rate limiter allows an upstream (llmtop demo extension)";
+const FALLBACKS_HELP: &str =
+    "Requests moved from one upstream to another, by result (llmtop demo extension)";
+const RPM_LIMIT_HELP: &str =
+    "Requests per minute the rate limiter allows an upstream (llmtop demo extension)";
 const REMAINING_HELP: &str =
     "Requests an upstream may still take this minute (llmtop demo extension)";
 /// The limiter's queue, exported while the `saturation` scenario runs.
 const QUEUED_HELP: &str = "Requests waiting for the gateway (llmtop demo extension)";
-const QUEUE_TIME_HELP: &str = "Time requests waited before the gateway took them (llmtop demo extension)";
+const QUEUE_TIME_HELP: &str =
+    "Time requests waited before the gateway took them (llmtop demo extension)";
 
 /// One finished request, synthetic or real. Seconds for durations.
 #[derive(Debug, Clone, PartialEq)]
@@ -381,7 +386,12 @@ fn render_router(out: &mut String, st: &State) -> fmt::Result {
 }
 
 fn render_queue(out: &mut String, st: &State) -> fmt::Result {
-    gauge(out, "deepseek_queued_requests", QUEUED_HELP, st.queued as f64)?;
+    gauge(
+        out,
+        "deepseek_queued_requests",
+        QUEUED_HELP,
+        st.queued as f64,
+    )?;
     histogram(
         out,
         "deepseek_queue_time_seconds",

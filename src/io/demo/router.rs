@@ -109,7 +109,11 @@ impl Router {
 
     fn forget_before(&mut self, now: f64) {
         for u in &mut self.upstreams {
-            while u.sent.front().is_some_and(|t| *t <= now - LIMIT_WINDOW_SECS) {
+            while u
+                .sent
+                .front()
+                .is_some_and(|t| *t <= now - LIMIT_WINDOW_SECS)
+            {
                 u.sent.pop_front();
             }
             while u
@@ -162,7 +166,13 @@ impl Router {
     /// `success` is how the request ended for the client; under `failover` the down upstream
     /// refuses it and the first upstream of [`FALLBACK_CHAIN`] with headroom takes it (the last
     /// one when none has any: a limiter that queues rather than refuses).
-    pub fn route(&mut self, model: &'static str, success: bool, now: f64, failover: bool) -> Routed {
+    pub fn route(
+        &mut self,
+        model: &'static str,
+        success: bool,
+        now: f64,
+        failover: bool,
+    ) -> Routed {
         self.forget_before(now);
         if !(failover && model == DOWN_UPSTREAM) {
             self.answer(model, success, now);
@@ -225,7 +235,10 @@ mod tests {
         assert_eq!(r.remaining("claude-sonnet-4-5"), 0);
         let routed = r.route(DOWN_UPSTREAM, false, 5.0, true);
         assert_eq!(routed.fallback, Some((DOWN_UPSTREAM, "gpt-4o", false)));
-        assert_eq!(routed.answers, vec![(DOWN_UPSTREAM, false), ("gpt-4o", false)]);
+        assert_eq!(
+            routed.answers,
+            vec![(DOWN_UPSTREAM, false), ("gpt-4o", false)]
+        );
         assert_eq!(r.health(DOWN_UPSTREAM, true), Health::Down);
         // A minute later the window has emptied.
         r.route("gpt-4o", true, 70.0, true);

@@ -479,12 +479,18 @@ mod tests {
             &text,
             "deepseek_requests_total{model=\"deepseek-chat\",status=\"error\"}",
         );
-        assert_eq!(refused, primary, "every primary request was refused upstream");
+        assert_eq!(
+            refused, primary,
+            "every primary request was refused upstream"
+        );
         let remaining = sample(
             &text,
             "deepseek_ratelimit_remaining_requests{upstream=\"claude-sonnet-4-5\"}",
         );
-        assert!(remaining < 30.0, "claude's headroom is nearly gone: {remaining}");
+        assert!(
+            remaining < 30.0,
+            "claude's headroom is nearly gone: {remaining}"
+        );
         // Two virtual minutes, one cooldown per 5 s.
         let cooldowns = sample(
             &text,
@@ -496,8 +502,16 @@ mod tests {
     #[test]
     fn without_a_router_scenario_the_exposition_is_the_seeds() {
         let text = run_steps(7, 100).render();
-        for family in ["deepseek_upstream", "deepseek_fallbacks", "deepseek_ratelimit", "deepseek_queue"] {
-            assert!(!text.contains(family), "{family} leaked into the plain demo");
+        for family in [
+            "deepseek_upstream",
+            "deepseek_fallbacks",
+            "deepseek_ratelimit",
+            "deepseek_queue",
+        ] {
+            assert!(
+                !text.contains(family),
+                "{family} leaked into the plain demo"
+            );
         }
     }
 

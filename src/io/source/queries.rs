@@ -295,7 +295,12 @@ impl<'d> QueryBuilder<'d> {
                     .as_deref()
                     .unwrap_or(&self.dialect.model_label);
                 let mut labels = vec![model_label];
-                labels.extend([&d.model, &d.provider, &d.api_base].into_iter().flatten().map(String::as_str));
+                labels.extend(
+                    [&d.model, &d.provider, &d.api_base]
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str),
+                );
                 labels.dedup();
                 let expr = first_present(rule, |name| self.selector(name, &[]));
                 Some((rule, format!("group by ({}) ({expr})", labels.join(", "))))
@@ -581,6 +586,45 @@ mod tests {
             one.counter(Signal::Requests, Group::Model, "1m", false)
                 .unwrap(),
             "sum by (model) (rate(deepseek_requests_total{job=\"litellm\",instance=\"10.0.0.7:4000\",model=~\"(?i).*gpt-4\\\\.1.*\"}[1m]))"
+        );
+    }
+
+    /// The Gateway panel through Prometheus: per-upstream gauges under the upstream's label,
+    /// the worst state and the tightest headroom; fallbacks keyed `from → to` as a scrape keys
+    /// them; `describe` as a `group by` of the labels it names.
+    #[test]
+    fn litellm_upstream_queries() {
+        let d = dialect("litellm");
+        let q = QueryBuilder::new(&d, "", "instance").unwrap();
+        assert_eq!(
+            q.gauge_by_model(Signal::UpstreamState).unwrap(),
+            "max by (model) (label_replace(litellm_deployment_state, \"model\", \"$1\", \"litellm_model_name\", \"(.*)\"))"
+        );
+        assert_eq!(
+            q.gauge_by_model(Signal::RemainingRequests).unwrap(),
+            "min by (model) (label_replace(litellm_remaining_requests_metric, \"model\", \"$1\", \"litellm_model_name\", \"(.*)\"))"
+        );
+        assert_eq!(
+            q.counter(Signal::FallbacksOk, Group::Model, "1m", true)
+                .unwrap(),
+            "sum by (model) (label_join(increase(litellm_deployment_successful_fallbacks_total[1m]), \"model\", \" → \", \"requested_model\", \"fallback_model\"))"
+        );
+        let described: Vec<String> = q.describe().into_iter().map(|(_, e)| e).collect();
+        assert_eq!(
+            described,
+            [
+                "group by (litellm_model_name, api_provider, api_base) (litellm_deployment_state)",
+                "group by (litellm_model_name, model_group, api_provider, api_base) (litellm_remaining_requests_metric)",
+            ]
+        );
+        assert_eq!(
+            dialect("vllm")
+                .rules
+                .iter()
+                .filter(|r| r.describe.is_some())
+                .count(),
+            0,
+            "an engine has no upstreams to describe"
         );
     }
 

@@ -95,6 +95,7 @@ impl DirectFleet {
     /// successful target's samples at the tick's time.
     pub fn apply(&mut self, tick: FleetScrape) {
         let mut merged: Vec<CanonicalSample> = Vec::new();
+        let mut described = std::collections::BTreeMap::new();
         let mut dialect = None;
         for (i, outcome) in tick.outcomes.into_iter().enumerate() {
             let Some(store) = self.stores.get_mut(i) else {
@@ -109,6 +110,7 @@ impl DirectFleet {
                     }
                     let d = store.health.dialect.clone();
                     dialect = dialect.or(d);
+                    described.extend(data.descriptions.clone());
                     merged.extend(data.samples.into_iter().map(|mut s| {
                         s.series_id = fleet_series_id(i, s.series_id);
                         s
@@ -134,6 +136,7 @@ impl DirectFleet {
         health.dialect = dialect.or(health.dialect.take());
         health.reports_failures = reports;
         self.aggregate.ingest(tick.time, &merged);
+        self.aggregate.describe(&described);
     }
 
     /// Each down target's error, named.

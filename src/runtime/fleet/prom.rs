@@ -297,7 +297,10 @@ impl PromSource {
                 plan.push((Key::UpstreamGauge(i), Planned::Instant(e)));
             }
         }
-        for (signal, ok) in [(Signal::FallbacksOk, true), (Signal::FallbacksFailed, false)] {
+        for (signal, ok) in [
+            (Signal::FallbacksOk, true),
+            (Signal::FallbacksFailed, false),
+        ] {
             for count in [false, true] {
                 if let Some(e) = builder.counter(signal, Group::Model, &now_r, count) {
                     plan.push((Key::Fallback(ok, count), Planned::Instant(e)));
@@ -537,12 +540,7 @@ impl PromSource {
             }
         }
         crate::model::upstream::sort_fallbacks(&mut fallbacks);
-        let upstreams = fleet_upstreams(
-            &instant,
-            &describe,
-            by_model,
-            &fallbacks,
-        );
+        let upstreams = fleet_upstreams(&instant, &describe, by_model, &fallbacks);
         let signals = dialect.signals();
         let missing: Vec<Signal> = Signal::ALL
             .into_iter()

@@ -128,7 +128,11 @@ pub(super) fn render_gateway(frame: &mut Frame<'_>, area: Rect, app: &App, stale
     };
     let sorted_by_hand = app.gateway_sort != UpstreamSort::default() || app.gateway_sort_reversed;
     if sorted_by_hand || app.focus == Panel::Gateway {
-        let order = if app.gateway_sort_reversed { "↑" } else { "↓" };
+        let order = if app.gateway_sort_reversed {
+            "↑"
+        } else {
+            "↓"
+        };
         extra.push(Span::styled(
             format!("sorted by {} {order} ", app.gateway_sort.label()),
             theme.dim(),
