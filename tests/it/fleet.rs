@@ -314,11 +314,18 @@ async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
             .map(|u| (u.name.clone(), u.state.name().to_string()))
             .collect()
     };
-    assert_eq!(
-        names(prom_view),
-        names(&direct_view),
-        "upstreams, worst first"
-    );
+    // Healthy upstreams order among themselves by error ratio, a few errors in thousands that
+    // PromQL's extrapolated window and the direct scrape's window see differently; the states
+    // come in the same worst-first order and each upstream has the same state.
+    let states = |v: &[(String, String)]| v.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>();
+    let by_name = |v: &[(String, String)]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    let (prom_rows, direct_rows) = (names(prom_view), names(&direct_view));
+    assert_eq!(states(&prom_rows), states(&direct_rows), "states, worst first");
+    assert_eq!(by_name(&prom_rows), by_name(&direct_rows), "state of each upstream");
     let down = &prom_view.upstreams[0];
     assert_eq!(
         (down.name.as_str(), down.state.name()),
