@@ -33,6 +33,8 @@ pub enum Action {
     FocusPrev,
     /// Show the focused panel on the whole screen, or go back.
     Expand,
+    /// Switch to the other page of the compact layout (terminals too short for every panel).
+    NextPage,
     Down,
     Up,
     /// First model; in `llmtop replay`, the recording's start.
@@ -309,6 +311,13 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::code(KeyCode::BackTab)],
         action: Action::FocusPrev,
         help: "focus the previous panel",
+        hint: "",
+    },
+    Binding {
+        name: "next_page",
+        keys: &[Key::char('n')],
+        action: Action::NextPage,
+        help: "switch pages on a terminal under 34 rows: charts / tables, probe",
         hint: "",
     },
     Binding {

@@ -302,6 +302,14 @@ fn dashboard_at_80x24_and_200x60_in_default_and_mono() {
                 &format!("dashboard_render__dashboard_{width}x{height}_{theme}"),
                 &text,
             );
+            if width == 80 && theme == "default" {
+                // The second page: the model table, the probe.
+                app.focus = llmtop::front::tui::app::Panel::Models;
+                let text = screen_text(&draw(&app, now, width, height));
+                assert!(text.contains(render::TITLE_MODELS), "{text}");
+                assert!(text.contains(render::TITLE_PROBE), "{text}");
+                crate::common::assert_snapshot("dashboard_render__dashboard_80x24_page2", &text);
+            }
         }
     }
 }
@@ -414,30 +422,113 @@ fn a_click_focuses_the_panel_under_it_and_the_wheel_zooms() {
 #[test]
 fn the_wheel_scrolls_the_model_table_and_a_click_picks_a_row() {
     use crossterm::event::{MouseButton, MouseEventKind};
-    use llmtop::front::tui::app::Panel;
+    use llmtop::front::tui::app::{Page, Panel};
     let (mut app, now) = app_for(80);
+    // Twelve more models, quieter than the four of the data set, so the table must scroll.
+    let quiet = app.view.models[0].clone();
+    for i in 1..=12 {
+        let mut row = quiet.clone();
+        row.model = format!("zz-model-{i:02}");
+        row.figures.requests_per_second = Some(0.5 - f64::from(i) * 0.01);
+        app.view.models.push(row);
+    }
+    // At 80×24 the model table is on the second page, with 14 of the 16 models in sight:
+    // rows 3–16 under its border and header.
     draw_with_layout(&mut app, now, 80, 24);
-    // At 80×24 the model table shows 3 of the 4 models: rows 15–17 under its header.
+    assert_eq!(app.layout.page, Some(Page::Traffic));
+    assert_eq!(app.layout.model_rows, None);
+    app.apply(llmtop::base::keymap::Action::NextPage, now);
+    draw_with_layout(&mut app, now, 80, 24);
+    assert_eq!(app.layout.page, Some(Page::Detail));
     let (rows, first) = app.layout.model_rows.unwrap();
-    assert_eq!((rows.y, rows.height, first), (15, 3, 0));
+    assert_eq!((rows.y, rows.height, first), (3, 14, 0));
     assert_eq!(app.layout.panel_at(40, rows.y), Some(Panel::Models));
-    for _ in 0..3 {
+    for _ in 0..15 {
         app.mouse(&mouse(MouseEventKind::ScrollDown, 40, rows.y + 1), now);
     }
     assert_eq!(app.window, 300.0, "the wheel over the table does not zoom");
-    assert_eq!((app.focus, app.selected_model), (Panel::Models, 3));
+    assert_eq!((app.focus, app.selected_model), (Panel::Models, 15));
     let text = screen_text(&draw_with_layout(&mut app, now, 80, 24));
-    let table: Vec<&str> = text.lines().skip(15).take(3).collect();
-    // Sorted by req/s: deepseek-chat, gpt-4o-mini, gpt-4o, deepseek-reasoner. The table has
-    // scrolled one row to keep the selected (last) model in sight.
-    assert!(table[0].starts_with("│gpt-4o-mini "), "{text}");
-    assert!(table[2].starts_with("│deepseek-reasoner "), "{text}");
-    assert_eq!(app.layout.model_rows.unwrap().1, 1);
+    let table: Vec<&str> = text.lines().skip(3).take(14).collect();
+    // Sorted by req/s: deepseek-chat, gpt-4o-mini, gpt-4o, deepseek-reasoner, then the quiet
+    // ones. The table has scrolled two rows to keep the selected (last) model in sight.
+    assert!(table[0].starts_with("│gpt-4o "), "{text}");
+    assert!(table[13].starts_with("│zz-model-12 "), "{text}");
+    assert_eq!(app.layout.model_rows.unwrap().1, 2);
     // A click on the first visible row picks that model.
-    app.mouse(&mouse(MouseEventKind::Down(MouseButton::Left), 10, 15), now);
+    app.mouse(&mouse(MouseEventKind::Down(MouseButton::Left), 10, 3), now);
+    assert_eq!(app.selected_model, 2);
+    app.mouse(&mouse(MouseEventKind::ScrollUp, 10, 3), now);
     assert_eq!(app.selected_model, 1);
-    app.mouse(&mouse(MouseEventKind::ScrollUp, 10, 15), now);
-    assert_eq!(app.selected_model, 0);
+}
+
+/// 80×24, the default SSH terminal, shows two pages: the charts with room to read them, and
+/// the tables with the probe. `n` switches, Tab walks through both, a probe shows its page,
+/// and a screen tall enough for everything says so instead of paging.
+#[test]
+fn a_short_terminal_pages_between_the_charts_and_the_tables() {
+    use llmtop::base::keymap::Action;
+    use llmtop::front::tui::app::{Effect, Page, Panel};
+    let (mut app, now) = app_for(80);
+    let text = screen_text(&draw_with_layout(&mut app, now, 80, 24));
+    let footer = text.lines().last().unwrap().to_string();
+    assert!(footer.starts_with(" n page 1/2 charts "), "{footer}");
+    // The request-rate chart has 7 plot rows above its axis; the latency panel shows every
+    // quantile of latency and TTFT.
+    let plot_rows = text
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.contains('└'))
+        .count();
+    assert_eq!(plot_rows, 7, "{text}");
+    for figure in [
+        "p50    821 ms",
+        "p99    8.11 s",
+        "p50    155 ms",
+        "p99    1.76 s",
+    ] {
+        assert!(text.contains(figure), "{figure}\n{text}");
+    }
+    assert!(!text.contains(render::TITLE_MODELS), "{text}");
+    // Tab from the cost panel goes on to the model table, on page two.
+    app.focus = Panel::Cost;
+    app.apply(Action::FocusNext, now);
+    assert_eq!(app.focus, Panel::Models);
+    let text = screen_text(&draw_with_layout(&mut app, now, 80, 24));
+    assert_eq!(app.layout.page, Some(Page::Detail));
+    assert!(text.contains("┌ Models"), "{text}");
+    assert!(
+        text.contains("│deepseek-reasoner "),
+        "all four models\n{text}"
+    );
+    assert!(text.contains("TTFT 212 ms"), "the probe's answer\n{text}");
+    assert!(!text.contains(render::TITLE_REQUESTS), "{text}");
+    let footer = text.lines().last().unwrap().to_string();
+    assert!(
+        footer.starts_with(" n page 2/2 models · gateway · probe "),
+        "{footer}"
+    );
+    app.apply(Action::NextPage, now);
+    assert_eq!(app.focus, Panel::Requests);
+    // A probe fired from the charts page streams where it can be seen.
+    draw_with_layout(&mut app, now, 80, 24);
+    assert_eq!(app.apply(Action::Probe, now), Effect::StartProbe);
+    assert_eq!(app.focus, Panel::Probe);
+    // 120×40 has room for every panel: no pages, and `n` says why nothing moved.
+    app.focus = Panel::Requests;
+    let text = screen_text(&draw_with_layout(&mut app, now, 120, 40));
+    assert_eq!(app.layout.page, None);
+    assert!(text.contains("┌ Models") && text.contains(render::TITLE_REQUESTS));
+    app.apply(Action::NextPage, now);
+    assert_eq!(app.focus, Panel::Requests);
+    let text = screen_text(&draw_with_layout(&mut app, now, 120, 40));
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .contains("every panel is on screen; the dashboard has pages below 34 rows"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -460,11 +551,20 @@ fn ascii_dashboard_at_80x24_draws_only_ascii() {
             }
         }
         let text = screen_text(&terminal);
-        assert!(text.contains("+ Request rate"), "{text}");
-        assert!(
-            text.contains("| Models") || text.contains("+ Models"),
-            "{text}"
-        );
+        let title = if help {
+            "+ Help - keys"
+        } else {
+            "+ Request rate"
+        };
+        assert!(text.contains(title), "{text}");
+        // Below 34 rows the model table is on the second page; the help covers it.
+        if !help {
+            assert_eq!(
+                text.contains("| Models") || text.contains("+ Models"),
+                height >= render::COMPACT_HEIGHT,
+                "{text}"
+            );
+        }
         if width == 120 && !help {
             // The pie and its legend use the same ASCII mark per model.
             assert!(text.contains(" # "), "{text}");
@@ -588,8 +688,11 @@ fn the_gateway_panel_names_the_down_deployment_and_its_fallback() {
     }
     assert!(text.contains(render::TITLE_GATEWAY), "{text}");
     assert!(text.contains("1 down"), "{text}");
+    let status = text.lines().next().unwrap();
+    assert!(status.contains(" 1 UPSTREAM DOWN "), "{status}");
     let gpt = text
         .lines()
+        .skip(1)
         .find(|l| l.contains("DOWN"))
         .unwrap_or_else(|| panic!("no DOWN row\n{text}"));
     assert!(gpt.contains("gpt-4o"), "{gpt}");
@@ -602,8 +705,32 @@ fn the_gateway_panel_names_the_down_deployment_and_its_fallback() {
         .find(|l| l.contains("claude-sonnet") && l.contains("rpm"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(claude.contains("99/100 rpm"), "{claude}");
-    // Tab reaches it after the model table, and Enter shows it on the whole screen.
+    // At 80×24 the Gateway panel is on the second page, under the model table, and the
+    // status line says an upstream is down on either page.
     let mut app = app;
+    app.focus = llmtop::front::tui::app::Panel::Gateway;
+    let small = screen_text(&draw(&app, 1010.4, 80, 24));
+    let gpt = small
+        .lines()
+        .skip(1)
+        .find(|l| l.contains("DOWN"))
+        .unwrap_or_else(|| panic!("no DOWN row\n{small}"));
+    assert!(
+        gpt.contains("gpt-4o") && gpt.contains("deepseek-chat"),
+        "{small}"
+    );
+    assert!(
+        small.lines().next().unwrap().contains("1 UPSTREAM DOWN"),
+        "{small}"
+    );
+    crate::common::assert_snapshot("dashboard_render__gateway_80x24", &small);
+    app.focus = llmtop::front::tui::app::Panel::Requests;
+    let charts = screen_text(&draw(&app, 1010.4, 80, 24));
+    assert!(
+        charts.lines().next().unwrap().contains("1 UPSTREAM DOWN"),
+        "{charts}"
+    );
+    // Tab reaches it after the model table, and Enter shows it on the whole screen.
     use llmtop::base::keymap::Action;
     use llmtop::front::tui::app::Panel;
     let mut order = Vec::new();

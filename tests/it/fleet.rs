@@ -324,8 +324,16 @@ async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
         v
     };
     let (prom_rows, direct_rows) = (names(prom_view), names(&direct_view));
-    assert_eq!(states(&prom_rows), states(&direct_rows), "states, worst first");
-    assert_eq!(by_name(&prom_rows), by_name(&direct_rows), "state of each upstream");
+    assert_eq!(
+        states(&prom_rows),
+        states(&direct_rows),
+        "states, worst first"
+    );
+    assert_eq!(
+        by_name(&prom_rows),
+        by_name(&direct_rows),
+        "state of each upstream"
+    );
     let down = &prom_view.upstreams[0];
     assert_eq!(
         (down.name.as_str(), down.state.name()),

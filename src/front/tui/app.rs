@@ -160,6 +160,16 @@ impl Panel {
         Panel::Probe,
     ];
 
+    /// Which page of the compact layout the panel is on.
+    pub fn page(self) -> Page {
+        match self {
+            Panel::Requests | Panel::Latency | Panel::Tokens | Panel::Errors | Panel::Cost => {
+                Page::Traffic
+            }
+            Panel::Models | Panel::Gateway | Panel::Probe => Page::Detail,
+        }
+    }
+
     /// The next (or previous) panel on screen; the Gateway panel only counts where it is drawn.
     fn step(self, forward: bool, with_gateway: bool) -> Self {
         let shown: Vec<Panel> = Self::ALL
@@ -176,6 +186,49 @@ impl Panel {
     }
 }
 
+/// Below this many rows not every panel fits legibly (a chart needs five plot rows, the table its
+/// models, the probe its answer), so the dashboard shows one of two pages: see [`Page`].
+pub const COMPACT_HEIGHT: u16 = 34;
+
+/// The pages of the compact layout: a terminal too short for every panel at once (the 80×24 of a
+/// default SSH session) shows the charts on one page and the tables and the probe on the other.
+/// The page shown is the focused panel's, so Tab walks through both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// Request rate, latency, tokens, errors and cost.
+    Traffic,
+    /// The model table, the Gateway panel and the probe.
+    Detail,
+}
+
+impl Page {
+    /// The page's number as the footer shows it, of [`Page::COUNT`].
+    pub fn number(self) -> usize {
+        match self {
+            Page::Traffic => 1,
+            Page::Detail => 2,
+        }
+    }
+
+    pub const COUNT: usize = 2;
+
+    /// What the page holds, for the footer.
+    pub fn label(self) -> &'static str {
+        match self {
+            Page::Traffic => "charts",
+            Page::Detail => "models · gateway · probe",
+        }
+    }
+
+    /// The panel a page opens on.
+    fn first_panel(self) -> Panel {
+        match self {
+            Page::Traffic => Panel::Requests,
+            Page::Detail => Panel::Models,
+        }
+    }
+}
+
 /// Where the last frame drew what, in terminal cells.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScreenLayout {
@@ -183,6 +236,8 @@ pub struct ScreenLayout {
     pub panels: Vec<(Panel, Rect)>,
     /// The model table's data rows, and the index (in sorted order) of the model on the first.
     pub model_rows: Option<(Rect, usize)>,
+    /// The page on screen when the terminal is too short for every panel at once.
+    pub page: Option<Page>,
 }
 
 impl ScreenLayout {
@@ -350,6 +405,15 @@ impl App {
     }
 
     pub fn apply(&mut self, action: Action, now: f64) -> Effect {
+        let effect = self.apply_action(action, now);
+        // On a paged screen a probe or burst would stream out of sight: show its page.
+        if self.layout.page.is_some() && matches!(effect, Effect::StartProbe | Effect::StartBurst) {
+            self.focus = Panel::Probe;
+        }
+        effect
+    }
+
+    fn apply_action(&mut self, action: Action, now: f64) -> Effect {
         match action {
             Action::Quit => {
                 self.quit = true;
@@ -377,6 +441,25 @@ impl App {
                 self.show_help = false;
                 self.modal = Modal::None;
                 self.expanded = false;
+                Effect::None
+            }
+            Action::NextPage => {
+                match self.layout.page {
+                    Some(page) => {
+                        let other = match page {
+                            Page::Traffic => Page::Detail,
+                            Page::Detail => Page::Traffic,
+                        };
+                        self.focus = other.first_panel();
+                    }
+                    None => self.set_notice(
+                        format!(
+                            "every panel is on screen; the dashboard has pages below {} rows",
+                            COMPACT_HEIGHT
+                        ),
+                        now,
+                    ),
+                }
                 Effect::None
             }
             Action::FocusNext | Action::FocusPrev => {

@@ -17,7 +17,7 @@ use crate::base::format::{self, UNKNOWN};
 use crate::base::keymap;
 use crate::base::signal::Signal;
 use crate::front::tui::app::{
-    App, BurstState, Modal, Panel, ProbeState, ProbeSummary, ScreenLayout,
+    App, BurstState, Modal, Page, Panel, ProbeState, ProbeSummary, ScreenLayout,
 };
 use crate::front::tui::theme::Theme;
 use crate::model::stats::CostSource;
@@ -53,6 +53,7 @@ use tokens::*;
 /// Smallest terminal the dashboard draws into; below it a message says what is needed.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 20;
+pub use crate::front::tui::app::COMPACT_HEIGHT;
 /// Width of the latency figures beside the heatmap, and of its bound labels.
 const LATENCY_FIGURES_WIDTH: u16 = 20;
 const HEATMAP_LABEL_WIDTH: u16 = 7;
@@ -124,6 +125,7 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
     }
     let view = &app.view;
     let stale = is_stale(view, now);
+    let page = (area.height < COMPACT_HEIGHT).then(|| app.focus.page());
     if app.expanded {
         // One panel on the whole screen, between the status line and the footer.
         let [status, body, footer] = Layout::vertical([
@@ -134,31 +136,47 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         .areas(area);
         render_status(frame, status, app, stale, now);
         render_panel(frame, app.focus, body, app, stale, now);
-        render_footer(frame, footer, app, wall);
+        render_footer(frame, footer, app, page, wall);
         render_overlays(frame, area, app);
         return ScreenLayout {
             model_rows: (app.focus == Panel::Models).then(|| model_rows(body, app)),
             panels: vec![(app.focus, body)],
+            page,
         };
     }
-    let probe_height = match area.height {
-        h if h >= 50 => 8,
-        h if h >= 30 => 6,
-        _ => 4,
-    };
-    // The model table grows with the models, within a share of the screen that keeps the charts.
-    let rows = app.view.models.len().max(app.view.upstreams.len());
-    let table_height = (rows.max(1) as u16 + 3).min(area.height / 4).max(4);
-    let [status, top, middle, table, probe, footer] = Layout::vertical([
+    let [status, body, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
-        Constraint::Fill(1),
-        Constraint::Length(table_height),
-        Constraint::Length(probe_height),
         Constraint::Length(1),
     ])
     .areas(area);
+    let places = match page {
+        None => every_panel(body, app),
+        Some(Page::Traffic) => traffic_page(body),
+        Some(Page::Detail) => detail_page(body, app),
+    };
     render_status(frame, status, app, stale, now);
+    for &(panel, rect) in &places {
+        render_panel(frame, panel, rect, app, stale, now);
+    }
+    if let Some((_, rect)) = places.iter().find(|(p, _)| *p == app.focus) {
+        highlight_border(frame, *rect, theme);
+    }
+    render_footer(frame, footer, app, page, wall);
+    render_overlays(frame, area, app);
+    let model_rows = places
+        .iter()
+        .find(|(p, _)| *p == Panel::Models)
+        .map(|(_, r)| model_rows(*r, app));
+    ScreenLayout {
+        panels: places,
+        model_rows,
+        page,
+    }
+}
+
+/// The charts: request rate and latency over tokens, errors and cost.
+fn chart_rows(top: Rect, middle: Rect) -> [(Panel, Rect); 5] {
     let [requests, latency] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
     let [tokens, errors, cost] = Layout::horizontal([
@@ -167,49 +185,89 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         Constraint::Percentage(34),
     ])
     .areas(middle);
-    let places = [
+    [
         (Panel::Requests, requests),
         (Panel::Latency, latency),
         (Panel::Tokens, tokens),
         (Panel::Errors, errors),
         (Panel::Cost, cost),
-        (Panel::Models, table),
-        (Panel::Probe, probe),
-    ];
-    // A routing gateway's upstreams share the table's row, beside the models.
-    let places: Vec<(Panel, Rect)> = if app.view.upstreams.is_empty() {
-        places.to_vec()
+    ]
+}
+
+/// A table's height for its rows (border and header included), within `most`.
+fn table_height(rows: usize, most: u16) -> u16 {
+    (rows.max(1) as u16).saturating_add(3).min(most).max(4)
+}
+
+/// The whole dashboard on one screen: charts, then the tables, then the probe.
+fn every_panel(body: Rect, app: &App) -> Vec<(Panel, Rect)> {
+    let probe_height = if body.height >= 48 { 8 } else { 6 };
+    // The tables grow with their rows, within a share of the screen that keeps the charts.
+    let rows = app.view.models.len().max(app.view.upstreams.len());
+    let tables = table_height(rows, (body.height + 2) / 4);
+    let [top, middle, table, probe] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(tables),
+        Constraint::Length(probe_height),
+    ])
+    .areas(body);
+    let mut places = chart_rows(top, middle).to_vec();
+    if app.view.upstreams.is_empty() {
+        places.push((Panel::Models, table));
     } else {
+        // A routing gateway's upstreams share the table's row, beside the models.
         let [models, gateway] =
             Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .areas(table);
-        let mut with = Vec::with_capacity(places.len() + 1);
-        for (p, r) in places {
-            if p == Panel::Models {
-                with.push((p, models));
-                with.push((Panel::Gateway, gateway));
-            } else {
-                with.push((p, r));
-            }
-        }
-        with
+        places.push((Panel::Models, models));
+        places.push((Panel::Gateway, gateway));
+    }
+    places.push((Panel::Probe, probe));
+    places
+}
+
+/// Page one of the compact layout: the charts with the whole height.
+fn traffic_page(body: Rect) -> Vec<(Panel, Rect)> {
+    let [top, middle] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(body);
+    chart_rows(top, middle).to_vec()
+}
+
+/// Page two of the compact layout: the model table, the Gateway panel (below it, or beside it
+/// on a wide terminal), each as tall as its rows, and the probe with the rest for its answer.
+fn detail_page(body: Rect, app: &App) -> Vec<(Panel, Rect)> {
+    const PROBE_LEAST: u16 = 5;
+    let tables = body.height.saturating_sub(PROBE_LEAST);
+    let (models, upstreams) = (app.view.models.len(), app.view.upstreams.len());
+    let stacked = upstreams > 0 && body.width < 120;
+    let (models_height, gateway_height) = if stacked {
+        // Its rows have no header above them.
+        let gateway = (upstreams as u16).saturating_add(2).min(tables / 2).max(3);
+        (table_height(models, tables - gateway), gateway)
+    } else {
+        (table_height(models.max(upstreams), tables), 0)
     };
-    for &(panel, rect) in &places {
-        render_panel(frame, panel, rect, app, stale, now);
+    let [models_row, gateway_row, probe] = Layout::vertical([
+        Constraint::Length(models_height),
+        Constraint::Length(gateway_height),
+        Constraint::Fill(1),
+    ])
+    .areas(body);
+    let mut places = Vec::with_capacity(3);
+    if upstreams == 0 {
+        places.push((Panel::Models, models_row));
+    } else if stacked {
+        places.push((Panel::Models, models_row));
+        places.push((Panel::Gateway, gateway_row));
+    } else {
+        let [models, gateway] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(models_row);
+        places.push((Panel::Models, models));
+        places.push((Panel::Gateway, gateway));
     }
-    if let Some((_, rect)) = places.iter().find(|(p, _)| *p == app.focus) {
-        highlight_border(frame, *rect, theme);
-    }
-    render_footer(frame, footer, app, wall);
-    render_overlays(frame, area, app);
-    let models = places
-        .iter()
-        .find(|(p, _)| *p == Panel::Models)
-        .map_or(table, |(_, r)| *r);
-    ScreenLayout {
-        panels: places,
-        model_rows: Some(model_rows(models, app)),
-    }
+    places.push((Panel::Probe, probe));
+    places
 }
 
 /// The model table's data rows inside its panel, and the first model shown: the table scrolls

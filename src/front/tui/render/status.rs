@@ -1,5 +1,6 @@
 //! The status line: target, dialect, scrape health, freshness and the badges that must not be cut.
 use super::*;
+use crate::model::upstream::UpstreamState;
 
 pub(super) fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now: f64) {
     let theme = &app.theme;
@@ -23,10 +24,23 @@ pub(super) fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale:
         spans.push(badge(" INSECURE TLS ".into(), theme.error));
         spans.push(Span::styled(" ", base));
     }
-    spans.push(Span::styled(format!("{} ", s.url), base));
+    // An 80-column terminal needs the room for the badges after the target: there the target
+    // loses `http://` and its usual /metrics path, and the dialect its label.
+    let narrow = area.width < 100;
+    let url = if narrow {
+        short_target(&s.url)
+    } else {
+        s.url.as_str()
+    };
+    spans.push(Span::styled(format!("{url} "), base));
     spans.push(Span::styled("│ ", base.fg(theme.dim)));
+    let dialect = s.dialect.as_deref().unwrap_or("?");
     spans.push(Span::styled(
-        format!("dialect {} ", s.dialect.as_deref().unwrap_or("?")),
+        if narrow {
+            format!("{dialect} ")
+        } else {
+            format!("dialect {dialect} ")
+        },
         base,
     ));
     spans.push(Span::styled("│ ", base.fg(theme.dim)));
@@ -56,6 +70,32 @@ pub(super) fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale:
         }
         (_, None) if s.last_error.is_some() => spans.push(badge(" NO DATA ".into(), theme.stale)),
         (_, None) => spans.push(badge(" WAITING FOR FIRST SCRAPE ".into(), theme.warn)),
+    }
+    // The verdicts of panels a paged or expanded screen may not show.
+    let down = app
+        .view
+        .upstreams
+        .iter()
+        .filter(|u| u.state == UpstreamState::Down)
+        .count();
+    let verdicts = [
+        (
+            down > 0,
+            format!(" {down} UPSTREAM{} DOWN ", if down == 1 { "" } else { "S" }),
+            theme.error,
+        ),
+        (
+            app.view.saturation.saturated,
+            " SATURATED ".into(),
+            theme.warn,
+        ),
+        (app.view.saturation.stalled, " STALLED ".into(), theme.error),
+    ];
+    for (on, word, colour) in verdicts {
+        if on {
+            spans.push(Span::raw(" "));
+            spans.push(badge(word, colour));
+        }
     }
     if app.frozen {
         spans.push(Span::raw(" "));
@@ -104,4 +144,41 @@ pub(super) fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale:
         base,
     ));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+}
+
+/// A target as an 80-column status line shows it: `http://127.0.0.1:4000/metrics` is
+/// `127.0.0.1:4000`, `https://gw:4000/metrics` is `https://gw:4000`; any other path stays, as
+/// does anything that is not a URL.
+fn short_target(url: &str) -> &str {
+    // `https://` stays: whether the link is encrypted is worth its eight columns.
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let host = rest.strip_prefix("https://").unwrap_or(rest);
+    match rest.strip_suffix("/metrics") {
+        Some(shorter) if host.matches('/').count() == 1 => shorter,
+        _ => rest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_target;
+
+    #[test]
+    fn a_short_target_drops_http_and_a_bare_metrics_path_only() {
+        assert_eq!(
+            short_target("http://127.0.0.1:4000/metrics"),
+            "127.0.0.1:4000"
+        );
+        assert_eq!(short_target("https://gw:4000/metrics"), "https://gw:4000");
+        assert_eq!(
+            short_target("https://gw.internal/v1/metrics"),
+            "https://gw.internal/v1/metrics"
+        );
+        assert_eq!(
+            short_target("http://h:9090/api/v1/query"),
+            "h:9090/api/v1/query"
+        );
+        assert_eq!(short_target("demo"), "demo");
+        assert_eq!(short_target("fleet of 3"), "fleet of 3");
+    }
 }
