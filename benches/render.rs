@@ -47,6 +47,13 @@ fn bench_render(c: &mut Criterion) {
                 .expect("draw");
         })
     });
+    // The default SSH terminal: the charts page of the compact layout.
+    let mut small = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+    c.bench_function("render_frame_80x24_charts_page", |b| {
+        b.iter(|| {
+            small.draw(|f| render::render(f, &app, now)).expect("draw");
+        })
+    });
 }
 
 /// The same frame for a routing gateway after a failover: the Gateway panel beside the model
