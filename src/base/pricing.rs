@@ -31,6 +31,10 @@ pub struct Price {
     /// Where the price was read; shown so a user can check it.
     #[serde(default)]
     pub source: Option<String>,
+    /// When the row was last compared with its source (`2026-12-03`); a row whose check (or,
+    /// without one, whose `as_of`) is older than [`STALE_AFTER_DAYS`] is flagged as possibly stale.
+    #[serde(default)]
+    pub checked: Option<String>,
 }
 
 /// Token counts to price. `f64` because they come from Prometheus counters and extrapolated
@@ -84,10 +88,35 @@ impl Price {
         self.output
     }
 
+    /// The row's check (or, without one, the date its price took effect) is older than
+    /// [`STALE_AFTER_DAYS`] on `today`; a row with no date at all is possibly stale too.
+    pub fn possibly_stale(&self, today: chrono::NaiveDate) -> bool {
+        let dated = self
+            .checked
+            .as_deref()
+            .or(self.as_of.as_deref())
+            .and_then(start_of);
+        dated.is_none_or(|d| (today - d).num_days() > STALE_AFTER_DAYS)
+    }
+
     /// The model name and its aliases.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.model.as_str()).chain(self.aliases.iter().map(String::as_str))
     }
+}
+
+/// A price checked longer ago than this many days is flagged as possibly stale.
+pub const STALE_AFTER_DAYS: i64 = 180;
+
+/// The first day a date of `YYYY-MM-DD`, `YYYY-MM` or `YYYY` can mean: a price dated only by its
+/// month or year counts from the earliest day, so it is never called fresher than it is.
+fn start_of(date: &str) -> Option<chrono::NaiveDate> {
+    let parts: Vec<&str> = date.trim().split('-').collect();
+    let number = |i: usize, default: u32| -> Option<u32> {
+        parts.get(i).map_or(Some(default), |p| p.parse().ok())
+    };
+    let year = i32::try_from(number(0, 0)?).ok()?;
+    chrono::NaiveDate::from_ymd_opt(year, number(1, 1)?, number(2, 1)?)
 }
 
 /// Why a price table was rejected.
@@ -306,6 +335,32 @@ fn is_version_tag(tag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_price_is_possibly_stale_180_days_after_its_check_or_its_date() {
+        let row = |as_of: Option<&str>, checked: Option<&str>| Price {
+            provider: "p".into(),
+            model: "m".into(),
+            aliases: Vec::new(),
+            input: 1.0,
+            cached_input: None,
+            output: 1.0,
+            as_of: as_of.map(str::to_string),
+            source: None,
+            checked: checked.map(str::to_string),
+        };
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        // 2026-06-06 is 180 days before: not yet; 2026-06-05 is 181.
+        assert!(!row(None, Some("2026-06-06")).possibly_stale(today));
+        assert!(row(None, Some("2026-06-05")).possibly_stale(today));
+        // A check wins over an old price date; a month counts from its first day.
+        assert!(!row(Some("2025-01"), Some("2026-12-03")).possibly_stale(today));
+        assert!(row(Some("2026-06"), None).possibly_stale(today));
+        assert!(!row(Some("2026-07"), None).possibly_stale(today));
+        assert!(row(Some("2026"), None).possibly_stale(today));
+        assert!(row(None, None).possibly_stale(today));
+        assert!(row(Some("soon"), None).possibly_stale(today));
+    }
 
     fn close(got: f64, want: f64) -> bool {
         (got - want).abs() <= 1e-12 * want.abs().max(1.0)
