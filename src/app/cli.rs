@@ -32,6 +32,10 @@ pub enum Command {
     Bench(Box<BenchArgs>),
     /// Open the dashboard on a `--record` file: play/pause, speed, seek; nothing is sent anywhere.
     Replay(Box<ReplayArgs>),
+    /// What this traffic would cost on other models: observed (URL, --demo, --from) or stated (--tokens).
+    Cost(Box<CostArgs>),
+    /// List the price table (built in, with the config file's rows over it).
+    Prices(PricesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -394,6 +398,102 @@ pub struct SnapshotArgs {
     /// Write the output to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE", env = "LLMTOP_OUTPUT")]
     pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostFormat {
+    /// The volume, one aligned line per model (cheapest first), then what moving each model's
+    /// traffic would do.
+    Table,
+    /// One JSON object: volume, baseline, rows, moves (field names are a contract).
+    Json,
+    /// A header line and one row per model.
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VolumePer {
+    Month,
+    Day,
+}
+
+#[derive(Debug, Clone, Args)]
+// A stated volume (--tokens) or a recording (--from) needs no target.
+#[command(mut_args(|a| if a.get_id() == "url" { a.required_unless_present_any(["from", "tokens"]) } else { a }))]
+pub struct CostArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Price a stated volume instead of observed traffic: 10M, 500K, 1.5B tokens per month
+    /// (per day with --per day). A target given as well is not scraped.
+    #[arg(long, value_name = "N", value_parser = parse_tokens, conflicts_with = "from")]
+    pub tokens: Option<f64>,
+    /// The period of --tokens; a month of a daily volume is 30 days.
+    #[arg(long, value_enum, default_value_t = VolumePer::Month, requires = "tokens")]
+    pub per: VolumePer,
+    /// The share of --tokens that are prompt (input) tokens, 0…1; the rest are output.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.75, value_parser = parse_share, requires = "tokens")]
+    pub input_share: f64,
+    /// The share of the input tokens served from a prompt cache, 0…1.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share, requires = "tokens")]
+    pub cached_share: f64,
+    /// Compare only these models (as the price table names them, aliases too); default: every row.
+    #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// The row ratios and savings are against: a model, or "current mix" (the default for
+    /// observed traffic; for --tokens the first of --models, else the dearest row).
+    #[arg(long, value_name = "MODEL")]
+    pub baseline: Option<String>,
+    /// Observed traffic: only this source model's tokens (what moving it alone would cost).
+    #[arg(long, value_name = "MODEL", conflicts_with = "tokens")]
+    pub only: Option<String>,
+    /// Re-price the window of this `--record` file instead of scraping (see --at).
+    #[arg(long, value_name = "FILE", conflicts_with = "demo")]
+    pub from: Option<PathBuf>,
+    /// With --from: end of the window (default: end), as `snapshot --at` takes it.
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub at: Option<String>,
+    /// How long to observe (with --from: the window ending at --at).
+    #[arg(long = "for", default_value = "30s", value_parser = parse_duration)]
+    pub collect_for: Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CostFormat::Table)]
+    pub format: CostFormat,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PricesFormat {
+    /// Aligned columns, one row per model.
+    Table,
+    /// A JSON array of rows (the `[[price]]` fields plus `possibly_stale`).
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PricesArgs {
+    /// Only rows whose model, alias or provider contains this (case-insensitive).
+    pub filter: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PricesFormat::Table)]
+    pub format: PricesFormat,
+    /// Config file whose [[price]] rows apply (default: $XDG_CONFIG_HOME/llmtop/config.toml).
+    #[arg(long, env = "LLMTOP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn parse_tokens(text: &str) -> Result<f64, String> {
+    crate::base::format::parse_tokens(text)
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "{text:?} is not a share between 0 and 1 (e.g. 0.75)"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

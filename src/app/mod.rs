@@ -2,9 +2,11 @@
 //! reads `clap` types; it turns them into the plain options the layers below take.
 pub mod bench;
 pub mod cli;
+pub mod cost;
 pub mod dashboard;
 pub mod demo;
 pub mod docs;
+pub mod prices;
 pub mod probe;
 pub mod replay;
 pub mod snapshot;
@@ -15,6 +17,7 @@ use cli::{Cli, Command};
 pub fn log_file(cli: &Cli) -> Option<std::path::PathBuf> {
     match &cli.command {
         Some(Command::Snapshot(s)) => s.target.log_file.clone(),
+        Some(Command::Cost(c)) => c.target.log_file.clone(),
         Some(Command::Replay(r)) => r.log_file.clone(),
         _ => cli.target.log_file.clone(),
     }
@@ -31,5 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Probe(args)) => probe::run(args).await,
         Some(Command::Bench(args)) => bench::run(args).await,
         Some(Command::Replay(args)) => replay::run(args).await,
+        Some(Command::Cost(args)) => cost::run(args).await,
+        Some(Command::Prices(args)) => prices::run(args),
     }
 }

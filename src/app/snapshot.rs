@@ -13,30 +13,46 @@ use crate::runtime::update::Update;
 
 /// Collects for `--for`, then prints one summary.
 pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
+    let snap = collect(
+        &args.target,
+        args.from.as_deref(),
+        args.at.as_deref(),
+        args.collect_for,
+    )
+    .await?;
+    write_snapshot(args, &snap)
+}
+
+/// The snapshot of a target collected for `collect_for`, or of the window of a recording
+/// (`from`) ending at `at`: what `snapshot` prints and `cost` re-prices.
+pub async fn collect(
+    target: &crate::app::cli::TargetArgs,
+    from: Option<&Path>,
+    at: Option<&str>,
+    collect_for: Duration,
+) -> anyhow::Result<report::Snapshot> {
     // clap's `requires` lets `--demo --at` through; a live snapshot has no past to go to.
     anyhow::ensure!(
-        args.at.is_none() || args.from.is_some(),
+        at.is_none() || from.is_some(),
         "--at needs --from FILE (a live snapshot always ends now)"
     );
-    let config = Config::load(args.target.config.as_deref())?;
-    if let Some(path) = &args.from {
-        let snap = snapshot_from(
+    let config = Config::load(target.config.as_deref())?;
+    if let Some(path) = from {
+        return snapshot_from(
             path,
-            args.at.as_deref().unwrap_or("end"),
-            args.collect_for.as_secs_f64(),
+            at.unwrap_or("end"),
+            collect_for.as_secs_f64(),
             &config,
-        )?;
-        return write_snapshot(args, &snap);
+        );
     }
-    let mut session = Session::new(&(&args.target).into(), &config).await?;
+    let mut session = Session::new(&target.into(), &config).await?;
     if let Some(fleet) = session.fleet.take() {
-        let snap = fleet_snapshot(&mut session, fleet, args).await?;
-        write_snapshot(args, &snap)?;
+        let snap = fleet_snapshot(&mut session, fleet, collect_for).await;
         session.shutdown().await;
-        return Ok(());
+        return snap;
     }
     session.start_sources();
-    let deadline = tokio::time::Instant::now() + args.collect_for;
+    let deadline = tokio::time::Instant::now() + collect_for;
     // The first scrape happens at once; the last one lands at or just before the deadline.
     loop {
         match tokio::time::timeout_at(deadline + Duration::from_millis(50), session.updates.recv())
@@ -50,17 +66,16 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
             break;
         }
     }
-    let target = crate::base::secret::display_url(&session.target.url);
+    let shown = crate::base::secret::display_url(&session.target.url);
     let snap = report::snapshot(
         &session.store,
         &session.prices,
-        &target,
-        args.collect_for.as_secs_f64(),
+        &shown,
+        collect_for.as_secs_f64(),
         session.notices.clone(),
     );
-    write_snapshot(args, &snap)?;
     session.shutdown().await;
-    Ok(())
+    Ok(snap)
 }
 
 /// Fleet mode's snapshot. Several direct targets: scraped together for `--for`, like one
@@ -69,10 +84,10 @@ pub async fn snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
 async fn fleet_snapshot(
     session: &mut Session,
     fleet: crate::runtime::fleet::FleetMode,
-    args: &SnapshotArgs,
+    collect_for: Duration,
 ) -> anyhow::Result<report::Snapshot> {
     use crate::runtime::fleet::{FleetMode, FleetUpdate};
-    let window = args.collect_for.as_secs_f64();
+    let window = collect_for.as_secs_f64();
     // Dashboard-only notices (where the probe keys go) stay out: a snapshot sends no probe.
     let notices = session.notices.clone();
     match fleet {
@@ -101,7 +116,9 @@ async fn fleet_snapshot(
                 }
                 Err(e) => anyhow::bail!("{target}: {e}"),
             };
-            Ok(report::prometheus_snapshot(&view, &target, window, notices))
+            let mut snap = report::prometheus_snapshot(&view, &target, window, notices);
+            snap.cost_comparison = report::cost_comparison(&view.traffic, &session.prices);
+            Ok(snap)
         }
         FleetMode::Direct {
             mut fleet,
@@ -120,7 +137,7 @@ async fn fleet_snapshot(
                 session.updates_tx.clone(),
                 Update::Fleet,
             );
-            let deadline = tokio::time::Instant::now() + args.collect_for;
+            let deadline = tokio::time::Instant::now() + collect_for;
             loop {
                 match tokio::time::timeout_at(
                     deadline + Duration::from_millis(50),

@@ -108,6 +108,23 @@ pub fn usd(v: Option<f64>) -> String {
     }
 }
 
+/// A token count as people write it: `10M`, `1.5B`, `500k`, `2_000_000`, `750000`.
+pub fn parse_tokens(text: &str) -> Result<f64, String> {
+    let t = text.trim().replace('_', "");
+    let (digits, scale) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('B') | Some('G') => (&t[..t.len() - 1], 1e9),
+        _ => (t.as_str(), 1.0),
+    };
+    match digits.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n * scale),
+        _ => Err(format!(
+            "cannot read {text:?} as a token count: give a number with an optional K, M or B (10M, 1.5B, 500K)"
+        )),
+    }
+}
+
 /// A window length: `5m`, `1h`, `90s`.
 pub fn window(seconds: f64) -> String {
     let s = seconds.round() as u64;
@@ -149,6 +166,18 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_counts_take_k_m_b_suffixes() {
+        assert_eq!(parse_tokens("10M"), Ok(10e6));
+        assert_eq!(parse_tokens("1.5b"), Ok(1.5e9));
+        assert_eq!(parse_tokens("500K"), Ok(500e3));
+        assert_eq!(parse_tokens("2_000_000"), Ok(2e6));
+        assert_eq!(parse_tokens(" 42 "), Ok(42.0));
+        for bad in ["", "M", "ten", "-5M", "1e400"] {
+            assert!(parse_tokens(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn counts_read_as_people_write_them() {

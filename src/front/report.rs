@@ -29,6 +29,9 @@ pub struct Snapshot {
     pub upstreams: Vec<crate::model::upstream::Upstream>,
     /// Fallbacks from one model to another over the window.
     pub fallbacks: Vec<crate::model::upstream::Fallback>,
+    /// The window's traffic priced on every model of the price table, against where it runs
+    /// now (`llmtop cost` prints the same with its options); `null` before any data.
+    pub cost_comparison: Option<crate::model::compare::Comparison>,
     /// Fleet mode only: the label that names an instance (`instance`, `pod`; `target` for
     /// several direct targets). Absent for one gateway.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,6 +51,22 @@ pub struct InstanceFigures {
     pub stale: bool,
     #[serde(flatten)]
     pub figures: Figures,
+}
+
+/// The default comparison of a window's traffic: every priced model against the current mix,
+/// prices dated against today. `None` when the window moved no tokens.
+pub fn cost_comparison(
+    traffic: &crate::model::compare::Volume,
+    prices: &PriceTable,
+) -> Option<crate::model::compare::Comparison> {
+    if traffic.sources.is_empty() {
+        return None;
+    }
+    let options = crate::model::compare::CompareOptions {
+        today: Some(chrono::Utc::now().date_naive()),
+        ..Default::default()
+    };
+    crate::model::compare::compare(traffic, prices, &options).ok()
 }
 
 /// Builds the snapshot of the newest `window_seconds` of the store.
@@ -153,6 +172,10 @@ pub fn snapshot(
             .map(|t| crate::model::upstream::upstreams(store, &fallbacks, t, window_seconds))
             .unwrap_or_default(),
         fallbacks,
+        cost_comparison: eval_t.and_then(|t| {
+            let traffic = crate::model::compare::observed_traffic(store, None, t, window_seconds);
+            cost_comparison(&traffic, prices)
+        }),
         instance_label: None,
         instances: None,
     }
@@ -238,6 +261,8 @@ pub fn prometheus_snapshot(
         saturation: view.saturation.clone(),
         upstreams: view.upstreams.clone(),
         fallbacks: view.fallbacks.clone(),
+        // Priced by the caller, who holds the price table (see [`cost_comparison`]).
+        cost_comparison: None,
         instance_label: info.map(|i| i.instance_label.clone()),
         instances: Some(
             info.map(|i| {
@@ -506,6 +531,154 @@ fn upstream_table(snap: &Snapshot) -> String {
     out
 }
 
+/// `llmtop cost --format csv` columns, in order. A contract: new columns are only appended.
+pub const COST_CSV_HEADER: &str = "model,provider,current,usd,usd_per_hour,usd_per_month,usd_per_mtok_blended,ratio_to_baseline,savings_percent,savings_usd_per_month,price_as_of,price_source,price_checked,price_possibly_stale,estimate,reason";
+
+/// One CSV row per comparison row, baseline and volume in the JSON only.
+pub fn comparison_csv(c: &crate::model::compare::Comparison) -> String {
+    let mut out = String::from(COST_CSV_HEADER);
+    out.push('\n');
+    let num = csv_number;
+    let text = |v: &Option<String>| v.as_deref().map(csv_field).unwrap_or_default();
+    for r in &c.rows {
+        let fields = [
+            csv_field(&r.model),
+            text(&r.provider),
+            r.current.to_string(),
+            num(r.usd),
+            num(r.usd_per_hour),
+            num(r.usd_per_month),
+            num(r.usd_per_mtok_blended),
+            num(r.ratio_to_baseline),
+            num(r.savings_percent),
+            num(r.savings_usd_per_month),
+            text(&r.price_as_of),
+            text(&r.price_source),
+            text(&r.price_checked),
+            r.price_possibly_stale.to_string(),
+            r.estimate.to_string(),
+            text(&r.reason),
+        ];
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// What a volume is, in one line: `10.0M tokens a month (7.5M input, 0 cached, 2.5M output)`.
+pub fn volume_line(v: &crate::model::compare::Volume) -> String {
+    use crate::base::format::{compact, window};
+    use crate::model::compare::Period;
+    let tokens = v.input_tokens + v.output_tokens + v.unsplit_tokens;
+    let period = match v.period {
+        Period::Window => format!("over the last {}", window(v.seconds)),
+        Period::Day => "a day".to_string(),
+        Period::Month => "a month".to_string(),
+    };
+    let mut line = format!(
+        "{} tokens {period} ({} input, {} cached, {} output",
+        compact(tokens),
+        compact(v.input_tokens),
+        compact(v.cached_input_tokens),
+        compact(v.output_tokens)
+    );
+    if v.unsplit_tokens > 0.0 {
+        line.push_str(&format!(", {} unsplit", compact(v.unsplit_tokens)));
+    }
+    line.push(')');
+    if let Some(r) = v.requests {
+        line.push_str(&format!(", {} requests", compact(r)));
+    }
+    line
+}
+
+/// `$75.80`, `−$70.00`: the sign before the dollar.
+fn signed_usd(v: f64) -> String {
+    let text = crate::base::format::usd(Some(v.abs()));
+    if v < 0.0 { format!("−{text}") } else { text }
+}
+
+/// The comparison as a table for people: the volume, then one line per row, cheapest first,
+/// then what moving each source model's traffic would do.
+pub fn comparison_table(c: &crate::model::compare::Comparison) -> String {
+    use crate::base::format::usd;
+    let mut out = volume_line(&c.volume);
+    if let Some(b) = &c.baseline {
+        out.push_str(&format!(" · baseline {b}"));
+    }
+    out.push('\n');
+    let mut rows: Vec<[String; 8]> = vec![[
+        "model".into(),
+        "provider".into(),
+        "$/month".into(),
+        "$/MTok".into(),
+        "× baseline".into(),
+        "savings".into(),
+        "savings $/month".into(),
+        "price as of".into(),
+    ]];
+    for r in &c.rows {
+        let mark = if r.current { "▸ " } else { "  " };
+        let as_of = match (&r.price_as_of, r.price_possibly_stale) {
+            _ if r.current && r.price_possibly_stale => "a price possibly stale".into(),
+            _ if r.current => String::new(),
+            (Some(d), true) => format!("{d} (possibly stale)"),
+            (Some(d), false) => d.clone(),
+            (None, true) => "undated (possibly stale)".into(),
+            (None, false) => String::new(),
+        };
+        let estimate = if r.estimate { " ~" } else { "" };
+        rows.push([
+            format!("{mark}{}", r.model),
+            r.provider.clone().unwrap_or_default(),
+            match r.usd_per_month {
+                Some(m) => format!("{}{estimate}", usd(Some(m))),
+                None => r.reason.clone().unwrap_or_else(|| "–".into()),
+            },
+            r.usd_per_mtok_blended
+                .map_or_else(String::new, |p| usd(Some(p))),
+            r.ratio_to_baseline
+                .map_or_else(String::new, |x| format!("{x:.2}×")),
+            r.savings_percent
+                .map_or_else(String::new, |p| format!("{p:.2} %")),
+            r.savings_usd_per_month.map_or_else(String::new, signed_usd),
+            as_of,
+        ]);
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for m in &c.moves {
+        if let Some(delta) = m.delta_usd_per_month {
+            let sign = if delta >= 0.0 { "+" } else { "" };
+            out.push_str(&format!(
+                "moving {}'s traffic to {}: {sign}{}/month ({} → {})\n",
+                m.from,
+                m.to,
+                signed_usd(delta),
+                usd(m.usd_per_month_now),
+                usd(m.usd_per_month_there)
+            ));
+        }
+    }
+    if c.rows.iter().any(|r| r.current) {
+        out.push_str("▸ the traffic where it runs now, each model at its own price\n");
+    }
+    if c.rows.iter().any(|r| r.estimate) {
+        out.push_str("~ part of the traffic has no input/output split: priced at the output price, an upper bound\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,6 +702,7 @@ mod tests {
             saturation: Default::default(),
             upstreams: Vec::new(),
             fallbacks: Vec::new(),
+            cost_comparison: None,
             instance_label: instances.as_ref().map(|_| "pod".to_string()),
             instances,
         }

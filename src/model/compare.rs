@@ -535,10 +535,16 @@ output = 15.0
             assert!(close(row(&vs_openai, "deepseek-v3.2").usd, 4.20));
             assert!(close(row(&vs_openai, "gpt-4o").usd, 80.0));
             assert!(close(row(&vs_openai, "claude-3-5-sonnet").usd, 150.0));
-            assert!(close(row(&vs_openai, "deepseek-v3.2").savings_percent, 94.75));
+            assert!(close(
+                row(&vs_openai, "deepseek-v3.2").savings_percent,
+                94.75
+            ));
             assert!(close(row(&vs_openai, "gpt-4o").savings_percent, 0.0));
             let vs_claude = compare(&volume, &prices, &options("claude-3-5-sonnet")).unwrap();
-            assert!(close(row(&vs_claude, "deepseek-v3.2").savings_percent, 97.2));
+            assert!(close(
+                row(&vs_claude, "deepseek-v3.2").savings_percent,
+                97.2
+            ));
             let order: Vec<&str> = vs_claude.rows.iter().map(|r| r.model.as_str()).collect();
             assert_eq!(order, ["deepseek-v3.2", "gpt-4o", "claude-3-5-sonnet"]);
         }
@@ -559,7 +565,10 @@ output = 15.0
         )
         .unwrap();
         let deepseek = row(&c, "deepseek-v3.2");
-        assert!(close(deepseek.savings_usd_per_month, 227.40), "{deepseek:?}");
+        assert!(
+            close(deepseek.savings_usd_per_month, 227.40),
+            "{deepseek:?}"
+        );
         assert!(close(deepseek.usd, 0.42));
         assert!(close(deepseek.usd_per_month, 12.6));
     }
@@ -624,7 +633,10 @@ output = 30.0
         assert_eq!(order, [CURRENT_MIX, "cheap", "dear"]);
         // Moving cheap's traffic to dear: $75 − … per hour, × 730.
         let to_dear = c.moves.iter().find(|m| m.to == "dear");
-        assert!(to_dear.is_none(), "dear is neither the cheapest nor the baseline");
+        assert!(
+            to_dear.is_none(),
+            "dear is neither the cheapest nor the baseline"
+        );
         let restricted = volume.only("cheap");
         assert!(close(Some(restricted.input_tokens), 3e6));
         assert_eq!(restricted.sources.len(), 1);

@@ -68,6 +68,8 @@ pub struct DashboardView {
     pub filter_matches: usize,
     /// Fleet mode: the instance table and what it is drilled into; `None` for one gateway.
     pub fleet: Option<crate::model::table::FleetInfo>,
+    /// Each model's tokens and requests over the window, for the cost comparison.
+    pub traffic: crate::model::compare::Volume,
 }
 
 /// Inputs that are not in the store.
@@ -169,6 +171,7 @@ impl DashboardView {
                 filter,
                 filter_matches,
                 fleet: None,
+                traffic: crate::model::compare::Volume::observed(window, Vec::new()),
             };
         };
         let columns = params.columns.max(2);
@@ -231,6 +234,7 @@ impl DashboardView {
             filter,
             filter_matches,
             fleet: None,
+            traffic: crate::model::compare::observed_traffic(store, only, eval_t, window),
         }
     }
 }

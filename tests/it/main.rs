@@ -5,6 +5,7 @@ mod architecture;
 mod bench_cmd;
 mod cli_docs;
 mod common;
+mod cost_cmd;
 mod dashboard_render;
 mod demo_gateway;
 mod dialects;

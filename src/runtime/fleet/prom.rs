@@ -474,6 +474,7 @@ impl PromSource {
         now.cost_usd = now.cost_usd_per_hour.map(|h| h / 3600.0 * now_range);
 
         let tokens_by_model = tokens_by_model(&window_counters);
+        let traffic = traffic(&window_counters, window);
         let (rate_ok, rate_error, error_ratio) = charts(
             ranges.get(&Key::ChartAll),
             ranges.get(&Key::ChartFailed),
@@ -583,6 +584,7 @@ impl PromSource {
             models,
             filter: request.model_filter.clone(),
             filter_matches,
+            traffic,
             fleet: Some(FleetInfo {
                 instance_label: self.instance_label.clone(),
                 instances,
@@ -893,6 +895,41 @@ fn priced_cost(
         source = figures::merge_source(source, src);
     }
     (per_hour, source)
+}
+
+/// Each model's requests and tokens over the window, summed over instances, for the cost
+/// comparison: the same split a direct scrape's store gives.
+fn traffic(window_counters: &[Option<Grouped>], window: f64) -> crate::model::compare::Volume {
+    use crate::model::compare::{SourceTraffic, Volume};
+    // model → [requests, input, cached, output, total] increases.
+    let mut by_model: BTreeMap<String, [Option<f64>; 5]> = BTreeMap::new();
+    for (slot, idx) in [0usize, 2, 3, 4, 5].iter().enumerate() {
+        for (_, m, v) in window_counters
+            .get(*idx)
+            .and_then(|c| c.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            *by_model.entry(m.clone()).or_default()[slot].get_or_insert(0.0) += v;
+        }
+    }
+    let sources = by_model
+        .into_iter()
+        .filter(|(model, _)| model != ALL_MODELS)
+        .map(|(model, [requests, input, cached, output, total])| {
+            let split = input.is_some() || output.is_some();
+            SourceTraffic {
+                model,
+                input_tokens: input.unwrap_or(0.0),
+                cached_input_tokens: cached.unwrap_or(0.0),
+                output_tokens: output.unwrap_or(0.0),
+                unsplit_tokens: if split { 0.0 } else { total.unwrap_or(0.0) },
+                requests,
+            }
+        })
+        .filter(|s| s.input_tokens + s.output_tokens + s.unsplit_tokens > 0.0)
+        .collect();
+    Volume::observed(window, sources)
 }
 
 fn tokens_by_model(window_counters: &[Option<Grouped>]) -> Vec<ModelTokens> {
