@@ -35,6 +35,10 @@ pub enum Action {
     Expand,
     /// Switch to the other page of the compact layout (terminals too short for every panel).
     NextPage,
+    /// The cost comparison's baseline: the next row, cheapest first, then the current mix.
+    CostBaseline,
+    /// The cost comparison: all traffic, or only the selected model's.
+    CostScope,
     Down,
     Up,
     /// First model; in `llmtop replay`, the recording's start.
@@ -318,6 +322,20 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::char('n')],
         action: Action::NextPage,
         help: "switch pages on a terminal under 34 rows: charts / tables, probe",
+        hint: "",
+    },
+    Binding {
+        name: "cost_baseline",
+        keys: &[Key::char('B')],
+        action: Action::CostBaseline,
+        help: "cost comparison: next baseline (cheapest first, then the current mix)",
+        hint: "",
+    },
+    Binding {
+        name: "cost_scope",
+        keys: &[Key::char('o')],
+        action: Action::CostScope,
+        help: "cost comparison: all traffic, or only the selected model's",
         hint: "",
     },
     Binding {

@@ -571,7 +571,7 @@ pub fn volume_line(v: &crate::model::compare::Volume) -> String {
     use crate::model::compare::Period;
     let tokens = v.input_tokens + v.output_tokens + v.unsplit_tokens;
     let period = match v.period {
-        Period::Window => format!("over the last {}", window(v.seconds)),
+        Period::Window => format!("in the last {}", window(v.seconds)),
         Period::Day => "a day".to_string(),
         Period::Month => "a month".to_string(),
     };

@@ -785,3 +785,101 @@ fn saturation_verdicts_are_in_the_latency_title_at_any_size() {
     assert!(title.contains("SATURATED"), "{title}");
     assert!(text.contains("STALLED"), "{text}");
 }
+
+/// Enter on the Cost panel: the window's traffic priced on every model, cheapest first, the
+/// current mix marked; `B` moves the baseline, `o` prices only the selected model's traffic;
+/// the compact panel names the cheapest alternative.
+#[test]
+fn the_cost_panel_full_screen_compares_the_traffic_on_every_model() {
+    use llmtop::base::keymap::Action;
+    use llmtop::front::tui::app::Panel;
+    let (mut app, now) = app_for(200);
+    // A price table of its own, so new rows in prices.toml leave the screens alone.
+    app.prices = llmtop::base::pricing::PriceTable::from_toml_str(COMPARISON_PRICES).unwrap();
+    // The compact panel's one line.
+    let text = screen_text(&draw(&app, now, 200, 60));
+    let line = text
+        .lines()
+        .find(|l| l.contains("cheapest elsewhere"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("deepseek-v4-flash"), "{line}");
+    app.focus = Panel::Cost;
+    app.apply(Action::Expand, now);
+    for (width, height) in [(80u16, 24u16), (200, 60)] {
+        let text = screen_text(&draw(&app, now, width, height));
+        assert!(text.contains("baseline current mix"), "{text}");
+        let current = text
+            .lines()
+            .find(|l| l.contains("▸ current mix"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(current.contains("1.00×"), "{current}");
+        crate::common::assert_snapshot(
+            &format!("dashboard_render__cost_comparison_{width}x{height}"),
+            &text,
+        );
+    }
+    // The same tokens: the current row's $/month is the Cost panel's month at this pace only
+    // in kind (window vs now range), but its ratio to itself is 1 and the cheapest row is first.
+    let c = app.cost_comparison(now).unwrap();
+    assert_eq!(c.rows[0].model, "deepseek-v4-flash", "{:?}", c.rows[0]);
+    // B: the cheapest row becomes the baseline, then the next.
+    app.apply(Action::CostBaseline, now);
+    assert_eq!(app.cost_baseline.as_deref(), Some("deepseek-v4-flash"));
+    let c = app.cost_comparison(now).unwrap();
+    assert_eq!(c.baseline.as_deref(), Some("deepseek-v4-flash"));
+    let first = &c.rows[0];
+    assert!((first.ratio_to_baseline.unwrap() - 1.0).abs() < 1e-12);
+    app.apply(Action::CostBaseline, now);
+    assert_ne!(app.cost_baseline.as_deref(), Some("deepseek-v4-flash"));
+    // o: only the selected model's traffic (the table's first row, deepseek-chat).
+    app.apply(Action::CostScope, now);
+    let c = app.cost_comparison(now).unwrap();
+    let sources: Vec<&str> = c.volume.sources.iter().map(|s| s.model.as_str()).collect();
+    assert_eq!(sources, ["deepseek-chat"]);
+    let text = screen_text(&draw(&app, now, 200, 60));
+    assert!(
+        text.contains("comparison · deepseek-chat's traffic"),
+        "{text}"
+    );
+}
+
+/// The comparison test's price table: five rows of prices.toml as of 2026-12-03.
+const COMPARISON_PRICES: &str = r#"
+[[price]]
+provider = "deepseek"
+model = "deepseek-v4-flash"
+aliases = ["deepseek-chat", "deepseek-reasoner"]
+input = 0.14
+cached_input = 0.0028
+output = 0.28
+as_of = "2026-05"
+source = "https://api-docs.deepseek.com/quick_start/pricing"
+[[price]]
+provider = "openai"
+model = "gpt-4o"
+input = 2.50
+cached_input = 1.25
+output = 10.00
+as_of = "2026-05"
+[[price]]
+provider = "openai"
+model = "gpt-4o-mini"
+input = 0.15
+cached_input = 0.075
+output = 0.60
+as_of = "2026-05"
+[[price]]
+provider = "anthropic"
+model = "claude-sonnet-4-5"
+input = 3.00
+cached_input = 0.30
+output = 15.00
+as_of = "2026-03"
+checked = "2026-12-03"
+[[price]]
+provider = "google"
+model = "gemini-2.5-flash"
+input = 0.30
+output = 2.50
+as_of = "2026-03"
+"#;

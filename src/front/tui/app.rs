@@ -279,6 +279,12 @@ pub struct App {
     pub gateway_sort: crate::model::upstream::UpstreamSort,
     /// The Gateway panel's order flipped.
     pub gateway_sort_reversed: bool,
+    /// The price table in force, for the cost comparison.
+    pub prices: crate::base::pricing::PriceTable,
+    /// The cost comparison's baseline; `None` is the traffic's current mix.
+    pub cost_baseline: Option<String>,
+    /// The cost comparison prices only the selected model's traffic.
+    pub cost_selected_only: bool,
     pub modal: Modal,
     pub settings: ProbeSettings,
     pub burst: Option<BurstState>,
@@ -378,6 +384,9 @@ impl App {
             sort_descending: true,
             gateway_sort: crate::model::upstream::UpstreamSort::default(),
             gateway_sort_reversed: false,
+            prices: crate::base::pricing::PriceTable::builtin(),
+            cost_baseline: None,
+            cost_selected_only: false,
             modal: Modal::None,
             settings: ProbeSettings::default(),
             burst: None,
@@ -411,6 +420,56 @@ impl App {
             self.focus = Panel::Probe;
         }
         effect
+    }
+
+    /// The model under the table's selection, by name.
+    pub fn selected_model_name(&self) -> Option<String> {
+        crate::model::table::table_order(&self.view.models, self.sort, self.sort_descending)
+            .get(self.selected_model)
+            .map(|m| m.model.clone())
+    }
+
+    /// The window's traffic (or the selected model's) priced on every model of the table,
+    /// against the baseline picked with its key; `None` before any tokens are counted.
+    pub fn cost_comparison(&self, now: f64) -> Option<crate::model::compare::Comparison> {
+        use crate::model::compare::{CompareOptions, compare};
+        let traffic = &self.view.traffic;
+        let volume = match (self.cost_selected_only, self.selected_model_name()) {
+            (true, Some(model)) => traffic.only(&model),
+            _ => traffic.clone(),
+        };
+        if volume.sources.is_empty() {
+            return None;
+        }
+        let today = chrono::DateTime::from_timestamp(now as i64, 0).map(|d| d.date_naive());
+        let options = CompareOptions {
+            baseline: self.cost_baseline.clone(),
+            today,
+            ..CompareOptions::default()
+        };
+        // A baseline that left the table (a filter, another model's traffic) falls back to the
+        // current mix rather than hiding the comparison.
+        compare(&volume, &self.prices, &options).ok().or_else(|| {
+            compare(
+                &volume,
+                &self.prices,
+                &CompareOptions {
+                    baseline: None,
+                    ..options
+                },
+            )
+            .ok()
+        })
+    }
+
+    /// A cost notice, with where to see the comparison when it is not on screen.
+    fn cost_notice(&self, what: &str) -> String {
+        if self.expanded && self.focus == Panel::Cost {
+            what.to_string()
+        } else {
+            let key = self.keymap.first_label(Action::Expand);
+            format!("{what} ({key} on the Cost panel shows the comparison)")
+        }
     }
 
     fn apply_action(&mut self, action: Action, now: f64) -> Effect {
@@ -460,6 +519,45 @@ impl App {
                         now,
                     ),
                 }
+                Effect::None
+            }
+            Action::CostBaseline => {
+                // Through the rows cheapest first, then back to the current mix.
+                let rows: Vec<String> = self
+                    .cost_comparison(now)
+                    .map(|c| {
+                        c.rows
+                            .into_iter()
+                            .filter(|r| !r.current && r.usd.is_some())
+                            .map(|r| r.model)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let next = match &self.cost_baseline {
+                    None => rows.first().cloned(),
+                    Some(b) => rows
+                        .iter()
+                        .position(|r| r == b)
+                        .and_then(|i| rows.get(i + 1).cloned()),
+                };
+                self.cost_baseline = next;
+                let shown = self
+                    .cost_baseline
+                    .as_deref()
+                    .unwrap_or(crate::model::compare::CURRENT_MIX);
+                self.set_notice(self.cost_notice(&format!("cost baseline: {shown}")), now);
+                Effect::None
+            }
+            Action::CostScope => {
+                self.cost_selected_only = !self.cost_selected_only;
+                let what = match (self.cost_selected_only, self.selected_model_name()) {
+                    (true, Some(m)) => format!("cost comparison: {m}'s traffic only"),
+                    (true, None) => {
+                        "cost comparison: the selected model's traffic (select one with j/k)".into()
+                    }
+                    (false, _) => "cost comparison: all traffic".into(),
+                };
+                self.set_notice(self.cost_notice(&what), now);
                 Effect::None
             }
             Action::FocusNext | Action::FocusPrev => {

@@ -48,6 +48,7 @@ pub fn new_app(replay: &Replay, window: f64, columns: usize, speed: u32, theme: 
         session.api_base.to_string(),
     );
     app.keymap = session.keymap.clone();
+    app.prices = session.prices.clone();
     app.replay = Some(ReplayClock::new(
         replay.overview.start,
         replay.overview.end,

@@ -136,7 +136,8 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         .areas(area);
         render_status(frame, status, app, stale, now);
         render_panel(frame, app.focus, body, app, stale, now);
-        render_footer(frame, footer, app, page, wall);
+        // One panel on the screen: no page to name.
+        render_footer(frame, footer, app, None, wall);
         render_overlays(frame, area, app);
         return ScreenLayout {
             model_rows: (app.focus == Panel::Models).then(|| model_rows(body, app)),
@@ -390,7 +391,8 @@ fn render_panel(frame: &mut Frame<'_>, panel: Panel, rect: Rect, app: &App, stal
         Panel::Latency => render_latency(frame, rect, view, theme, stale),
         Panel::Tokens => render_tokens(frame, rect, view, theme, stale),
         Panel::Errors => render_errors(frame, rect, view, theme, stale),
-        Panel::Cost => render_cost(frame, rect, view, theme, stale),
+        Panel::Cost if app.expanded => render_cost_comparison(frame, rect, app, stale, now),
+        Panel::Cost => render_cost(frame, rect, app, stale, now),
         Panel::Models => render_models(frame, rect, app, stale),
         Panel::Gateway => render_gateway(frame, rect, app, stale),
         Panel::Probe => render_probe(frame, rect, app, now),
