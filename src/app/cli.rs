@@ -425,41 +425,56 @@ pub struct CostArgs {
     pub target: TargetArgs,
     /// Price a stated volume instead of observed traffic: 10M, 500K, 1.5B tokens per month
     /// (per day with --per day). A target given as well is not scraped.
-    #[arg(long, value_name = "N", value_parser = parse_tokens, conflicts_with = "from")]
+    #[arg(long, value_name = "N", env = "LLMTOP_COST_TOKENS", value_parser = parse_tokens, conflicts_with = "from")]
     pub tokens: Option<f64>,
     /// The period of --tokens; a month of a daily volume is 30 days.
-    #[arg(long, value_enum, default_value_t = VolumePer::Month, requires = "tokens")]
+    #[arg(long, value_enum, env = "LLMTOP_COST_PER", default_value_t = VolumePer::Month, requires = "tokens")]
     pub per: VolumePer,
     /// The share of --tokens that are prompt (input) tokens, 0…1; the rest are output.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.75, value_parser = parse_share, requires = "tokens")]
+    #[arg(long, value_name = "SHARE", env = "LLMTOP_COST_INPUT_SHARE", default_value_t = 0.75, value_parser = parse_share, requires = "tokens")]
     pub input_share: f64,
     /// The share of the input tokens served from a prompt cache, 0…1.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share, requires = "tokens")]
+    #[arg(long, value_name = "SHARE", env = "LLMTOP_COST_CACHED_SHARE", default_value_t = 0.0, value_parser = parse_share, requires = "tokens")]
     pub cached_share: f64,
     /// Compare only these models (as the price table names them, aliases too); default: every row.
-    #[arg(long, value_name = "A,B,C", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "A,B,C",
+        env = "LLMTOP_COST_MODELS",
+        value_delimiter = ','
+    )]
     pub models: Vec<String>,
     /// The row ratios and savings are against: a model, or "current mix" (the default for
     /// observed traffic; for --tokens the first of --models, else the dearest row).
-    #[arg(long, value_name = "MODEL")]
+    #[arg(long, value_name = "MODEL", env = "LLMTOP_COST_BASELINE")]
     pub baseline: Option<String>,
     /// Observed traffic: only this source model's tokens (what moving it alone would cost).
-    #[arg(long, value_name = "MODEL", conflicts_with = "tokens")]
+    #[arg(
+        long,
+        value_name = "MODEL",
+        env = "LLMTOP_COST_ONLY",
+        conflicts_with = "tokens"
+    )]
     pub only: Option<String>,
     /// Re-price the window of this `--record` file instead of scraping (see --at).
-    #[arg(long, value_name = "FILE", conflicts_with = "demo")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LLMTOP_COST_FROM",
+        conflicts_with = "demo"
+    )]
     pub from: Option<PathBuf>,
     /// With --from: end of the window (default: end), as `snapshot --at` takes it.
-    #[arg(long, value_name = "TIME", requires = "from")]
+    #[arg(long, value_name = "TIME", env = "LLMTOP_COST_AT", requires = "from")]
     pub at: Option<String>,
     /// How long to observe (with --from: the window ending at --at).
-    #[arg(long = "for", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long = "for", env = "LLMTOP_COST_FOR", default_value = "30s", value_parser = parse_duration)]
     pub collect_for: Duration,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = CostFormat::Table)]
+    #[arg(long, value_enum, env = "LLMTOP_COST_FORMAT", default_value_t = CostFormat::Table)]
     pub format: CostFormat,
     /// Write the output to this file instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE", env = "LLMTOP_COST_OUTPUT")]
     pub output: Option<PathBuf>,
 }
 
@@ -474,9 +489,10 @@ pub enum PricesFormat {
 #[derive(Debug, Clone, Args)]
 pub struct PricesArgs {
     /// Only rows whose model, alias or provider contains this (case-insensitive).
+    #[arg(env = "LLMTOP_PRICES_FILTER")]
     pub filter: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = PricesFormat::Table)]
+    #[arg(long, value_enum, env = "LLMTOP_PRICES_FORMAT", default_value_t = PricesFormat::Table)]
     pub format: PricesFormat,
     /// Config file whose [[price]] rows apply (default: $XDG_CONFIG_HOME/llmtop/config.toml).
     #[arg(long, env = "LLMTOP_CONFIG", value_name = "FILE")]

@@ -565,33 +565,6 @@ pub fn comparison_csv(c: &crate::model::compare::Comparison) -> String {
     out
 }
 
-/// What a volume is, in one line: `10.0M tokens a month (7.5M input, 0 cached, 2.5M output)`.
-pub fn volume_line(v: &crate::model::compare::Volume) -> String {
-    use crate::base::format::{compact, window};
-    use crate::model::compare::Period;
-    let tokens = v.input_tokens + v.output_tokens + v.unsplit_tokens;
-    let period = match v.period {
-        Period::Window => format!("in the last {}", window(v.seconds)),
-        Period::Day => "a day".to_string(),
-        Period::Month => "a month".to_string(),
-    };
-    let mut line = format!(
-        "{} tokens {period} ({} input, {} cached, {} output",
-        compact(tokens),
-        compact(v.input_tokens),
-        compact(v.cached_input_tokens),
-        compact(v.output_tokens)
-    );
-    if v.unsplit_tokens > 0.0 {
-        line.push_str(&format!(", {} unsplit", compact(v.unsplit_tokens)));
-    }
-    line.push(')');
-    if let Some(r) = v.requests {
-        line.push_str(&format!(", {} requests", compact(r)));
-    }
-    line
-}
-
 /// `$75.80`, `−$70.00`: the sign before the dollar.
 fn signed_usd(v: f64) -> String {
     let text = crate::base::format::usd(Some(v.abs()));
@@ -602,7 +575,7 @@ fn signed_usd(v: f64) -> String {
 /// then what moving each source model's traffic would do.
 pub fn comparison_table(c: &crate::model::compare::Comparison) -> String {
     use crate::base::format::usd;
-    let mut out = volume_line(&c.volume);
+    let mut out = c.volume.describe();
     if let Some(b) = &c.baseline {
         out.push_str(&format!(" · baseline {b}"));
     }

@@ -128,6 +128,32 @@ impl Volume {
         Self::new(self.period, self.seconds, sources)
     }
 
+    /// What a volume is, in one line: `10.0M tokens a month (7.5M input, 0 cached, 2.5M output)`.
+    pub fn describe(&self) -> String {
+        use crate::base::format::{compact, window};
+        let tokens = self.tokens();
+        let period = match self.period {
+            Period::Window => format!("in the last {}", window(self.seconds)),
+            Period::Day => "a day".to_string(),
+            Period::Month => "a month".to_string(),
+        };
+        let mut line = format!(
+            "{} tokens {period} ({} input, {} cached, {} output",
+            compact(tokens),
+            compact(self.input_tokens),
+            compact(self.cached_input_tokens),
+            compact(self.output_tokens)
+        );
+        if self.unsplit_tokens > 0.0 {
+            line.push_str(&format!(", {} unsplit", compact(self.unsplit_tokens)));
+        }
+        line.push(')');
+        if let Some(r) = self.requests {
+            line.push_str(&format!(", {} requests", compact(r)));
+        }
+        line
+    }
+
     fn tokens(&self) -> f64 {
         self.input_tokens + self.output_tokens + self.unsplit_tokens
     }

@@ -129,10 +129,7 @@ pub(super) fn render_cost_comparison(
     ])
     .areas(inner);
     frame.render_widget(
-        Paragraph::new(Span::styled(
-            crate::front::report::volume_line(&c.volume),
-            theme.text(),
-        )),
+        Paragraph::new(Span::styled(c.volume.describe(), theme.text())),
         head,
     );
     // Under 120 columns: the model, its month, and how it compares; the rest full width.
