@@ -229,6 +229,23 @@ impl Page {
     }
 }
 
+/// The inputs of the last cost comparison and its result. The view changes once per scrape while
+/// frames come much more often; the comparison prices every row of the table, so it is kept.
+#[derive(Debug, Clone, Default)]
+#[allow(clippy::type_complexity)]
+struct CostCache(
+    std::cell::RefCell<
+        Option<(
+            (
+                crate::model::compare::Volume,
+                Option<String>,
+                Option<chrono::NaiveDate>,
+            ),
+            Option<crate::model::compare::Comparison>,
+        )>,
+    >,
+);
+
 /// Where the last frame drew what, in terminal cells.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScreenLayout {
@@ -285,6 +302,8 @@ pub struct App {
     pub cost_baseline: Option<String>,
     /// The cost comparison prices only the selected model's traffic.
     pub cost_selected_only: bool,
+    /// The last comparison and what it was computed from: frames between scrapes reuse it.
+    cost_cache: CostCache,
     pub modal: Modal,
     pub settings: ProbeSettings,
     pub burst: Option<BurstState>,
@@ -387,6 +406,7 @@ impl App {
             prices: crate::base::pricing::PriceTable::builtin(),
             cost_baseline: None,
             cost_selected_only: false,
+            cost_cache: CostCache::default(),
             modal: Modal::None,
             settings: ProbeSettings::default(),
             burst: None,
@@ -432,7 +452,6 @@ impl App {
     /// The window's traffic (or the selected model's) priced on every model of the table,
     /// against the baseline picked with its key; `None` before any tokens are counted.
     pub fn cost_comparison(&self, now: f64) -> Option<crate::model::compare::Comparison> {
-        use crate::model::compare::{CompareOptions, compare};
         let traffic = &self.view.traffic;
         let volume = match (self.cost_selected_only, self.selected_model_name()) {
             (true, Some(model)) => traffic.only(&model),
@@ -442,6 +461,23 @@ impl App {
             return None;
         }
         let today = chrono::DateTime::from_timestamp(now as i64, 0).map(|d| d.date_naive());
+        let key = (volume, self.cost_baseline.clone(), today);
+        if let Some((cached, comparison)) = &*self.cost_cache.0.borrow()
+            && *cached == key
+        {
+            return comparison.clone();
+        }
+        let comparison = self.compare_now(&key.0, today);
+        *self.cost_cache.0.borrow_mut() = Some((key, comparison.clone()));
+        comparison
+    }
+
+    fn compare_now(
+        &self,
+        volume: &crate::model::compare::Volume,
+        today: Option<chrono::NaiveDate>,
+    ) -> Option<crate::model::compare::Comparison> {
+        use crate::model::compare::{CompareOptions, compare};
         let options = CompareOptions {
             baseline: self.cost_baseline.clone(),
             today,
@@ -449,9 +485,9 @@ impl App {
         };
         // A baseline that left the table (a filter, another model's traffic) falls back to the
         // current mix rather than hiding the comparison.
-        compare(&volume, &self.prices, &options).ok().or_else(|| {
+        compare(volume, &self.prices, &options).ok().or_else(|| {
             compare(
-                &volume,
+                volume,
                 &self.prices,
                 &CompareOptions {
                     baseline: None,
