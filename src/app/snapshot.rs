@@ -37,15 +37,49 @@ pub async fn collect(
         "--at needs --from FILE (a live snapshot always ends now)"
     );
     let config = Config::load(target.config.as_deref())?;
-    if let Some(path) = from {
-        return snapshot_from(
-            path,
-            at.unwrap_or("end"),
-            collect_for.as_secs_f64(),
-            &config,
-        );
+    let mut snap = gather(target, from, at, collect_for, &config).await?;
+    with_config_budgets(&mut snap, &config);
+    Ok(snap)
+}
+
+/// The config file's `[budget]` beside the gateway's, at the snapshot's pace (its totals), as
+/// of its newest sample.
+fn with_config_budgets(snap: &mut report::Snapshot, config: &Config) {
+    if config.budget.is_empty() {
+        return;
     }
-    let mut session = Session::new(&target.into(), &config).await?;
+    let at = snap
+        .at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(crate::base::clock::unix_now, |t| t.timestamp() as f64);
+    let pace_of = |model: &str| {
+        snap.models
+            .iter()
+            .find(|m| m.model == model)
+            .and_then(|m| m.figures.cost_usd_per_hour)
+    };
+    let mine = crate::model::budget::config_budgets(
+        &config.budget,
+        snap.totals.cost_usd_per_hour,
+        pace_of,
+        at,
+    );
+    snap.budgets.extend(mine);
+    crate::model::budget::sort_soonest_first(&mut snap.budgets);
+}
+
+async fn gather(
+    target: &crate::app::cli::TargetArgs,
+    from: Option<&Path>,
+    at: Option<&str>,
+    collect_for: Duration,
+    config: &Config,
+) -> anyhow::Result<report::Snapshot> {
+    if let Some(path) = from {
+        return snapshot_from(path, at.unwrap_or("end"), collect_for.as_secs_f64(), config);
+    }
+    let mut session = Session::new(&target.into(), config).await?;
     if let Some(fleet) = session.fleet.take() {
         let snap = fleet_snapshot(&mut session, fleet, collect_for).await;
         session.shutdown().await;

@@ -108,6 +108,16 @@ pub fn usd(v: Option<f64>) -> String {
     }
 }
 
+/// A span of time ahead as people say it: `45 min`, `7.5 h`, `3.2 d`.
+pub fn span(seconds: f64) -> String {
+    match seconds {
+        s if !s.is_finite() => UNKNOWN.to_string(),
+        s if s < 120.0 * 60.0 => format!("{:.0} min", (s / 60.0).max(0.0)),
+        s if s < 48.0 * 3600.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} d", s / 86_400.0),
+    }
+}
+
 /// A token count as people write it: `10M`, `1.5B`, `500k`, `2_000_000`, `750000`.
 pub fn parse_tokens(text: &str) -> Result<f64, String> {
     let t = text.trim().replace('_', "");
@@ -166,6 +176,14 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_ahead_in_minutes_hours_or_days() {
+        assert_eq!(span(45.0 * 60.0), "45 min");
+        assert_eq!(span(7.5 * 3600.0), "7.5 h");
+        assert_eq!(span(3.25 * 86_400.0), "3.2 d");
+        assert_eq!(span(f64::INFINITY), UNKNOWN);
+    }
 
     #[test]
     fn token_counts_take_k_m_b_suffixes() {

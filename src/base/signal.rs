@@ -66,6 +66,13 @@ pub enum Signal {
     RpmLimit,
     /// An upstream's tokens-per-minute limit (gauge, keyed by deployment).
     TpmLimit,
+    /// USD left of a spending budget (gauge, keyed `scope:name`, e.g. `team:search`; may go
+    /// negative when the scope overspent).
+    BudgetRemainingUsd,
+    /// A spending budget's maximum, USD (gauge, keyed `scope:name`).
+    BudgetMaxUsd,
+    /// Hours until a budget resets (gauge, keyed `scope:name`).
+    BudgetResetHours,
 }
 
 /// How a gauge's series add up across raw series and models.
@@ -90,7 +97,7 @@ pub enum SignalKind {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 30] = [
+    pub const ALL: [Signal; 33] = [
         Signal::Requests,
         Signal::RequestsFailed,
         Signal::TokensInput,
@@ -121,6 +128,9 @@ impl Signal {
         Signal::RemainingTokens,
         Signal::RpmLimit,
         Signal::TpmLimit,
+        Signal::BudgetRemainingUsd,
+        Signal::BudgetMaxUsd,
+        Signal::BudgetResetHours,
     ];
 
     pub fn kind(self) -> SignalKind {
@@ -140,7 +150,10 @@ impl Signal {
             | Signal::RemainingRequests
             | Signal::RemainingTokens
             | Signal::RpmLimit
-            | Signal::TpmLimit => SignalKind::Gauge,
+            | Signal::TpmLimit
+            | Signal::BudgetRemainingUsd
+            | Signal::BudgetMaxUsd
+            | Signal::BudgetResetHours => SignalKind::Gauge,
             _ => SignalKind::Counter,
         }
     }
@@ -152,7 +165,11 @@ impl Signal {
             Signal::KvCacheUsage | Signal::UpstreamState | Signal::RpmLimit | Signal::TpmLimit => {
                 GaugeAggregate::Max
             }
-            Signal::RemainingRequests | Signal::RemainingTokens => GaugeAggregate::Min,
+            Signal::RemainingRequests
+            | Signal::RemainingTokens
+            | Signal::BudgetRemainingUsd
+            | Signal::BudgetResetHours => GaugeAggregate::Min,
+            Signal::BudgetMaxUsd => GaugeAggregate::Max,
             _ => GaugeAggregate::Sum,
         }
     }
@@ -173,6 +190,14 @@ impl Signal {
                 | Signal::RemainingTokens
                 | Signal::RpmLimit
                 | Signal::TpmLimit
+        )
+    }
+
+    /// Whether the signal is about a spending budget: keyed `scope:name`, never a model.
+    pub fn is_budget(self) -> bool {
+        matches!(
+            self,
+            Signal::BudgetRemainingUsd | Signal::BudgetMaxUsd | Signal::BudgetResetHours
         )
     }
 
@@ -219,6 +244,9 @@ impl Signal {
             Signal::RemainingTokens => "remaining_tokens",
             Signal::RpmLimit => "rpm_limit",
             Signal::TpmLimit => "tpm_limit",
+            Signal::BudgetRemainingUsd => "budget_remaining_usd",
+            Signal::BudgetMaxUsd => "budget_max_usd",
+            Signal::BudgetResetHours => "budget_reset_hours",
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct Snapshot {
     pub upstreams: Vec<crate::model::upstream::Upstream>,
     /// Fallbacks from one model to another over the window.
     pub fallbacks: Vec<crate::model::upstream::Fallback>,
+    /// Spending budgets, soonest to run out first: the gateway's (LiteLLM: per team, key, user,
+    /// organisation, customer, provider) at the gateway's pace, and the config file's `[budget]`.
+    pub budgets: Vec<crate::model::budget::Budget>,
     /// The window's traffic priced on every model of the price table, against where it runs
     /// now (`llmtop cost` prints the same with its options); `null` before any data.
     pub cost_comparison: Option<crate::model::compare::Comparison>,
@@ -147,6 +150,7 @@ pub fn snapshot(
     let fallbacks = eval_t
         .map(|t| crate::model::upstream::fallbacks(store, t, window_seconds))
         .unwrap_or_default();
+    let pace = totals.cost_usd_per_hour;
     Snapshot {
         target: target.to_string(),
         dialect: health.dialect.clone(),
@@ -172,6 +176,9 @@ pub fn snapshot(
             .map(|t| crate::model::upstream::upstreams(store, &fallbacks, t, window_seconds))
             .unwrap_or_default(),
         fallbacks,
+        budgets: eval_t
+            .map(|t| crate::model::budget::gateway_budgets(store, pace, t))
+            .unwrap_or_default(),
         cost_comparison: eval_t.and_then(|t| {
             let traffic = crate::model::compare::observed_traffic(store, None, t, window_seconds);
             cost_comparison(&traffic, prices)
@@ -261,6 +268,7 @@ pub fn prometheus_snapshot(
         saturation: view.saturation.clone(),
         upstreams: view.upstreams.clone(),
         fallbacks: view.fallbacks.clone(),
+        budgets: view.budgets.clone(),
         // Priced by the caller, who holds the price table (see [`cost_comparison`]).
         cost_comparison: None,
         instance_label: info.map(|i| i.instance_label.clone()),
@@ -675,6 +683,7 @@ mod tests {
             saturation: Default::default(),
             upstreams: Vec::new(),
             fallbacks: Vec::new(),
+            budgets: Vec::new(),
             cost_comparison: None,
             instance_label: instances.as_ref().map(|_| "pod".to_string()),
             instances,

@@ -24,6 +24,8 @@ pub struct Config {
     pub keymap: Keymap,
     /// `theme = "nord"`: used when neither `--theme` nor `LLMTOP_THEME` names one.
     pub theme: Option<String>,
+    /// `[budget]`: monthly USD budgets for the gateway and per model.
+    pub budget: crate::model::budget::BudgetConfig,
 }
 
 /// A `[[target]]` of the config file. Secrets are named by variable or file, never written inline.
@@ -103,6 +105,8 @@ struct ConfigFile {
     price: Vec<toml::Table>,
     #[serde(default)]
     target: Vec<NamedTarget>,
+    #[serde(default)]
+    budget: crate::model::budget::BudgetConfig,
     /// `action = "key"` or `action = ["key", …]`; spans give error messages their line.
     #[serde(default)]
     keys: std::collections::BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>,
@@ -264,6 +268,9 @@ impl Config {
         } else {
             Some(PriceTable::from_toml_str(text)?)
         };
+        if let Some(problem) = file.budget.problem() {
+            anyhow::bail!("{problem}");
+        }
         Ok(Self {
             path: None,
             dialects,
@@ -271,6 +278,7 @@ impl Config {
             targets: file.target,
             keymap,
             theme: file.theme,
+            budget: file.budget,
         })
     }
 

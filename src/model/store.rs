@@ -568,8 +568,8 @@ impl TargetStore {
             .scalars
             .keys()
             .chain(self.histograms.keys())
-            // Deployments and fallback pairs are upstreams, not models.
-            .filter(|k| !k.signal.is_upstream())
+            // Deployments and fallback pairs are upstreams, budgets are scopes: not models.
+            .filter(|k| !k.signal.is_upstream() && !k.signal.is_budget())
             .map(|k| k.model.clone())
             .filter(|m| !m.is_empty())
             .collect();

@@ -70,6 +70,8 @@ pub struct DashboardView {
     pub fleet: Option<crate::model::table::FleetInfo>,
     /// Each model's tokens and requests over the window, for the cost comparison.
     pub traffic: crate::model::compare::Volume,
+    /// The budgets the gateway exports, soonest to run out (at the gateway's pace now) first.
+    pub budgets: Vec<crate::model::budget::Budget>,
 }
 
 /// Inputs that are not in the store.
@@ -172,6 +174,7 @@ impl DashboardView {
                 filter_matches,
                 fleet: None,
                 traffic: crate::model::compare::Volume::observed(window, Vec::new()),
+                budgets: Vec::new(),
             };
         };
         let columns = params.columns.max(2);
@@ -198,6 +201,7 @@ impl DashboardView {
         }
         let now_range = stats::now_range(params.interval).min(window);
         let now_figures = stats::window_figures(store, prices, only, eval_t, now_range);
+        let now_pace = now_figures.totals.cost_usd_per_hour;
         let over_window = stats::figures(store, prices, only, eval_t, window);
         let tokens_by_model = tokens_by_model(store, only, eval_t, window);
         let fallbacks = crate::model::upstream::fallbacks(store, eval_t, now_range);
@@ -235,6 +239,7 @@ impl DashboardView {
             filter_matches,
             fleet: None,
             traffic: crate::model::compare::observed_traffic(store, only, eval_t, window),
+            budgets: crate::model::budget::gateway_budgets(store, now_pace, eval_t),
         }
     }
 }

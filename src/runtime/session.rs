@@ -36,6 +36,8 @@ pub struct Session {
     pub dashboard_notices: Vec<String>,
     /// The dashboard's key bindings (defaults plus the config file's `[keys]`).
     pub keymap: crate::base::keymap::Keymap,
+    /// The config file's `[budget]` section.
+    pub budget: crate::model::budget::BudgetConfig,
     /// TLS certificates are not verified (`--insecure`): the dashboard keeps a badge up.
     pub insecure_tls: bool,
     /// `--record FILE`: every scrape and probe result is appended there.
@@ -195,6 +197,7 @@ impl Session {
             notices,
             dashboard_notices,
             keymap: config.keymap.clone(),
+            budget: config.budget.clone(),
             insecure_tls: args.tls.insecure,
             recorder,
             fleet,
@@ -225,6 +228,7 @@ impl Session {
             notices: Vec::new(),
             dashboard_notices: Vec::new(),
             keymap: config.keymap.clone(),
+            budget: config.budget.clone(),
             insecure_tls: false,
             recorder: None,
             fleet: None,

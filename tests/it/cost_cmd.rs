@@ -270,3 +270,43 @@ fn prices_lists_the_table_filtered_by_name() {
     let out = llmtop(&["prices", "no-such-model"]);
     assert!(!out.status.success());
 }
+
+/// A `[budget]` in the config file: `snapshot` lists it with when it runs out at the demo's
+/// pace; a budget that is not a positive amount stops start-up with the reason.
+#[test]
+fn a_config_budget_is_in_the_snapshot_with_its_outlook() {
+    let dir = std::env::temp_dir().join(format!("llmtop-budget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "[budget]\nmonthly_usd = 1\n\n[budget.models]\n\"deepseek-chat\" = 1000000\n",
+    )
+    .unwrap();
+    let config = config.to_string_lossy().to_string();
+    let out = llmtop(&["snapshot", "--demo", "--for", "3s", "--config", &config]);
+    assert!(out.status.success(), "{out:?}");
+    let j = json(&out);
+    let budgets = j["budgets"].as_array().unwrap();
+    let monthly = budgets
+        .iter()
+        .find(|b| b["scope"] == "monthly")
+        .unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(monthly["max_usd"], 1.0);
+    // The demo burns dollars an hour: one dollar a month is gone in the first hours of it.
+    assert!(monthly["runs_out_at"].is_string(), "{monthly}");
+    let deepseek = budgets.iter().find(|b| b["scope"] == "model").unwrap();
+    assert_eq!(deepseek["name"], "deepseek-chat");
+    assert!(
+        deepseek["runs_out_at"].is_null(),
+        "a million lasts the month: {deepseek}"
+    );
+    for field in ["scope", "name", "remaining_usd", "max_usd", "runs_out_at"] {
+        assert!(monthly.get(field).is_some(), "{field}");
+    }
+    std::fs::write(dir.join("bad.toml"), "[budget]\nmonthly_usd = -5\n").unwrap();
+    let bad = dir.join("bad.toml").to_string_lossy().to_string();
+    let out = llmtop(&["snapshot", "--demo", "--for", "1s", "--config", &bad]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("monthly_usd"));
+}

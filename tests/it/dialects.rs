@@ -420,6 +420,9 @@ fn litellm_requests_failures_spend_tokens_and_latency() {
         RemainingTokens,
         RpmLimit,
         TpmLimit,
+        BudgetRemainingUsd,
+        BudgetMaxUsd,
+        BudgetResetHours,
     ]);
 }
 
@@ -1242,4 +1245,71 @@ fn litellm_upstreams_fallbacks_and_rate_limit_headroom() {
         )
     );
     close(f["per_second"].as_f64(), 0.6);
+}
+
+/// LiteLLM's budget gauges (tests/fixtures/metrics/litellm_budget.prom): what is left, the maximum
+/// and the hours to the reset per team, organisation, key, user and provider, keyed `scope:name`;
+/// a team without a budget (+Inf, no maximum) is left out, and none of them is a model.
+#[test]
+fn litellm_budgets_per_team_key_user_org_and_provider() {
+    let text = fixture("litellm_budget");
+    let run = Run::new("litellm", "litellm", &text, &text);
+    assert!(
+        run.store.models().iter().all(|m| !m.contains(':')),
+        "{:?}",
+        run.store.models()
+    );
+    // At $10/h for the whole gateway: key prod-backend's $99.50 last 9.95 h at most.
+    let budgets = llmtop::model::budget::gateway_budgets(&run.store, Some(10.0), T1);
+    let get = |scope: &str, name: &str| {
+        budgets
+            .iter()
+            .find(|b| b.scope == scope && b.name == name)
+            .unwrap_or_else(|| panic!("no {scope}:{name} in {budgets:#?}"))
+    };
+    let search = get("team", "search");
+    close(search.remaining_usd, 123.45);
+    close(search.max_usd, 500.0);
+    close(search.resets_in_hours, 36.5);
+    close(search.runs_out_in_seconds, 123.45 / 10.0 * 3600.0);
+    assert!(
+        !budgets.iter().any(|b| b.name == "research"),
+        "no budget set"
+    );
+    let org = get("org", "acme");
+    close(org.remaining_usd, 623.45);
+    close(org.max_usd, 1000.0);
+    close(org.resets_in_hours, 300.0);
+    let prod = get("api_key", "prod-backend");
+    close(prod.remaining_usd, 99.5);
+    close(prod.max_usd, 100.0);
+    close(prod.resets_in_hours, 168.0);
+    close(prod.runs_out_in_seconds, 9.95 * 3600.0);
+    let batch = get("api_key", "batch-jobs");
+    close(batch.remaining_usd, 0.0);
+    close(batch.max_usd, 50.0);
+    assert_eq!(batch.resets_in_hours, None);
+    assert_eq!(batch.runs_out_in_seconds, Some(0.0), "spent");
+    let alice = get("user", "alice");
+    close(alice.remaining_usd, 12.5);
+    close(alice.max_usd, 20.0);
+    close(alice.resets_in_hours, 4.25);
+    let openai = get("provider", "openai");
+    close(openai.remaining_usd, 250.0);
+    assert_eq!(openai.max_usd, None);
+    // Soonest first: the spent key, then alice's $12.50, then prod-backend's $99.50.
+    let order: Vec<String> = budgets
+        .iter()
+        .map(|b| format!("{}:{}", b.scope, b.name))
+        .collect();
+    assert_eq!(
+        order[..3],
+        ["api_key:batch-jobs", "user:alice", "api_key:prod-backend"]
+    );
+    // With nothing being spent no budget has a run-out time, except the spent one.
+    let idle = llmtop::model::budget::gateway_budgets(&run.store, Some(0.0), T1);
+    assert!(
+        idle.iter()
+            .all(|b| b.runs_out_in_seconds.is_none() || b.name == "batch-jobs")
+    );
 }

@@ -197,6 +197,10 @@ pub struct MapRule {
     /// `model → target` (e.g. `gpt-4o → deepseek-chat`).
     #[serde(default)]
     pub target_label: Option<String>,
+    /// For budgets: the scope the series belong to (`team`, `api_key`, `user`); they are keyed
+    /// `scope:name`, the name from the model label.
+    #[serde(default)]
+    pub scope: Option<String>,
     /// Multiplies values (and histogram bounds) into canonical units, e.g. 0.001 for milliseconds.
     #[serde(default = "one")]
     pub scale: f64,
@@ -404,9 +408,12 @@ impl Dialect {
                         ModelFallback::Target => target_name.to_string(),
                     },
                 };
-                match &rule.target_label {
-                    Some(to) => format!("{model}{FALLBACK_ARROW}{}", labels.get(to).unwrap_or("?")),
-                    None => model,
+                match (&rule.target_label, &rule.scope) {
+                    (Some(to), _) => {
+                        format!("{model}{FALLBACK_ARROW}{}", labels.get(to).unwrap_or("?"))
+                    }
+                    (None, Some(scope)) => format!("{scope}:{model}"),
+                    (None, None) => model,
                 }
             };
             let is_histogram = rule.part.is_none()

@@ -298,6 +298,8 @@ pub struct App {
     pub gateway_sort_reversed: bool,
     /// The price table in force, for the cost comparison.
     pub prices: crate::base::pricing::PriceTable,
+    /// The config file's `[budget]`, shown in the Cost panel beside the gateway's budgets.
+    pub budget_config: crate::model::budget::BudgetConfig,
     /// The cost comparison's baseline; `None` is the traffic's current mix.
     pub cost_baseline: Option<String>,
     /// The cost comparison prices only the selected model's traffic.
@@ -404,6 +406,7 @@ impl App {
             gateway_sort: crate::model::upstream::UpstreamSort::default(),
             gateway_sort_reversed: false,
             prices: crate::base::pricing::PriceTable::builtin(),
+            budget_config: Default::default(),
             cost_baseline: None,
             cost_selected_only: false,
             cost_cache: CostCache::default(),
@@ -496,6 +499,28 @@ impl App {
             )
             .ok()
         })
+    }
+
+    /// Every budget in sight, soonest to run out first: the gateway's (from the view) and the
+    /// config file's at the current pace.
+    pub fn budgets(&self, now: f64) -> Vec<crate::model::budget::Budget> {
+        let mut all = self.view.budgets.clone();
+        let pace_of = |model: &str| {
+            self.view
+                .models
+                .iter()
+                .find(|m| m.model == model)
+                .and_then(|m| m.figures.cost_usd_per_hour)
+        };
+        let at = self.view.eval_t.unwrap_or(now);
+        all.extend(crate::model::budget::config_budgets(
+            &self.budget_config,
+            self.view.now.cost_usd_per_hour,
+            pace_of,
+            at,
+        ));
+        crate::model::budget::sort_soonest_first(&mut all);
+        all
     }
 
     /// A cost notice, with where to see the comparison when it is not on screen.

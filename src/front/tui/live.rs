@@ -190,6 +190,7 @@ pub async fn run(session: Session, ui: &UiOptions, options: TuiOptions) -> anyho
         app.settings = feed.options.settings.clone();
         app.keymap = session.keymap.clone();
         app.prices = session.prices.clone();
+        app.budget_config = session.budget.clone();
         app.color_depth = color_depth;
         app.insecure_tls = session.insecure_tls;
         for notice in session.notices.iter().chain(&session.dashboard_notices) {

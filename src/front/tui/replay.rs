@@ -49,6 +49,7 @@ pub fn new_app(replay: &Replay, window: f64, columns: usize, speed: u32, theme: 
     );
     app.keymap = session.keymap.clone();
     app.prices = session.prices.clone();
+    app.budget_config = session.budget.clone();
     app.replay = Some(ReplayClock::new(
         replay.overview.start,
         replay.overview.end,

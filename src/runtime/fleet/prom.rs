@@ -585,6 +585,8 @@ impl PromSource {
             filter: request.model_filter.clone(),
             filter_matches,
             traffic,
+            // Budgets are read from a direct scrape only, so far.
+            budgets: Vec::new(),
             fleet: Some(FleetInfo {
                 instance_label: self.instance_label.clone(),
                 instances,

@@ -50,6 +50,30 @@ pub(super) fn render_cost(frame: &mut Frame<'_>, area: Rect, app: &App, stale: b
             ),
         ]));
     }
+    // The budget that runs out first, and when.
+    if let Some(b) = app.budgets(now_t).first() {
+        let left = match (b.remaining_usd, b.max_usd) {
+            (Some(r), Some(m)) => format!("{} of {}", format::usd(Some(r)), format::usd(Some(m))),
+            (Some(r), None) => format!("{} left", format::usd(Some(r))),
+            (None, Some(m)) => format!("{} a month", format::usd(Some(m))),
+            (None, None) => UNKNOWN.to_string(),
+        };
+        let when = match b.runs_out_in_seconds {
+            Some(0.0) => "spent".to_string(),
+            Some(s) => format!("out in {}", format::span(s)),
+            None if b.scope == "monthly" || b.scope == "model" => "lasts the month".into(),
+            None => "no spend to project".into(),
+        };
+        let style = match b.runs_out_in_seconds {
+            Some(s) if s < 86_400.0 => Style::new().fg(theme.error),
+            Some(s) if s < 7.0 * 86_400.0 => Style::new().fg(theme.warn),
+            _ => theme.text(),
+        };
+        lines.push(Line::from(vec![
+            label(format!("budget {}:{}", b.scope, b.name)),
+            Span::styled(format!("{left} · {when}"), style),
+        ]));
+    }
     lines.push(Line::from(""));
     let source = match now.cost_source {
         CostSource::GatewaySpend => "source: the gateway's spend counter",
