@@ -191,7 +191,15 @@ pub fn template() -> String {
 # cached_input = 0.10
 # output = 4.00
 # as_of = "2026-11"
+# checked = "2026-12-01"   # when the row was last compared with its source (stale after 180 days)
 # source = "internal rate card"
+
+# Monthly budgets (USD, calendar month in UTC): the Cost panel and `snapshot` show what is left
+# and when it runs out at this pace, beside the budgets the gateway exports (LiteLLM).
+# [budget]
+# monthly_usd = 500
+# [budget.models]
+# "gpt-4o" = 200
 
 # Dashboard keys: action = "key" or ["key", …]. A listed action gets exactly these keys (its
 # defaults go); a key may belong to one action only. Keys: one character ("q", "P" for Shift-p,
