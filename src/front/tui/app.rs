@@ -241,7 +241,7 @@ struct CostCache(
                 Option<String>,
                 Option<chrono::NaiveDate>,
             ),
-            Option<crate::model::compare::Comparison>,
+            Option<std::sync::Arc<crate::model::compare::Comparison>>,
         )>,
     >,
 );
@@ -454,7 +454,10 @@ impl App {
 
     /// The window's traffic (or the selected model's) priced on every model of the table,
     /// against the baseline picked with its key; `None` before any tokens are counted.
-    pub fn cost_comparison(&self, now: f64) -> Option<crate::model::compare::Comparison> {
+    pub fn cost_comparison(
+        &self,
+        now: f64,
+    ) -> Option<std::sync::Arc<crate::model::compare::Comparison>> {
         let traffic = &self.view.traffic;
         let volume = match (self.cost_selected_only, self.selected_model_name()) {
             (true, Some(model)) => traffic.only(&model),
@@ -470,7 +473,7 @@ impl App {
         {
             return comparison.clone();
         }
-        let comparison = self.compare_now(&key.0, today);
+        let comparison = self.compare_now(&key.0, today).map(std::sync::Arc::new);
         *self.cost_cache.0.borrow_mut() = Some((key, comparison.clone()));
         comparison
     }
@@ -588,9 +591,9 @@ impl App {
                     .cost_comparison(now)
                     .map(|c| {
                         c.rows
-                            .into_iter()
+                            .iter()
                             .filter(|r| !r.current && r.usd.is_some())
-                            .map(|r| r.model)
+                            .map(|r| r.model.clone())
                             .collect()
                     })
                     .unwrap_or_default();
