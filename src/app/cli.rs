@@ -18,6 +18,9 @@ pub struct Cli {
     pub target: TargetArgs,
     #[command(flatten)]
     pub ui: UiArgs,
+    /// With no target: where to look for one.
+    #[command(flatten)]
+    pub discover: DiscoverFlags,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +39,8 @@ pub enum Command {
     Cost(Box<CostArgs>),
     /// List the price table (built in, with the config file's rows over it).
     Prices(PricesArgs),
+    /// Find the LLM servers on this machine: well-known ports and listening sockets, fingerprinted.
+    Discover(DiscoverArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -50,7 +55,9 @@ pub enum Command {
 pub struct TargetArgs {
     /// Metrics endpoint: host:port, http(s)://host:port (then /metrics is assumed), a full URL, or
     /// the name of a [[target]] in the config file.
-    #[arg(env = "LLMTOP_URL", required_unless_present_any = ["demo", "prometheus"])]
+    // Required by the subcommands that take a target (their `mut_args`); the dashboard with none
+    // finds what runs on the machine.
+    #[arg(env = "LLMTOP_URL")]
     pub url: Option<String>,
 
     /// More metrics endpoints (or [[target]] names): several direct targets shown as one fleet,
@@ -373,7 +380,7 @@ pub enum SnapshotFormat {
 #[derive(Debug, Clone, Args)]
 // With --from the recording is the target, so the URL is not required then. (`mut_args`, not
 // `mut_arg`: the latter moves the argument to the end and so reorders the positionals.)
-#[command(mut_args(|a| if a.get_id() == "url" { a.required_unless_present("from") } else { a }))]
+#[command(mut_args(|a| if a.get_id() == "url" { a.required_unless_present_any(["from", "demo", "prometheus"]) } else { a }))]
 pub struct SnapshotArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -419,7 +426,7 @@ pub enum VolumePer {
 
 #[derive(Debug, Clone, Args)]
 // A stated volume (--tokens) or a recording (--from) needs no target.
-#[command(mut_args(|a| if a.get_id() == "url" { a.required_unless_present_any(["from", "tokens"]) } else { a }))]
+#[command(mut_args(|a| if a.get_id() == "url" { a.required_unless_present_any(["from", "tokens", "demo", "prometheus"]) } else { a }))]
 pub struct CostArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -497,6 +504,73 @@ pub struct PricesArgs {
     /// Config file whose [[price]] rows apply (default: $XDG_CONFIG_HOME/llmtop/config.toml).
     #[arg(long, env = "LLMTOP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiscoverFormat {
+    /// One line per server found (and, when none is, every address tried).
+    Table,
+    /// One JSON object: found, tried, elapsed_ms.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiscoverArgs {
+    #[command(flatten)]
+    pub flags: DiscoverFlags,
+    /// Output format.
+    #[arg(long, value_enum, env = "LLMTOP_DISCOVER_FORMAT", default_value_t = DiscoverFormat::Table)]
+    pub format: DiscoverFormat,
+    /// Config file whose [[dialect]] tables join the built-in ones.
+    #[arg(long, env = "LLMTOP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Where discovery looks: `llmtop discover`, and `llmtop` with no target.
+#[derive(Debug, Clone, Args)]
+pub struct DiscoverFlags {
+    /// Probe this host too (repeatable, or comma-separated); 127.0.0.1 is always probed. One
+    /// host is one address: discovery never scans a range.
+    #[arg(
+        long = "discover-host",
+        value_name = "HOST",
+        env = "LLMTOP_DISCOVER_HOST",
+        value_delimiter = ','
+    )]
+    pub hosts: Vec<String>,
+    /// Try these ports instead of the well-known ones (4000, 8000, 30000, 8080, 3000, 8002,
+    /// 11434, 8100, 9901).
+    #[arg(
+        long = "discover-ports",
+        value_name = "P,Q",
+        env = "LLMTOP_DISCOVER_PORTS",
+        value_delimiter = ','
+    )]
+    pub ports: Vec<u16>,
+    /// Do not try the ports of local listening sockets (/proc/net/tcp).
+    #[arg(long, env = "LLMTOP_DISCOVER_NO_LISTENING", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_listening: bool,
+}
+
+impl DiscoverFlags {
+    /// The discovery these flags ask for; refuses anything that looks like a range.
+    pub fn options(&self) -> anyhow::Result<crate::io::discover::DiscoverOptions> {
+        let mut options = crate::io::discover::DiscoverOptions::default();
+        for host in &self.hosts {
+            anyhow::ensure!(
+                !host.contains('/') && !host.contains('*'),
+                "--discover-host {host:?}: give one host name or address, not a range"
+            );
+            if !options.hosts.contains(host) {
+                options.hosts.push(host.clone());
+            }
+        }
+        if !self.ports.is_empty() {
+            options.ports = self.ports.clone();
+        }
+        options.listening = !self.no_listening;
+        Ok(options)
+    }
 }
 
 fn parse_tokens(text: &str) -> Result<f64, String> {
@@ -898,8 +972,17 @@ mod tests {
     }
 
     #[test]
-    fn target_or_demo_is_required() {
-        assert!(Cli::try_parse_from(["llmtop"]).is_err());
+    fn subcommands_need_a_target_and_the_dashboard_finds_one() {
+        // With no target the dashboard looks for one on the machine (issue 15) ...
+        let bare = Cli::try_parse_from(["llmtop"]).unwrap();
+        assert!(bare.command.is_none() && bare.target.url.is_none());
+        // ... while the headless commands still need to be told what to read.
+        assert!(Cli::try_parse_from(["llmtop", "snapshot"]).is_err());
+        assert!(Cli::try_parse_from(["llmtop", "cost"]).is_err());
+        assert!(Cli::try_parse_from(["llmtop", "cost", "--tokens", "1M"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["llmtop", "snapshot", "--prometheus", "http://p:9090"]).is_ok()
+        );
         assert!(Cli::try_parse_from(["llmtop", "--demo"]).is_ok());
         assert!(
             Cli::try_parse_from(["llmtop", "gw:4000", "--header", "X-A: b", "-H", "X-B: c"])

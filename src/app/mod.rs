@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cost;
 pub mod dashboard;
 pub mod demo;
+pub mod discover;
 pub mod docs;
 pub mod prices;
 pub mod probe;
@@ -36,5 +37,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Replay(args)) => replay::run(args).await,
         Some(Command::Cost(args)) => cost::run(args).await,
         Some(Command::Prices(args)) => prices::run(args),
+        Some(Command::Discover(args)) => discover::run(args).await,
     }
 }

@@ -2,6 +2,7 @@
 //! demo gateway, the load generator), what stores them on disk (recordings) and the config file.
 pub mod config;
 pub mod demo;
+pub mod discover;
 pub mod loadgen;
 pub mod probe;
 pub mod record;

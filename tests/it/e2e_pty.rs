@@ -419,3 +419,39 @@ fn no_mouse_leaves_selection_to_the_terminal() {
     pty.send(b"q");
     assert!(pty.wait_exit(Duration::from_secs(10)).success());
 }
+
+/// `llmtop` with no argument on a machine with two gateways: the picker lists both with their
+/// dialect, ↓ and Enter attach to the second, and the dashboard runs on it.
+#[test]
+fn no_argument_finds_the_gateways_and_the_picker_attaches() {
+    let (_rt_a, a) = crate::common::demo_forever(llmtop::io::demo::DemoConfig::default());
+    let (_rt_b, b) = crate::common::demo_forever(llmtop::io::demo::DemoConfig::default());
+    let port = |url: &str| {
+        url.rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let ports = format!("{},{}", port(&a), port(&b));
+    let mut pty = Pty::spawn(
+        &["--discover-ports", &ports, "--no-listening"],
+        120,
+        30,
+        &[],
+    );
+    let screen = pty.wait_for("pick one", Duration::from_secs(20));
+    assert!(screen.contains("found 2 LLM servers"), "{screen}");
+    assert!(screen.contains("seed metrics"), "{screen}");
+    let second = format!("http://127.0.0.1:{}/metrics", port(&b));
+    assert!(screen.contains(&second), "{screen}");
+    pty.send(b"\x1b[B");
+    pty.send(b"\r");
+    let screen = pty.wait_for("LIVE", Duration::from_secs(20));
+    assert!(
+        screen.contains(&port(&b)),
+        "attached to the second: {screen}"
+    );
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
+}

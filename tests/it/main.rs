@@ -9,6 +9,7 @@ mod cost_cmd;
 mod dashboard_render;
 mod demo_gateway;
 mod dialects;
+mod discover_cmd;
 mod e2e_pty;
 mod engines;
 mod exposition_fixtures;

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod event_loop;
 pub mod live;
+pub mod picker;
 pub mod render;
 pub mod replay;
 pub mod replay_clock;

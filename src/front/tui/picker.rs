@@ -1,0 +1,125 @@
+//! The first-run picker: the LLM servers discovery found on this machine, one line each with
+//! what it is; arrow keys (or j/k) choose, Enter attaches, q or Esc leaves.
+use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use crate::front::tui::theme::Theme;
+use crate::io::discover::{Found, FoundKind};
+
+/// One found server as the picker shows it: where, and what it is.
+pub fn describe(found: &Found) -> (String, String) {
+    let what = match found.kind {
+        FoundKind::Metrics => format!(
+            "{} metrics",
+            found.dialect.as_deref().unwrap_or("Prometheus")
+        ),
+        FoundKind::NeedsAuth => {
+            "metrics need a key (LITELLM_MASTER_KEY or --bearer-token-env)".into()
+        }
+        FoundKind::ProbeOnly => format!(
+            "{}, no /metrics: probes only",
+            found.server.as_deref().unwrap_or("LLM API")
+        ),
+    };
+    let models = if found.models.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", found.models.join(", "))
+    };
+    (found.url.clone(), format!("{what}{models}"))
+}
+
+/// Draws the list with `selected` highlighted.
+pub fn render(frame: &mut ratatui::Frame<'_>, found: &[Found], selected: usize, theme: &Theme) {
+    let area = frame.area();
+    let [head, list, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                " llmtop ",
+                Style::new().fg(theme.accent).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!(
+                    "found {} LLM servers on this machine: pick one",
+                    found.len()
+                ),
+                theme.text(),
+            ),
+        ])),
+        head,
+    );
+    let block = Block::bordered().border_style(theme.dim());
+    let inner = block.inner(list);
+    frame.render_widget(block, list);
+    let mut lines = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let (url, what) = describe(f);
+        let style = if i == selected {
+            Style::new()
+                .fg(theme.accent)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        } else {
+            theme.text()
+        };
+        let mark = if i == selected { "▸ " } else { "  " };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{mark}{url}"), style),
+            Span::styled(format!("  {what}"), theme.dim()),
+        ]));
+    }
+    frame.render_widget(
+        Paragraph::new(lines),
+        Rect {
+            height: inner.height,
+            ..inner
+        },
+    );
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            " ↑/↓ choose · Enter attach · q/Esc leave",
+            theme.dim(),
+        )),
+        foot,
+    );
+}
+
+/// Shows the picker until Enter (the index chosen) or q / Esc / Ctrl-C (`None`). The terminal
+/// is restored on every way out.
+pub fn pick(found: &[Found], theme: &Theme) -> anyhow::Result<Option<usize>> {
+    let mut terminal = ratatui::try_init()?;
+    let outcome = (|| -> anyhow::Result<Option<usize>> {
+        let mut selected = 0usize;
+        loop {
+            terminal.draw(|f| render(f, found, selected, theme))?;
+            let Event::Key(key) = event::read()? else {
+                continue;
+            };
+            if key.kind != KeyEventKind::Press {
+                continue;
+            }
+            match key.code {
+                KeyCode::Enter => return Ok(Some(selected)),
+                KeyCode::Esc | KeyCode::Char('q') => return Ok(None),
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    return Ok(None);
+                }
+                KeyCode::Down | KeyCode::Char('j') => {
+                    selected = (selected + 1).min(found.len().saturating_sub(1));
+                }
+                KeyCode::Up | KeyCode::Char('k') => selected = selected.saturating_sub(1),
+                _ => {}
+            }
+        }
+    })();
+    ratatui::restore();
+    outcome
+}
