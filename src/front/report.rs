@@ -134,6 +134,9 @@ pub fn snapshot(
                 .to_string(),
         );
     }
+    if let Some(large) = &health.large_scrape {
+        warnings.push(large.clone());
+    }
     if health.resets > 0 {
         warnings.push(format!(
             "{} counter reset(s) seen: the gateway restarted",

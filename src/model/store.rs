@@ -93,6 +93,8 @@ pub struct TargetHealth {
     pub churning_scrapes: u64,
     /// The latest scrape's body had bytes that are not UTF-8 (replaced by U+FFFD).
     pub invalid_utf8: bool,
+    /// The latest scrape was large enough to matter (size, series, the families behind it).
+    pub large_scrape: Option<String>,
 }
 
 /// Per-bucket counts of one canonical histogram at one slot.

@@ -101,6 +101,9 @@ pub fn exposition_problems(health: &crate::model::store::TargetHealth) -> Vec<St
     if health.invalid_utf8 {
         problems.push("not UTF-8".to_string());
     }
+    if health.large_scrape.is_some() {
+        problems.push("large scrape".to_string());
+    }
     problems
 }
 

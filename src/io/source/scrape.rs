@@ -63,6 +63,35 @@ pub struct ScrapeData {
     pub duration: Duration,
     /// The body as received, kept so `--record` can write exactly what the parser saw.
     pub body: bytes::Bytes,
+    /// Samples in the exposition (every raw series, mapped or not).
+    pub series: usize,
+    /// Where a large body's series come from: the families with the most, most first (filled
+    /// only for a large scrape, see [`LARGE_SCRAPE_BYTES`]).
+    pub heaviest_families: Vec<(String, usize)>,
+}
+
+/// A scrape body this large costs the gateway and llmtop time on every scrape: say so.
+pub const LARGE_SCRAPE_BYTES: usize = 10 * 1024 * 1024;
+/// Likewise for this many series.
+pub const LARGE_SCRAPE_SERIES: usize = 50_000;
+
+/// The warning for a large scrape, naming the families that dominate and the knob; `None` for
+/// an ordinary one.
+pub fn large_scrape_warning(data: &ScrapeData) -> Option<String> {
+    if data.bytes <= LARGE_SCRAPE_BYTES && data.series <= LARGE_SCRAPE_SERIES {
+        return None;
+    }
+    let top: Vec<String> = data
+        .heaviest_families
+        .iter()
+        .map(|(name, n)| format!("{name} ({n})"))
+        .collect();
+    Some(format!(
+        "large scrape: {:.1} MiB, {} series, most from {}; --max-series caps the series followed (or a dialect's only_when narrows them)",
+        data.bytes as f64 / (1024.0 * 1024.0),
+        data.series,
+        top.join(", ")
+    ))
 }
 
 /// What one scrape attempt produced.
@@ -93,6 +122,14 @@ pub fn apply_scrape(
     health.skipped_lines_last = data.skipped_lines;
     health.skipped_lines_total += data.skipped_lines as u64;
     health.invalid_utf8 = std::str::from_utf8(&data.body).is_err();
+    let large = large_scrape_warning(data);
+    if let Some(warning) = &large
+        && health.large_scrape.is_none()
+    {
+        // Once, when it starts; the status line keeps saying it while it lasts.
+        tracing::warn!("{warning}");
+    }
+    health.large_scrape = large;
     if let Some(first) = &data.first_skipped {
         tracing::warn!(
             "skipped {} malformed lines, first: {first}",
@@ -217,6 +254,12 @@ pub fn map_text(
         .unwrap_or_default();
     let mut families: Vec<&str> = parsed.samples.iter().map(|s| s.name).collect();
     families.sort_unstable();
+    let heaviest_families =
+        if text.len() > LARGE_SCRAPE_BYTES || parsed.samples.len() > LARGE_SCRAPE_SERIES {
+            heaviest(&families)
+        } else {
+            Vec::new()
+        };
     families.dedup();
     ScrapeData {
         time,
@@ -233,7 +276,23 @@ pub fn map_text(
         bytes: text.len(),
         duration: Duration::ZERO,
         body: bytes::Bytes::new(),
+        series: parsed.samples.len(),
+        heaviest_families,
     }
+}
+
+/// The three names that occur most in a sorted list of sample names, with their counts.
+fn heaviest(sorted_names: &[&str]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for name in sorted_names {
+        match counts.last_mut() {
+            Some((last, n)) if last == name => *n += 1,
+            _ => counts.push((name.to_string(), 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts.truncate(3);
+    counts
 }
 
 /// Reads a body without ever holding more than `cap` bytes of it.
@@ -324,6 +383,60 @@ pub async fn run<M: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 60 000 series: the warning names the size, the series, the three families behind most of
+    /// them and the knob; the health keeps it while it lasts and the status line says so.
+    #[test]
+    fn a_large_scrape_is_named_with_its_heaviest_families() {
+        let mut text = String::from("# TYPE vllm:num_requests_running gauge\n");
+        for i in 0..40_000 {
+            text.push_str(&format!("vllm_lora_requests_info{{adapter=\"a{i}\"}} 1\n"));
+        }
+        for i in 0..15_000 {
+            text.push_str(&format!("python_gc_objects{{gen=\"{i}\"}} 1\n"));
+        }
+        for i in 0..5_000 {
+            text.push_str(&format!("process_fds{{fd=\"{i}\"}} 1\n"));
+        }
+        text.push_str("vllm:num_requests_running{model_name=\"m\"} 3\n");
+        let target = ScrapeTarget {
+            url: url::Url::parse("http://gw:8000/metrics").unwrap(),
+            name: "gw".into(),
+            headers: HeaderMap::new(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            max_body_bytes: 64 << 20,
+            dialect_override: None,
+            auth_hint: String::new(),
+        };
+        let dialects = crate::base::dialect::builtin();
+        let data = map_text(1.0, &text, &target, &dialects, &mut None);
+        assert_eq!(data.series, 60_001);
+        let warning = large_scrape_warning(&data).unwrap();
+        assert!(
+            warning.contains("60001 series, most from vllm_lora_requests_info (40000), python_gc_objects (15000), process_fds (5000)"),
+            "{warning}"
+        );
+        assert!(warning.contains("--max-series"), "{warning}");
+        let mut store = TargetStore::new("gw", crate::model::store::StoreLimits::default());
+        apply_scrape(&mut store, &dialects, &data, 1.0);
+        assert_eq!(store.health.large_scrape.as_deref(), Some(warning.as_str()));
+        assert!(
+            crate::model::view::exposition_problems(&store.health)
+                .contains(&"large scrape".to_string())
+        );
+        // An ordinary scrape clears it.
+        let small = map_text(
+            2.0,
+            "vllm:num_requests_running{model_name=\"m\"} 3\n",
+            &target,
+            &dialects,
+            &mut None,
+        );
+        assert_eq!(large_scrape_warning(&small), None);
+        apply_scrape(&mut store, &dialects, &small, 2.0);
+        assert_eq!(store.health.large_scrape, None);
+    }
 
     #[test]
     fn debug_shows_no_credential() {

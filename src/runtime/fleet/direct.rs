@@ -233,6 +233,8 @@ mod tests {
                 bytes: 4,
                 duration: std::time::Duration::from_millis(1),
                 body: bytes::Bytes::from_static(b"\xff\xfe ok"),
+                series: 5,
+                heaviest_families: Vec::new(),
             })
         };
         fleet.apply(FleetScrape {
