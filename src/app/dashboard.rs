@@ -69,7 +69,35 @@ async fn first_run(
             }
             Ok(one)
         }
-        _ => Ok(picker::pick(&found.found, theme)?.and_then(|i| found.found.get(i).cloned())),
+        _ => {
+            let path = cli
+                .target
+                .config
+                .clone()
+                .or_else(crate::io::config::default_path);
+            let save = |f: &Found| -> Result<String, String> {
+                let path = path
+                    .as_deref()
+                    .ok_or("no config directory on this system (give --config FILE)")?;
+                let name = target_name(f);
+                let needs_key = f.kind == FoundKind::NeedsAuth;
+                let saved = crate::io::config::append_target(
+                    path,
+                    &crate::io::config::NewTarget {
+                        name: &name,
+                        url: &f.url,
+                        dialect: f.dialect.as_deref(),
+                        bearer_token_env: needs_key.then_some(LITELLM_KEY),
+                    },
+                )
+                .map_err(|e| format!("{e:#}"))?;
+                Ok(format!(
+                    "saved as [[target]] {saved} in {} (llmtop {saved})",
+                    path.display()
+                ))
+            };
+            Ok(picker::pick(&found.found, theme, &save)?.and_then(|i| found.found.get(i).cloned()))
+        }
     }
 }
 
@@ -95,3 +123,23 @@ fn attach_to(t: &mut crate::app::cli::TargetArgs, found: &Found) {
 
 /// The variable LiteLLM's own docs keep the proxy's master key in.
 const LITELLM_KEY: &str = "LITELLM_MASTER_KEY";
+
+/// A target's name from what was found: its dialect (or server) and port, `vllm-8000`.
+fn target_name(found: &Found) -> String {
+    let port = url::Url::parse(&found.url)
+        .ok()
+        .and_then(|u| u.port_or_known_default())
+        .map_or_else(String::new, |p| format!("-{p}"));
+    let kind = found
+        .dialect
+        .clone()
+        .or_else(|| {
+            found
+                .server
+                .as_deref()
+                .and_then(|s| s.split_whitespace().next())
+                .map(str::to_lowercase)
+        })
+        .unwrap_or_else(|| "gateway".into());
+    format!("{kind}{port}")
+}

@@ -337,9 +337,105 @@ impl Config {
     }
 }
 
+/// A found endpoint to keep as a `[[target]]` of the config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTarget<'a> {
+    /// The name wanted; `-2`, `-3`, … is added when the file already has it.
+    pub name: &'a str,
+    pub url: &'a str,
+    pub dialect: Option<&'a str>,
+    /// The variable holding the bearer token, by name (the value never enters the file).
+    pub bearer_token_env: Option<&'a str>,
+}
+
+/// Appends `target` to the config file at `path` (created with its directory if absent) and
+/// returns the name it got. The file must still load afterwards, or nothing is written. A file
+/// that names a credential is left readable by its owner only (mode 600), as the loader wants.
+pub fn append_target(path: &Path, target: &NewTarget<'_>) -> anyhow::Result<String> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => anyhow::bail!("cannot read {}: {}", path.display(), e.kind()),
+    };
+    let taken: Vec<String> = Config::from_toml_str(&existing)
+        .with_context(|| format!("{} does not load, so it is left as it is", path.display()))?
+        .targets
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let name = std::iter::once(target.name.to_string())
+        .chain((2..).map(|n| format!("{}-{n}", target.name)))
+        .find(|n| !taken.contains(n))
+        .unwrap_or_else(|| target.name.to_string());
+    let quote = |v: &str| toml::Value::String(v.to_string()).to_string();
+    let mut block = format!(
+        "\n[[target]]\nname = {}\nurl = {}\n",
+        quote(&name),
+        quote(target.url)
+    );
+    if let Some(d) = target.dialect {
+        block.push_str(&format!("dialect = {}\n", quote(d)));
+    }
+    if let Some(var) = target.bearer_token_env {
+        block.push_str(&format!("bearer_token_env = {}\n", quote(var)));
+    }
+    let text = format!("{existing}{block}");
+    Config::from_toml_str(&text).context("the new [[target]] would not load")?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {}", dir.display(), e.kind()))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.kind()))?;
+    #[cfg(unix)]
+    if target.bearer_token_env.is_some() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| anyhow::anyhow!("cannot chmod 600 {}: {}", path.display(), e.kind()))?;
+    }
+    Ok(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_found_endpoint_is_appended_as_a_target_that_loads() {
+        let dir = std::env::temp_dir().join(format!("llmtop-append-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("sub").join("config.toml");
+        let new = NewTarget {
+            name: "litellm-4000",
+            url: "http://127.0.0.1:4000/metrics",
+            dialect: Some("litellm"),
+            bearer_token_env: Some("LITELLM_MASTER_KEY"),
+        };
+        assert_eq!(append_target(&path, &new).unwrap(), "litellm-4000");
+        // The same name again gets a suffix; the file keeps loading.
+        assert_eq!(append_target(&path, &new).unwrap(), "litellm-4000-2");
+        let config = Config::load(Some(&path)).unwrap();
+        let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["litellm-4000", "litellm-4000-2"]);
+        assert_eq!(
+            config.targets[0].bearer_token_env.as_deref(),
+            Some("LITELLM_MASTER_KEY")
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        // A file that does not load is left alone.
+        std::fs::write(&path, "this is = = not toml").unwrap();
+        assert!(append_target(&path, &new).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "this is = = not toml"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     const EXAMPLE: &str = r#"
 [[dialect]]

@@ -434,11 +434,13 @@ fn no_argument_finds_the_gateways_and_the_picker_attaches() {
             .to_string()
     };
     let ports = format!("{},{}", port(&a), port(&b));
+    let home = crate::common::unique_dir("picker-config");
+    let home_str = home.to_string_lossy().to_string();
     let mut pty = Pty::spawn(
         &["--discover-ports", &ports, "--no-listening"],
         120,
         30,
-        &[],
+        &[("XDG_CONFIG_HOME", &home_str)],
     );
     let screen = pty.wait_for("pick one", Duration::from_secs(20));
     assert!(screen.contains("found 2 LLM servers"), "{screen}");
@@ -446,6 +448,13 @@ fn no_argument_finds_the_gateways_and_the_picker_attaches() {
     let second = format!("http://127.0.0.1:{}/metrics", port(&b));
     assert!(screen.contains(&second), "{screen}");
     pty.send(b"\x1b[B");
+    // `s` keeps the highlighted one as a named target of the config file.
+    pty.send(b"s");
+    let name = format!("seed-{}", port(&b));
+    pty.wait_for(&format!("saved as [[target]] {name}"), Duration::from_secs(10));
+    let saved = std::fs::read_to_string(home.join("llmtop").join("config.toml")).unwrap();
+    assert!(saved.contains(&format!("name = \"{name}\"")), "{saved}");
+    assert!(saved.contains(&format!("url = \"{second}\"")), "{saved}");
     pty.send(b"\r");
     let screen = pty.wait_for("LIVE", Duration::from_secs(20));
     assert!(

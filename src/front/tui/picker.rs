@@ -1,5 +1,6 @@
 //! The first-run picker: the LLM servers discovery found on this machine, one line each with
-//! what it is; arrow keys (or j/k) choose, Enter attaches, q or Esc leaves.
+//! what it is; arrow keys (or j/k) choose, Enter attaches, `s` keeps it as a named target of the
+//! config file, q or Esc leaves.
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -33,7 +34,13 @@ pub fn describe(found: &Found) -> (String, String) {
 }
 
 /// Draws the list with `selected` highlighted.
-pub fn render(frame: &mut ratatui::Frame<'_>, found: &[Found], selected: usize, theme: &Theme) {
+pub fn render(
+    frame: &mut ratatui::Frame<'_>,
+    found: &[Found],
+    selected: usize,
+    message: Option<&str>,
+    theme: &Theme,
+) {
     let area = frame.area();
     let [head, list, foot] = Layout::vertical([
         Constraint::Length(2),
@@ -83,29 +90,39 @@ pub fn render(frame: &mut ratatui::Frame<'_>, found: &[Found], selected: usize, 
             ..inner
         },
     );
-    frame.render_widget(
-        Paragraph::new(Span::styled(
-            " ↑/↓ choose · Enter attach · q/Esc leave",
+    let footer = match message {
+        Some(m) => Span::styled(format!(" {m}"), Style::new().fg(theme.warn)),
+        None => Span::styled(
+            " ↑/↓ choose · Enter attach · s save as a [[target]] · q/Esc leave",
             theme.dim(),
-        )),
-        foot,
-    );
+        ),
+    };
+    frame.render_widget(Paragraph::new(footer), foot);
 }
 
 /// Shows the picker until Enter (the index chosen) or q / Esc / Ctrl-C (`None`). The terminal
 /// is restored on every way out.
-pub fn pick(found: &[Found], theme: &Theme) -> anyhow::Result<Option<usize>> {
+///
+/// `save` keeps the highlighted server in the config file and says where (or why not).
+pub fn pick(
+    found: &[Found],
+    theme: &Theme,
+    save: &dyn Fn(&Found) -> Result<String, String>,
+) -> anyhow::Result<Option<usize>> {
     let mut terminal = ratatui::try_init()?;
     let outcome = (|| -> anyhow::Result<Option<usize>> {
         let mut selected = 0usize;
+        let mut message: Option<String> = None;
         loop {
-            terminal.draw(|f| render(f, found, selected, theme))?;
+            terminal.draw(|f| render(f, found, selected, message.as_deref(), theme))?;
             let Event::Key(key) = event::read()? else {
                 continue;
             };
             if key.kind != KeyEventKind::Press {
                 continue;
             }
+            // Any other key puts the key hints back.
+            message = None;
             match key.code {
                 KeyCode::Enter => return Ok(Some(selected)),
                 KeyCode::Esc | KeyCode::Char('q') => return Ok(None),
@@ -116,6 +133,13 @@ pub fn pick(found: &[Found], theme: &Theme) -> anyhow::Result<Option<usize>> {
                     selected = (selected + 1).min(found.len().saturating_sub(1));
                 }
                 KeyCode::Up | KeyCode::Char('k') => selected = selected.saturating_sub(1),
+                KeyCode::Char('s') => {
+                    message = found.get(selected).map(|f| match save(f) {
+                        Ok(done) => done,
+                        Err(why) => format!("not saved: {why}"),
+                    });
+                    continue;
+                }
                 _ => {}
             }
         }
