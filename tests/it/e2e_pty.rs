@@ -451,7 +451,10 @@ fn no_argument_finds_the_gateways_and_the_picker_attaches() {
     // `s` keeps the highlighted one as a named target of the config file.
     pty.send(b"s");
     let name = format!("seed-{}", port(&b));
-    pty.wait_for(&format!("saved as [[target]] {name}"), Duration::from_secs(10));
+    pty.wait_for(
+        &format!("saved as [[target]] {name}"),
+        Duration::from_secs(10),
+    );
     let saved = std::fs::read_to_string(home.join("llmtop").join("config.toml")).unwrap();
     assert!(saved.contains(&format!("name = \"{name}\"")), "{saved}");
     assert!(saved.contains(&format!("url = \"{second}\"")), "{saved}");
