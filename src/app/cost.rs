@@ -1,6 +1,5 @@
 //! `llmtop cost`: what a stated volume, or the traffic a gateway (or a recording) shows, would
 //! cost on every model of the price table.
-use std::io::Write;
 
 use crate::app::cli::{CostArgs, CostFormat, VolumePer};
 use crate::front::report;
@@ -42,16 +41,7 @@ pub async fn run(args: &CostArgs) -> anyhow::Result<()> {
             eprintln!("warning: {w}");
         }
     }
-    match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
-    }
-    Ok(())
+    crate::app::write_output(args.output.as_deref(), &text)
 }
 
 /// The traffic of the target (or recording) over `--for`, as `snapshot` collects it.

@@ -65,7 +65,7 @@ async fn first_run(
         1 => {
             let one = found.found.into_iter().next();
             if let Some(f) = &one {
-                eprintln!("llmtop: attaching to {} ({})", f.url, picker::describe(f).1);
+                eprintln!("llmtop: attaching to {} ({})", f.url, f.summary());
             }
             Ok(one)
         }

@@ -2,7 +2,7 @@
 //! to attach to it.
 use crate::app::cli::{DiscoverArgs, DiscoverFormat};
 use crate::io::config::Config;
-use crate::io::discover::{self, Discovery, FoundKind};
+use crate::io::discover::{self, Discovery};
 
 pub async fn run(args: &DiscoverArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref())?;
@@ -12,10 +12,8 @@ pub async fn run(args: &DiscoverArgs) -> anyhow::Result<()> {
         DiscoverFormat::Json => println!("{}", serde_json::to_string_pretty(&found)?),
         DiscoverFormat::Table => print!("{}", table(&found)),
     }
-    // Scripts can tell "nothing here" from a list.
-    if found.found.is_empty() {
-        std::process::exit(1);
-    }
+    // Scripts can tell "nothing here" from a list: exit 1, after the list of what was tried.
+    anyhow::ensure!(!found.found.is_empty(), "no LLM server found");
     Ok(())
 }
 
@@ -43,19 +41,11 @@ pub fn table(d: &Discovery) -> String {
         d.tried.len()
     ));
     for f in &d.found {
-        let what = match f.kind {
-            FoundKind::Metrics => f.dialect.clone().unwrap_or_default(),
-            FoundKind::NeedsAuth => "needs a key".to_string(),
-            FoundKind::ProbeOnly => f.server.clone().unwrap_or_else(|| "LLM API".into()),
-        };
-        let models = if f.models.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", f.models.join(", "))
-        };
         out.push_str(&format!(
-            "  {:<40} {what}{models}\n      {}\n",
-            f.url, f.note
+            "  {:<40} {}\n      {}\n",
+            f.url,
+            f.summary(),
+            f.note
         ));
     }
     out

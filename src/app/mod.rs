@@ -24,6 +24,21 @@ pub fn log_file(cli: &Cli) -> Option<std::path::PathBuf> {
     }
 }
 
+/// Writes a headless command's output to `-o FILE`, or to stdout.
+pub fn write_output(path: Option<&std::path::Path>, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match path {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display())),
+        None => {
+            let mut out = std::io::stdout();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
 /// Runs what the command line asks for.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {

@@ -1,6 +1,5 @@
 //! `llmtop snapshot`: collect for a while (or read a recording), then print one summary in the
 //! format asked for.
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -206,16 +205,7 @@ fn write_snapshot(args: &SnapshotArgs, snap: &report::Snapshot) -> anyhow::Resul
         SnapshotFormat::InstancesCsv => report::to_instances_csv(snap),
         SnapshotFormat::UpstreamsCsv => report::to_upstreams_csv(snap),
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
-    }
-    Ok(())
+    crate::app::write_output(args.output.as_deref(), &text)
 }
 
 /// `llmtop snapshot --from FILE --at TIME --for W`: the snapshot of the window ending at TIME.

@@ -135,6 +135,21 @@ pub fn parse_tokens(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `$75.80`, `−$70.00`: dollars with the sign before them.
+pub fn signed_usd(v: f64) -> String {
+    let text = usd(Some(v.abs()));
+    if v < 0.0 { format!("−{text}") } else { text }
+}
+
+/// A change in dollars: `+$86.67`, `−$6.95`, `$0.00`.
+pub fn usd_change(v: f64) -> String {
+    if v > 0.0 {
+        format!("+{}", usd(Some(v)))
+    } else {
+        signed_usd(v)
+    }
+}
+
 /// A window length: `5m`, `1h`, `90s`.
 pub fn window(seconds: f64) -> String {
     let s = seconds.round() as u64;
@@ -176,6 +191,15 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dollars_carry_their_sign_in_front() {
+        assert_eq!(signed_usd(75.8), "$75.80");
+        assert_eq!(signed_usd(-70.0), "−$70.00");
+        assert_eq!(usd_change(86.671), "+$86.67");
+        assert_eq!(usd_change(-6.95), "−$6.95");
+        assert_eq!(usd_change(0.0), "$0.00");
+    }
 
     #[test]
     fn spans_ahead_in_minutes_hours_or_days() {

@@ -576,12 +576,6 @@ pub fn comparison_csv(c: &crate::model::compare::Comparison) -> String {
     out
 }
 
-/// `$75.80`, `−$70.00`: the sign before the dollar.
-fn signed_usd(v: f64) -> String {
-    let text = crate::base::format::usd(Some(v.abs()));
-    if v < 0.0 { format!("−{text}") } else { text }
-}
-
 /// The comparison as a table for people: the volume, then one line per row, cheapest first,
 /// then what moving each source model's traffic would do.
 pub fn comparison_table(c: &crate::model::compare::Comparison) -> String {
@@ -625,7 +619,8 @@ pub fn comparison_table(c: &crate::model::compare::Comparison) -> String {
                 .map_or_else(String::new, |x| format!("{x:.2}×")),
             r.savings_percent
                 .map_or_else(String::new, |p| format!("{p:.2} %")),
-            r.savings_usd_per_month.map_or_else(String::new, signed_usd),
+            r.savings_usd_per_month
+                .map_or_else(String::new, crate::base::format::signed_usd),
             as_of,
         ]);
     }
@@ -643,12 +638,11 @@ pub fn comparison_table(c: &crate::model::compare::Comparison) -> String {
     }
     for m in &c.moves {
         if let Some(delta) = m.delta_usd_per_month {
-            let sign = if delta >= 0.0 { "+" } else { "" };
             out.push_str(&format!(
-                "moving {}'s traffic to {}: {sign}{}/month ({} → {})\n",
+                "moving {}'s traffic to {}: {}/month ({} → {})\n",
                 m.from,
                 m.to,
-                signed_usd(delta),
+                crate::base::format::usd_change(delta),
                 usd(m.usd_per_month_now),
                 usd(m.usd_per_month_there)
             ));

@@ -88,6 +88,30 @@ pub struct Found {
     pub note: String,
 }
 
+impl Found {
+    /// What it is in one line, models included: `vllm metrics · llama-3.1-8b`.
+    pub fn summary(&self) -> String {
+        let what = match self.kind {
+            FoundKind::Metrics => format!(
+                "{} metrics",
+                self.dialect.as_deref().unwrap_or("Prometheus")
+            ),
+            FoundKind::NeedsAuth => {
+                "metrics need a key (LITELLM_MASTER_KEY or --bearer-token-env)".into()
+            }
+            FoundKind::ProbeOnly => format!(
+                "{}, no /metrics: probes only",
+                self.server.as_deref().unwrap_or("LLM API")
+            ),
+        };
+        if self.models.is_empty() {
+            what
+        } else {
+            format!("{what} · {}", self.models.join(", "))
+        }
+    }
+}
+
 /// One host:port tried and what it said.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tried {

@@ -46,7 +46,8 @@ pub struct SourceTraffic {
 }
 
 impl SourceTraffic {
-    fn tokens(&self) -> f64 {
+    /// Every token it moved: input (cached included), output and unsplit.
+    pub fn tokens(&self) -> f64 {
         self.input_tokens + self.output_tokens + self.unsplit_tokens
     }
 
@@ -101,10 +102,12 @@ impl Volume {
 
     fn new(period: Period, seconds: f64, sources: Vec<SourceTraffic>) -> Self {
         let sum = |f: fn(&SourceTraffic) -> f64| sources.iter().map(f).sum::<f64>();
+        // Known only when every source counts them: a partial sum would read as the whole.
         let requests = sources
             .iter()
-            .filter_map(|s| s.requests)
-            .reduce(|a, b| a + b);
+            .map(|s| s.requests)
+            .sum::<Option<f64>>()
+            .filter(|_| !sources.is_empty());
         Self {
             period,
             seconds,

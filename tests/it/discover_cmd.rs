@@ -40,6 +40,20 @@ fn serve(answer: fn(&str) -> Option<(u16, String)>) -> u16 {
     port
 }
 
+/// `llmtop discover ARGS` with no config file, logging to a file.
+fn discover(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_llmtop"))
+        .arg("discover")
+        .args(args)
+        .env_remove("LLMTOP_CONFIG")
+        .env(
+            "LLMTOP_LOG_FILE",
+            std::env::temp_dir().join("llmtop-discover.log"),
+        )
+        .output()
+        .expect("run llmtop")
+}
+
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/tests/fixtures/metrics/{name}.prom",
@@ -86,22 +100,13 @@ fn discovery_fingerprints_each_server_and_finishes_in_time() {
     .map(|p| p.to_string())
     .join(",");
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_llmtop"))
-        .args([
-            "discover",
-            "--discover-ports",
-            &ports,
-            "--no-listening",
-            "--format",
-            "json",
-        ])
-        .env_remove("LLMTOP_CONFIG")
-        .env(
-            "LLMTOP_LOG_FILE",
-            std::env::temp_dir().join("llmtop-discover.log"),
-        )
-        .output()
-        .unwrap();
+    let out = discover(&[
+        "--discover-ports",
+        &ports,
+        "--no-listening",
+        "--format",
+        "json",
+    ]);
     let wall = started.elapsed();
     assert!(out.status.success(), "{out:?}");
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -154,20 +159,7 @@ fn nothing_found_says_what_was_tried_and_offers_the_demo() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_llmtop"))
-        .args([
-            "discover",
-            "--discover-ports",
-            &port.to_string(),
-            "--no-listening",
-        ])
-        .env_remove("LLMTOP_CONFIG")
-        .env(
-            "LLMTOP_LOG_FILE",
-            std::env::temp_dir().join("llmtop-discover.log"),
-        )
-        .output()
-        .unwrap();
+    let out = discover(&["--discover-ports", &port.to_string(), "--no-listening"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -177,10 +169,7 @@ fn nothing_found_says_what_was_tried_and_offers_the_demo() {
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(text.contains("nothing listening"), "{text}");
     assert!(text.contains("llmtop --demo"), "{text}");
-    let out = Command::new(env!("CARGO_BIN_EXE_llmtop"))
-        .args(["discover", "--discover-host", "10.0.0.0/8"])
-        .output()
-        .unwrap();
+    let out = discover(&["--discover-host", "10.0.0.0/8"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a range"));
 }

@@ -1,15 +1,18 @@
 //! Dashboard state and its updates: key actions, scrape results and probe progress go in, a new
 //! view model comes out. No terminal I/O here, so every state change is testable.
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::base::pricing::PriceTable;
 use crate::io::probe::{ProbeEvent, ProbeResult};
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+
 use ratatui::layout::{Position, Rect};
 
 use crate::base::keymap::{Action, Keymap};
 use crate::front::tui::theme::{ColorDepth, Theme};
+use crate::model::compare::{Comparison, Volume};
 use crate::model::table::SortColumn;
 use crate::model::view::DashboardView;
 
@@ -232,19 +235,10 @@ impl Page {
 /// The inputs of the last cost comparison and its result. The view changes once per scrape while
 /// frames come much more often; the comparison prices every row of the table, so it is kept.
 #[derive(Debug, Clone, Default)]
-#[allow(clippy::type_complexity)]
-struct CostCache(
-    std::cell::RefCell<
-        Option<(
-            (
-                crate::model::compare::Volume,
-                Option<String>,
-                Option<chrono::NaiveDate>,
-            ),
-            Option<std::sync::Arc<crate::model::compare::Comparison>>,
-        )>,
-    >,
-);
+struct CostCache(std::cell::RefCell<Option<(CostKey, Option<Arc<Comparison>>)>>);
+
+/// What a comparison is computed from: the traffic priced, the baseline, the day (staleness).
+type CostKey = (Volume, Option<String>, Option<chrono::NaiveDate>);
 
 /// Where the last frame drew what, in terminal cells.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -454,10 +448,7 @@ impl App {
 
     /// The window's traffic (or the selected model's) priced on every model of the table,
     /// against the baseline picked with its key; `None` before any tokens are counted.
-    pub fn cost_comparison(
-        &self,
-        now: f64,
-    ) -> Option<std::sync::Arc<crate::model::compare::Comparison>> {
+    pub fn cost_comparison(&self, now: f64) -> Option<Arc<Comparison>> {
         let traffic = &self.view.traffic;
         let volume = match (self.cost_selected_only, self.selected_model_name()) {
             (true, Some(model)) => traffic.only(&model),
@@ -473,16 +464,12 @@ impl App {
         {
             return comparison.clone();
         }
-        let comparison = self.compare_now(&key.0, today).map(std::sync::Arc::new);
+        let comparison = self.compare_now(&key.0, today).map(Arc::new);
         *self.cost_cache.0.borrow_mut() = Some((key, comparison.clone()));
         comparison
     }
 
-    fn compare_now(
-        &self,
-        volume: &crate::model::compare::Volume,
-        today: Option<chrono::NaiveDate>,
-    ) -> Option<crate::model::compare::Comparison> {
+    fn compare_now(&self, volume: &Volume, today: Option<chrono::NaiveDate>) -> Option<Comparison> {
         use crate::model::compare::{CompareOptions, compare};
         let options = CompareOptions {
             baseline: self.cost_baseline.clone(),

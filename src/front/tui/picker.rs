@@ -8,30 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::front::tui::theme::Theme;
-use crate::io::discover::{Found, FoundKind};
-
-/// One found server as the picker shows it: where, and what it is.
-pub fn describe(found: &Found) -> (String, String) {
-    let what = match found.kind {
-        FoundKind::Metrics => format!(
-            "{} metrics",
-            found.dialect.as_deref().unwrap_or("Prometheus")
-        ),
-        FoundKind::NeedsAuth => {
-            "metrics need a key (LITELLM_MASTER_KEY or --bearer-token-env)".into()
-        }
-        FoundKind::ProbeOnly => format!(
-            "{}, no /metrics: probes only",
-            found.server.as_deref().unwrap_or("LLM API")
-        ),
-    };
-    let models = if found.models.is_empty() {
-        String::new()
-    } else {
-        format!(" · {}", found.models.join(", "))
-    };
-    (found.url.clone(), format!("{what}{models}"))
-}
+use crate::io::discover::Found;
 
 /// Draws the list with `selected` highlighted.
 pub fn render(
@@ -69,7 +46,7 @@ pub fn render(
     frame.render_widget(block, list);
     let mut lines = Vec::new();
     for (i, f) in found.iter().enumerate() {
-        let (url, what) = describe(f);
+        let (url, what) = (&f.url, f.summary());
         let style = if i == selected {
             Style::new()
                 .fg(theme.accent)

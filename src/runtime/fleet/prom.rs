@@ -929,7 +929,7 @@ fn traffic(window_counters: &[Option<Grouped>], window: f64) -> crate::model::co
                 requests,
             }
         })
-        .filter(|s| s.input_tokens + s.output_tokens + s.unsplit_tokens > 0.0)
+        .filter(|s| s.tokens() > 0.0)
         .collect();
     Volume::observed(window, sources)
 }

@@ -3,10 +3,9 @@
 use super::*;
 use crate::model::compare::{CompareRow, Comparison};
 
-pub(super) fn render_cost(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, now: f64) {
+pub(super) fn render_cost(frame: &mut Frame<'_>, area: Rect, app: &App, stale: bool, at: f64) {
     let (view, theme) = (&app.view, &app.theme);
     let block = panel(TITLE_COST, vec![], theme, stale);
-    let now_t = now;
     let now = &view.now;
     let w = &view.over_window;
     let label = |s: String| Span::styled(format!("{s:<19}"), theme.dim());
@@ -27,7 +26,7 @@ pub(super) fn render_cost(frame: &mut Frame<'_>, area: Rect, app: &App, stale: b
         ]),
     ];
     // The cheapest alternative for the same tokens, in one line.
-    let cheapest = app.cost_comparison(now_t).and_then(|c| {
+    let cheapest = app.cost_comparison(at).and_then(|c| {
         let current = c.current().and_then(|r| r.usd_per_month);
         c.cheapest().cloned().map(|r| (r, current))
     });
@@ -51,7 +50,7 @@ pub(super) fn render_cost(frame: &mut Frame<'_>, area: Rect, app: &App, stale: b
         ]));
     }
     // The budget that runs out first, and when.
-    if let Some(b) = app.budgets(now_t).first() {
+    if let Some(b) = app.budgets(at).first() {
         let left = match (b.remaining_usd, b.max_usd) {
             (Some(r), Some(m)) => format!("{} of {}", format::usd(Some(r)), format::usd(Some(m))),
             (Some(r), None) => format!("{} left", format::usd(Some(r))),
@@ -255,18 +254,8 @@ fn comparison_row<'a>(r: &CompareRow, c: &Comparison, theme: &Theme, wide: bool)
             .map_or_else(|| UNKNOWN.into(), |p| format!("{p:+.1} %")),
         r.savings_usd_per_month.map_or_else(
             || UNKNOWN.into(),
-            |d| {
-                // The change in the monthly bill of moving there: the opposite of the saving.
-                let delta = -d;
-                let sign = if delta > 0.0 {
-                    "+"
-                } else if delta < 0.0 {
-                    "−"
-                } else {
-                    ""
-                };
-                format!("{sign}{}", format::usd(Some(delta.abs())))
-            },
+            // The change in the monthly bill of moving there: the opposite of the saving.
+            |d| format::usd_change(-d),
         ),
         match (&r.price_as_of, r.price_possibly_stale) {
             _ if r.current && r.price_possibly_stale => "a price possibly stale".into(),
