@@ -1,5 +1,6 @@
 //! Scrape-parsing throughput: `llmtop::base::exposition` vs `prometheus-parse` 0.2.5
-//! on a ~1 MB vLLM body (the fixture repeated with a distinct `engine` label).
+//! on a ~1 MB vLLM body (the fixture repeated with a distinct `engine` label), and what label
+//! redaction adds to a parse on a ~1 MB LiteLLM body where every series names a user.
 use std::hint::black_box;
 use std::io::{BufRead, Cursor};
 
@@ -8,6 +9,7 @@ use llmtop::base::exposition::{decode_body, parse};
 use prometheus_parse::Scrape;
 
 const VLLM: &str = include_str!("../tests/fixtures/metrics/vllm.prom");
+const LITELLM: &str = include_str!("../tests/fixtures/metrics/litellm_budget.prom");
 const TARGET_BYTES: usize = 1 << 20;
 
 fn vllm_body() -> String {
@@ -66,5 +68,30 @@ fn bench_parse(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_parse);
+/// Parse alone against redact-then-parse with the recording default (every `user`,
+/// `client_ip`, `user_agent`… value hashed), on the same body.
+fn bench_redact(c: &mut Criterion) {
+    let mut body = String::with_capacity(TARGET_BYTES + LITELLM.len());
+    let mut n = 0;
+    while body.len() < TARGET_BYTES {
+        body.push_str(&LITELLM.replace("user=\"alice\"", &format!("user=\"user{n}@example.com\"")));
+        n += 1;
+    }
+    let redactor = llmtop::base::redact::LabelRedactor::defaults();
+    assert!(matches!(redactor.redact(&body), std::borrow::Cow::Owned(_)));
+    let mut g = c.benchmark_group("redact_litellm_1mb");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("parse", |b| {
+        b.iter(|| parse(black_box(&body)).samples.len())
+    });
+    g.bench_function("redact_and_parse", |b| {
+        b.iter(|| {
+            let text = redactor.redact(black_box(&body));
+            parse(&text).samples.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_parse, bench_redact);
 criterion_main!(benches);

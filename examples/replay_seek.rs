@@ -49,6 +49,7 @@ fn write_recording(path: &Path, seconds: u64) -> anyhow::Result<()> {
         interval_ns: Some(1_000_000_000),
         api_base: None,
         limits: None,
+        redaction: None,
     };
     let mut rec = Recorder::create(path, header, Scrub::new())?;
     for s in 0..seconds {

@@ -144,6 +144,8 @@ pub fn open_record(
             crate::base::secret::Reach::File,
         )),
         limits: None,
+        // A bench records request results, which carry no labels.
+        redaction: None,
     };
     record::Recorder::create(path, header, scrub)
 }

@@ -273,7 +273,35 @@ pub struct TargetArgs {
     pub record: Option<PathBuf>,
 
     #[command(flatten)]
+    pub redact: RedactArgs,
+
+    #[command(flatten)]
     pub tls: TlsArgs,
+}
+
+/// Which labels' values never reach the screen, a recording or an export.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RedactArgs {
+    /// Hash (or drop) the values of these labels in every scrape before anything parses, shows,
+    /// records or exports them: comma-separated names, `*` as a wildcard, `default` for the
+    /// built-in personal-data list (user, end_user, *email*, client_ip, …), `none` for nothing.
+    /// Without it, the config file's [redact] list applies, and a --record session uses `default`.
+    #[arg(
+        long,
+        value_name = "LABELS",
+        env = "LLMTOP_REDACT_LABELS",
+        value_delimiter = ','
+    )]
+    pub redact_labels: Option<Vec<String>>,
+
+    /// What redaction does to a value: `hash` (anon-…, the same within a run) or `drop` (the
+    /// label goes).
+    #[arg(long, value_name = "MODE", env = "LLMTOP_REDACT_MODE", value_parser = parse_redact_mode)]
+    pub redact_mode: Option<crate::base::redact::RedactMode>,
+}
+
+fn parse_redact_mode(text: &str) -> Result<crate::base::redact::RedactMode, String> {
+    crate::base::redact::RedactMode::parse(text)
 }
 
 /// Which TLS certificates to trust; shared by the dashboard, `snapshot`, `probe` and `bench`.
@@ -812,6 +840,9 @@ pub struct ReplayArgs {
     pub log_file: Option<PathBuf>,
 
     #[command(flatten)]
+    pub redact: RedactArgs,
+
+    #[command(flatten)]
     pub ui: UiArgs,
 }
 
@@ -866,6 +897,8 @@ impl From<&TargetArgs> for crate::io::config::TargetSpec {
             max_models: a.max_models,
             max_body_mib: a.max_body_mib,
             record: a.record.clone(),
+            redact_labels: a.redact.redact_labels.clone(),
+            redact_mode: a.redact.redact_mode,
             tls: a.tls.settings(),
         }
     }

@@ -7,7 +7,10 @@ use crate::io::config::Config;
 use crate::model::compare::{self, CompareOptions, Period, Volume};
 
 pub async fn run(args: &CostArgs) -> anyhow::Result<()> {
-    let config = Config::load(args.target.config.as_deref())?;
+    let config = Config::load(args.target.config.as_deref())?.with_redaction_flags(
+        args.target.redact.redact_labels.as_deref(),
+        args.target.redact.redact_mode,
+    );
     let prices = config.price_table();
     let (volume, warnings) = match args.tokens {
         Some(tokens) => {

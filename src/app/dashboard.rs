@@ -9,7 +9,10 @@ use crate::runtime::session::Session;
 
 /// Loads the config once, starts the session and runs the dashboard until the user quits.
 pub async fn run(cli: &Cli) -> anyhow::Result<()> {
-    let config = Config::load(cli.target.config.as_deref())?;
+    let config = Config::load(cli.target.config.as_deref())?.with_redaction_flags(
+        cli.target.redact.redact_labels.as_deref(),
+        cli.target.redact.redact_mode,
+    );
     let ui: tui::UiOptions = (&cli.ui).into();
     let theme = tui::choose_theme(&ui, config.theme.as_deref())?;
     let mut chosen = cli.target.clone();

@@ -35,7 +35,10 @@ pub async fn collect(
         at.is_none() || from.is_some(),
         "--at needs --from FILE (a live snapshot always ends now)"
     );
-    let config = Config::load(target.config.as_deref())?;
+    let config = Config::load(target.config.as_deref())?.with_redaction_flags(
+        target.redact.redact_labels.as_deref(),
+        target.redact.redact_mode,
+    );
     let mut snap = gather(target, from, at, collect_for, &config).await?;
     with_config_budgets(&mut snap, &config);
     Ok(snap)

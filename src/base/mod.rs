@@ -10,5 +10,6 @@ pub mod logging;
 pub mod net;
 pub mod pricing;
 pub mod promql;
+pub mod redact;
 pub mod secret;
 pub mod signal;

@@ -26,6 +26,8 @@ pub struct Config {
     pub theme: Option<String>,
     /// `[budget]`: monthly USD budgets for the gateway and per model.
     pub budget: crate::model::budget::BudgetConfig,
+    /// `[redact]`: labels whose values are hashed or dropped before anything sees them.
+    pub redact: crate::base::redact::RedactConfig,
 }
 
 /// A `[[target]]` of the config file. Secrets are named by variable or file, never written inline.
@@ -80,11 +82,31 @@ pub struct TargetSpec {
     pub max_body_mib: usize,
     /// `--record FILE`.
     pub record: Option<PathBuf>,
+    /// `--redact-labels`: `None` when the flag is absent (the config file or the recording
+    /// default decides).
+    pub redact_labels: Option<Vec<String>>,
+    pub redact_mode: Option<crate::base::redact::RedactMode>,
     pub tls: crate::base::net::TlsSettings,
 }
 
 impl TargetSpec {
     /// The scrape's headers and bearer token, resolved (see [`crate::base::credentials`]).
+    /// The label redactor: `--redact-labels`, else the config file's `[redact]`, else the
+    /// built-in personal-data list when recording.
+    pub fn redactor(
+        &self,
+        config: &Config,
+    ) -> anyhow::Result<Option<std::sync::Arc<crate::base::redact::LabelRedactor>>> {
+        crate::base::redact::resolve(
+            self.redact_labels.as_deref(),
+            self.redact_mode,
+            &config.redact,
+            self.record.is_some(),
+        )
+        .map(|r| r.map(std::sync::Arc::new))
+        .map_err(|e| anyhow::anyhow!("--redact-labels: {e}"))
+    }
+
     pub fn scrape_headers(&self) -> anyhow::Result<(reqwest::header::HeaderMap, String)> {
         crate::base::credentials::scrape_headers(
             &self.headers,
@@ -107,6 +129,8 @@ struct ConfigFile {
     target: Vec<NamedTarget>,
     #[serde(default)]
     budget: crate::model::budget::BudgetConfig,
+    #[serde(default)]
+    redact: crate::base::redact::RedactConfig,
     /// `action = "key"` or `action = ["key", …]`; spans give error messages their line.
     #[serde(default)]
     keys: std::collections::BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>,
@@ -201,6 +225,14 @@ pub fn template() -> String {
 # [budget.models]
 # "gpt-4o" = 200
 
+# Labels with personal data (users, emails, client IPs): their values are hashed ("anon-…",
+# with a key that is random per run and never stored) or dropped before they are parsed, shown,
+# recorded or exported. "default" stands for the built-in list, which `--record` uses when
+# nothing is set here; "none" turns it off. `--redact-labels` overrides this.
+# [redact]
+# labels = ["default", "team_alias"]
+# mode = "hash"   # or "drop"
+
 # Dashboard keys: action = "key" or ["key", …]. A listed action gets exactly these keys (its
 # defaults go); a key may belong to one action only. Keys: one character ("q", "P" for Shift-p,
 # "?"), "ctrl-c", "shift-tab", "esc", "enter", "tab", "space", "up", "down", "left", "right",
@@ -287,7 +319,24 @@ impl Config {
             keymap,
             theme: file.theme,
             budget: file.budget,
+            redact: file.redact,
         })
+    }
+
+    /// `--redact-labels` / `--redact-mode` laid over the file's `[redact]`, for the commands
+    /// that read a recording (whose redaction the config carries).
+    pub fn with_redaction_flags(
+        mut self,
+        labels: Option<&[String]>,
+        mode: Option<crate::base::redact::RedactMode>,
+    ) -> Self {
+        if let Some(labels) = labels {
+            self.redact.labels = labels.to_vec();
+        }
+        if mode.is_some() {
+            self.redact.mode = mode;
+        }
+        self
     }
 
     /// When the positional URL names a `[[target]]`, the target's settings fill in whatever the

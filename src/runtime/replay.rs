@@ -91,7 +91,7 @@ impl std::fmt::Debug for Replay {
     }
 }
 
-fn replay_target(header: &Header) -> anyhow::Result<ScrapeTarget> {
+fn replay_target(header: &Header, config: &Config) -> anyhow::Result<ScrapeTarget> {
     let url = url::Url::parse(&header.target)
         .with_context(|| format!("the recorded target {:?} is not a URL", header.target))?;
     Ok(ScrapeTarget {
@@ -103,6 +103,11 @@ fn replay_target(header: &Header) -> anyhow::Result<ScrapeTarget> {
         max_body_bytes: usize::MAX,
         dialect_override: header.dialect.clone(),
         auth_hint: String::new(),
+        // The config file's `[redact]` (or the command's `--redact-labels`): a recording made
+        // before redaction existed, or with `none`, is redacted on the way to the screen.
+        redactor: crate::base::redact::resolve(None, None, &config.redact, false)
+            .map_err(|e| anyhow::anyhow!("[redact]: {e}"))?
+            .map(std::sync::Arc::new),
     })
 }
 
@@ -130,7 +135,7 @@ impl Replay {
             path.display()
         );
         let config = config.clone();
-        let target = replay_target(&overview.header)?;
+        let target = replay_target(&overview.header, &config)?;
         let session = replay_session(&overview.header, &target, &config)?;
         let dialects = session.dialects.clone();
         let mut replay = Self {
@@ -159,6 +164,13 @@ impl Replay {
                 "the recording was mapped with dialect {d:?}, unknown here: pass the --config that defines it"
             ));
         }
+        if let Some(r) = &replay.overview.header.redaction {
+            replay.session.notices.push(format!(
+                "recorded with the values of {} {}ed",
+                r.labels.join(", "),
+                r.mode
+            ));
+        }
         if let Some(t) = &replay.overview.torn {
             replay
                 .session
@@ -180,7 +192,7 @@ impl Replay {
         self.reader = open(&self.path)?;
         self.next = None;
         // An appended session's header may have changed the dialect override on the way.
-        self.target = replay_target(&self.overview.header)?;
+        self.target = replay_target(&self.overview.header, &self.config)?;
         self.sticky = self.target.dialect_override.clone();
         self.applied_to = f64::NEG_INFINITY;
         self.max_applied = f64::NEG_INFINITY;
@@ -325,8 +337,12 @@ impl Replay {
                 None
             }
             Record::Scrape(s) => {
+                let body = match &self.target.redactor {
+                    Some(r) => r.redact(&s.body),
+                    None => std::borrow::Cow::Borrowed(&*s.body),
+                };
                 let mut data =
-                    scrape::map_text(s.t, &s.body, &self.target, &self.dialects, &mut self.sticky);
+                    scrape::map_text(s.t, &body, &self.target, &self.dialects, &mut self.sticky);
                 data.bytes = s.bytes;
                 data.duration = Duration::from_nanos(s.duration_ns);
                 self.session.apply_scrape(ScrapeOutcome::Ok(Box::new(data)));

@@ -81,6 +81,10 @@ fn open_recorder(
             crate::base::secret::Reach::File,
         )),
         limits: Some(limits.into()),
+        redaction: target
+            .redactor
+            .as_deref()
+            .map(crate::io::record::RedactionNote::of),
     };
     record::Recorder::create(path, header, scrub)
 }
@@ -155,6 +159,7 @@ impl Session {
             max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
             dialect_override: args.dialect.clone(),
             auth_hint,
+            redactor: args.redactor(config)?,
         };
         let (api_key, _) = crate::base::credentials::resolve_api_key(
             args.api_key_file.as_deref(),

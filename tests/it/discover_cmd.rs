@@ -1,44 +1,10 @@
 //! `llmtop discover` against fake servers on loopback ports the test picks: a gateway's metrics,
 //! one that needs a key, an OpenAI-compatible API with no /metrics, an Ollama, one that hangs and
 //! one that is not an LLM server at all.
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-/// A tiny HTTP/1.1 server on 127.0.0.1: `answer(path)` gives status and body; `None` hangs.
-fn serve(answer: fn(&str) -> Option<(u16, String)>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    return;
-                }
-                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                match answer(&path) {
-                    Some((status, body)) => {
-                        let mut s = stream;
-                        let _ = write!(
-                            s,
-                            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                    None => std::thread::sleep(Duration::from_secs(30)),
-                }
-            });
-        }
-    });
-    port
-}
+use crate::common::{fixture, serve};
+use std::time::{Duration, Instant};
 
 /// `llmtop discover ARGS` with no config file, logging to a file.
 fn discover(args: &[&str]) -> std::process::Output {
@@ -52,14 +18,6 @@ fn discover(args: &[&str]) -> std::process::Output {
         )
         .output()
         .expect("run llmtop")
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/metrics/{name}.prom",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
 }
 
 #[test]
@@ -156,7 +114,7 @@ fn discovery_fingerprints_each_server_and_finishes_in_time() {
 fn nothing_found_says_what_was_tried_and_offers_the_demo() {
     let port = {
         // A port that was free a moment ago: nothing listens there.
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let out = discover(&["--discover-ports", &port.to_string(), "--no-listening"]);

@@ -66,6 +66,7 @@ fn target(addr: SocketAddr) -> ScrapeTarget {
         max_body_bytes: 8 << 20,
         dialect_override: None,
         auth_hint: String::new(),
+        redactor: None,
     }
 }
 

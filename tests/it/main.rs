@@ -22,6 +22,7 @@ mod prometheus_compare;
 mod promql_vectors;
 mod properties;
 mod record_replay;
+mod redaction;
 mod redirect_tls;
 mod scrape_http;
 mod secret_canary;

@@ -101,6 +101,7 @@ fn target(url: &str, headers: ReqHeaders) -> ScrapeTarget {
         max_body_bytes: 1024 * 1024,
         dialect_override: None,
         auth_hint: "hint".into(),
+        redactor: None,
     }
 }
 

@@ -61,6 +61,7 @@ fn target(url: &str, headers: ReqHeaders, auth_hint: &str) -> ScrapeTarget {
         max_body_bytes: 1024 * 1024,
         dialect_override: None,
         auth_hint: auth_hint.into(),
+        redactor: None,
     }
 }
 

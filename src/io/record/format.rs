@@ -69,6 +69,39 @@ pub struct Header {
     /// OpenAI-compatible API base of the probes, redacted like `target`.
     pub api_base: Option<String>,
     pub limits: Option<RecordedLimits>,
+    /// Labels whose values were redacted before the bodies were written (absent when none were,
+    /// and in files from before redaction existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<RedactionNote>,
+}
+
+/// What a recording's redaction did, so whoever replays it knows why values read `anon-…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedactionNote {
+    /// The label names (with `*` wildcards) whose values were replaced.
+    pub labels: Vec<String>,
+    /// `hash` or `drop`.
+    pub mode: String,
+    /// A sentence for a human reading the file.
+    pub note: String,
+}
+
+impl RedactionNote {
+    pub fn of(redactor: &crate::base::redact::LabelRedactor) -> Self {
+        let how = match redactor.mode() {
+            crate::base::redact::RedactMode::Hash => {
+                "replaced by anon-<hash> (a keyed hash whose key was random and never stored)"
+            }
+            crate::base::redact::RedactMode::Drop => "removed with their labels",
+        };
+        Self {
+            labels: redactor.patterns().to_vec(),
+            mode: redactor.mode().as_str().to_string(),
+            note: format!(
+                "values of these labels were {how} before the bodies were recorded; pass --redact-labels none to record them as scraped"
+            ),
+        }
+    }
 }
 
 /// One successful scrape: the body exactly as the parser saw it (decoded to text).
@@ -299,5 +332,6 @@ pub(crate) fn test_header() -> Header {
         interval_ns: Some(1_000_000_000),
         api_base: None,
         limits: None,
+        redaction: None,
     }
 }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use crate::base::clock::unix_now;
 use crate::base::dialect::{self, Dialect};
 use crate::base::exposition;
+use crate::base::redact::LabelRedactor;
 use crate::base::signal::{CanonicalSample, Signal};
 use crate::model::store::TargetStore;
 
@@ -28,6 +29,8 @@ pub struct ScrapeTarget {
     pub dialect_override: Option<String>,
     /// How to say which credential to set when the gateway answers 401/403.
     pub auth_hint: String,
+    /// Personal-data labels rewritten in every body before it is parsed or recorded.
+    pub redactor: Option<Arc<LabelRedactor>>,
 }
 
 /// Without header values, and without the URL's userinfo and query, any of which may hold a
@@ -43,6 +46,7 @@ impl std::fmt::Debug for ScrapeTarget {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("dialect_override", &self.dialect_override)
             .field("auth_hint", &self.auth_hint)
+            .field("redactor", &self.redactor)
             .finish()
     }
 }
@@ -218,7 +222,7 @@ pub async fn scrape_once(
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let body = bytes::Bytes::from(body);
+    let body = redact_body(target.redactor.as_deref(), bytes::Bytes::from(body));
     let text = exposition::decode_body(&body);
     let mut data = map_text(time, &text, target, dialects, sticky_dialect);
     data.bytes = body.len();
@@ -226,6 +230,22 @@ pub async fn scrape_once(
     drop(text);
     data.body = body;
     ScrapeOutcome::Ok(Box::new(data))
+}
+
+/// The body with its personal-data labels rewritten: what the parser, the screen and a recording
+/// see. Untouched (and not copied) without a redactor or when nothing matched.
+pub fn redact_body(redactor: Option<&LabelRedactor>, body: bytes::Bytes) -> bytes::Bytes {
+    let Some(redactor) = redactor else {
+        return body;
+    };
+    let rewritten = match redactor.redact(&exposition::decode_body(&body)) {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(text) => Some(text),
+    };
+    match rewritten {
+        None => body,
+        Some(text) => bytes::Bytes::from(text),
+    }
 }
 
 /// Parses a decoded body and maps it with the target's dialect: the part of a scrape after the
@@ -408,6 +428,7 @@ mod tests {
             max_body_bytes: 64 << 20,
             dialect_override: None,
             auth_hint: String::new(),
+            redactor: None,
         };
         let dialects = crate::base::dialect::builtin();
         let data = map_text(1.0, &text, &target, &dialects, &mut None);
@@ -455,6 +476,7 @@ mod tests {
             max_body_bytes: 1024,
             dialect_override: None,
             auth_hint: "set --bearer-token-env".into(),
+            redactor: None,
         };
         let shown = format!("{target:?}");
         assert!(

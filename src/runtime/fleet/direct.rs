@@ -207,6 +207,7 @@ mod tests {
             max_body_bytes: 1 << 20,
             dialect_override: None,
             auth_hint: String::new(),
+            redactor: None,
         }
     }
 

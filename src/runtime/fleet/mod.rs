@@ -77,6 +77,7 @@ pub fn direct_target(
         interval: own.interval,
         timeout: own.timeout,
         max_body_bytes: own.max_body_mib.saturating_mul(1024 * 1024),
+        redactor: own.redactor(config)?,
         dialect_override: own.dialect,
         auth_hint,
     })

@@ -193,3 +193,47 @@ pub async fn session(
 pub fn default_config() -> llmtop::io::config::Config {
     llmtop::io::config::Config::load(None).expect("the default config loads")
 }
+
+/// A tiny HTTP/1.1 server on 127.0.0.1: `answer(path)` gives status and body; `None` hangs.
+pub fn serve(answer: fn(&str) -> Option<(u16, String)>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                match answer(&path) {
+                    Some((status, body)) => {
+                        let mut s = stream;
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                    None => std::thread::sleep(Duration::from_secs(30)),
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A metrics fixture's text (`tests/fixtures/metrics/NAME.prom`).
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/metrics/{name}.prom",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
