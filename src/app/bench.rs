@@ -6,12 +6,110 @@ use std::path::Path;
 use crate::app::cli::{BenchArgs, BenchFormat};
 use crate::base::credentials;
 use crate::io::config::Config;
+use crate::io::loadgen::schedule::RateShape;
 use crate::io::loadgen::stats::{self, RunInfo};
+use crate::io::loadgen::sweep::{self, Slo};
 use crate::io::loadgen::{
-    DEFAULT_REQUESTS, EXIT_INTERRUPTED, Interrupt, Plan, execute_recorded, load_prompts, output,
-    progress,
+    ArrivalPlan, DEFAULT_REQUESTS, EXIT_INTERRUPTED, Interrupt, Plan, execute_recorded,
+    load_prompts, output, progress,
 };
 use crate::io::probe::{ProbeRequest, RetryPolicy};
+
+/// Everything a run's steps share: what to send, where, with which client, prices and file.
+struct Bench<'a> {
+    args: &'a BenchArgs,
+    template: ProbeRequest,
+    prompts: Vec<String>,
+    api_base: url::Url,
+    prices: crate::base::pricing::PriceTable,
+    client: reqwest::Client,
+    record: Option<crate::io::record::Recorder>,
+}
+
+/// One step's result: its summary, and whether Ctrl-C cut it short.
+struct StepRun {
+    summary: serde_json::Value,
+    interrupted: bool,
+}
+
+impl Bench<'_> {
+    /// `-n` (with its default), or none with `--duration`; a sweep's steps default to 10 s.
+    fn requests(&self) -> Option<u64> {
+        match (self.args.requests, self.args.duration) {
+            (Some(n), _) => Some(n),
+            (None, Some(_)) => None,
+            (None, None) if self.args.sweep || self.args.rate.len() > 1 => None,
+            (None, None) => Some(DEFAULT_REQUESTS),
+        }
+    }
+
+    fn duration(&self) -> Option<std::time::Duration> {
+        match (self.args.requests, self.args.duration) {
+            (None, None) if self.args.sweep || self.args.rate.len() > 1 => Some(STEP_DURATION),
+            (_, d) => d,
+        }
+    }
+
+    /// Runs one step: closed loop when `arrivals` is `None`.
+    async fn step(&mut self, arrivals: Option<ArrivalPlan>, interrupt: Interrupt) -> StepRun {
+        let args = self.args;
+        let requests = self.requests();
+        let duration = self.duration();
+        let plan = Plan {
+            template: self.template.clone(),
+            prompts: self.prompts.clone(),
+            requests,
+            concurrency: args.concurrency,
+            arrivals,
+            warmup: args.warmup,
+            duration,
+            seed: args.seed,
+            slo: args.goodput,
+            fast_http: true,
+        };
+        let rate = arrivals.and_then(|a| match a.shape {
+            RateShape::Constant(r) => Some(r),
+            RateShape::Ramp { .. } => None,
+        });
+        let info = RunInfo {
+            model: args.model.clone(),
+            target: self.api_base.origin().ascii_serialization(),
+            stream: args.stream,
+            concurrency: args.concurrency,
+            rate,
+            requests_target: requests,
+            duration_limit: duration,
+            max_tokens: args.max_tokens,
+            prompts: plan.prompts.len(),
+            seed: args.seed,
+            slo: args.goodput,
+            arrivals: arrivals.filter(|a| rate.is_none() || a.burstiness != 1.0),
+            warmup: args.warmup,
+        };
+        let progress = progress::Progress::new(std::io::stderr().is_terminal(), requests, duration);
+        let outcome = execute_recorded(
+            &self.client,
+            plan,
+            &self.prices,
+            interrupt,
+            Some(progress),
+            self.record.as_mut(),
+        )
+        .await;
+        StepRun {
+            summary: stats::summary_json(
+                &info,
+                &outcome.recorder,
+                outcome.elapsed,
+                outcome.interrupted,
+            ),
+            interrupted: outcome.interrupted,
+        }
+    }
+}
+
+/// How long each step of a sweep or a rate list runs when neither `-n` nor `--duration` is given.
+pub const STEP_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the command; prints the summary on stdout. After Ctrl-C the process exits with 130.
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -22,6 +120,14 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Some(path) => load_prompts(path)?,
         None => vec![args.prompt.clone()],
     };
+    if let Some(slo) = &args.slo
+        && slo.needs_stream()
+        && !args.stream
+    {
+        anyhow::bail!(
+            "--slo names TTFT, TPOT or ITL, which only a streamed run measures: add --stream"
+        );
+    }
     let headers = credentials::header_pairs(&args.headers)?;
     let gateway = crate::io::demo::spawn_quiet(args.demo).await?;
     let api_base = match &gateway {
@@ -48,78 +154,200 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     for (name, value) in headers {
         template = template.with_header(name, value);
     }
-    let requests = match (args.requests, args.duration) {
-        (Some(n), _) => Some(n),
-        (None, Some(_)) => None,
-        (None, None) => Some(DEFAULT_REQUESTS),
-    };
-    let plan = Plan {
-        template,
-        prompts,
-        requests,
-        concurrency: args.concurrency,
-        rate: args.rate,
-        duration: args.duration,
-        seed: args.seed,
-        slo: args.goodput,
-        fast_http: true,
-    };
-    let info = RunInfo {
-        model: args.model.clone(),
-        target: api_base.origin().ascii_serialization(),
-        stream: args.stream,
-        concurrency: args.concurrency,
-        rate: args.rate,
-        requests_target: requests,
-        duration_limit: args.duration,
-        max_tokens: args.max_tokens,
-        prompts: plan.prompts.len(),
-        seed: args.seed,
-        slo: args.goodput,
-    };
     let client = crate::base::net::http_client(&args.tls.settings())?;
     let interrupt = Interrupt::install()?;
-    let progress =
-        progress::Progress::new(std::io::stderr().is_terminal(), requests, args.duration);
-    let mut record = match &args.record {
+    let record = match &args.record {
         Some(path) => Some(open_record(path, &api_base, scrub)?),
         None => None,
     };
-    let outcome = execute_recorded(
-        &client,
-        plan,
-        &prices,
-        interrupt,
-        Some(progress),
-        record.as_mut(),
-    )
-    .await;
+    let mut bench = Bench {
+        args,
+        template,
+        prompts,
+        api_base,
+        prices,
+        client,
+        record,
+    };
+    let (text, interrupted) = if args.sweep {
+        sweep(&mut bench, &interrupt).await?
+    } else if args.rate.len() > 1 {
+        rate_steps(&mut bench, &interrupt).await?
+    } else {
+        let arrivals = single_arrivals(args);
+        let run = bench.step(arrivals, interrupt.clone()).await;
+        let text = match args.format {
+            BenchFormat::Json => serde_json::to_string_pretty(&run.summary)?,
+            BenchFormat::Csv => output::csv(&run.summary),
+            BenchFormat::Text => output::text(&run.summary),
+        };
+        (text, run.interrupted)
+    };
     // Closes the last chunk before the summary is printed.
-    drop(record);
+    drop(bench);
     if let Some(gateway) = gateway {
         gateway.shutdown().await;
     }
-    let summary = stats::summary_json(
-        &info,
-        &outcome.recorder,
-        outcome.elapsed,
-        outcome.interrupted,
-    );
-    let text = match args.format {
-        BenchFormat::Json => serde_json::to_string_pretty(&summary)?,
-        BenchFormat::Csv => output::csv(&summary),
-        BenchFormat::Text => output::text(&summary),
-    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{text}")?;
         out.flush()?;
     }
-    if outcome.interrupted {
+    if interrupted {
         let _ = std::io::stderr().flush();
         std::process::exit(EXIT_INTERRUPTED);
     }
     Ok(())
+}
+
+/// The open loop of a single run: `--ramp-up`, one `--rate`, or none (closed loop).
+fn single_arrivals(args: &BenchArgs) -> Option<ArrivalPlan> {
+    let shape = match (
+        args.ramp_up,
+        args.ramp_from,
+        args.ramp_to,
+        args.rate.first(),
+    ) {
+        (Some(kind), Some(from), Some(to), _) => RateShape::Ramp { kind, from, to },
+        (_, _, _, Some(&r)) => RateShape::Constant(r),
+        _ => return None,
+    };
+    Some(ArrivalPlan {
+        shape,
+        burstiness: args.burstiness,
+    })
+}
+
+/// A step as the JSON output lists it.
+fn step_json(
+    step: usize,
+    phase: &str,
+    asked: Option<f64>,
+    slo: Option<&Slo>,
+    summary: serde_json::Value,
+) -> serde_json::Value {
+    let checks = slo.map(|s| s.check(&summary));
+    let pass = checks.as_ref().map(|c| c.iter().all(|c| c.pass));
+    serde_json::json!({
+        "step": step,
+        "phase": phase,
+        "asked_rate": asked,
+        "pass": pass,
+        "checks": checks.map(|c| c.iter().map(|c| c.to_json()).collect::<Vec<_>>()),
+        "saturated": asked.is_some_and(|r| sweep::saturated(r, &summary)),
+        "summary": summary,
+    })
+}
+
+/// Prints a finished step's line: on stdout for the text format (it is the report), on stderr
+/// otherwise (stdout is one JSON or CSV document).
+fn announce(args: &BenchArgs, step: &serde_json::Value) {
+    let line = output::step_line(step);
+    if args.format == BenchFormat::Text {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+/// The whole report of a multi-step run in the format asked for.
+fn steps_report(
+    args: &BenchArgs,
+    steps: &[serde_json::Value],
+    sweep: Option<serde_json::Value>,
+) -> anyhow::Result<String> {
+    Ok(match args.format {
+        BenchFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
+            "schema_version": stats::SCHEMA_VERSION,
+            "slo": args.slo.as_ref().map(|s| s.rules.iter().map(|r| r.text.clone()).collect::<Vec<_>>()),
+            "sweep": sweep,
+            "steps": steps,
+        }))?,
+        BenchFormat::Csv => output::steps_csv(steps),
+        BenchFormat::Text => {
+            let open: Vec<(f64, serde_json::Value)> = steps
+                .iter()
+                .filter_map(|s| Some((s["asked_rate"].as_f64()?, s["summary"].clone())))
+                .collect();
+            let mut text = format!("\n{}", sweep::chart(&open, 32));
+            if let Some(answer) = &sweep {
+                text.push('\n');
+                text.push_str(&sweep::answer_line(answer));
+            }
+            text
+        }
+    })
+}
+
+/// `--rate 5,10,20`: one open-loop step per rate, in the order given.
+async fn rate_steps(
+    bench: &mut Bench<'_>,
+    interrupt: &Interrupt,
+) -> anyhow::Result<(String, bool)> {
+    let args = bench.args;
+    let mut steps = Vec::new();
+    let mut interrupted = false;
+    for (i, &rate) in args.rate.iter().enumerate() {
+        let run = bench
+            .step(
+                Some(ArrivalPlan {
+                    shape: RateShape::Constant(rate),
+                    burstiness: args.burstiness,
+                }),
+                interrupt.clone(),
+            )
+            .await;
+        let step = step_json(i + 1, "rate", Some(rate), args.slo.as_ref(), run.summary);
+        announce(args, &step);
+        steps.push(step);
+        if run.interrupted {
+            interrupted = true;
+            break;
+        }
+    }
+    Ok((steps_report(args, &steps, None)?, interrupted))
+}
+
+/// `--sweep`: the throughput probe, then the bounded search of [`sweep::Search`].
+async fn sweep(bench: &mut Bench<'_>, interrupt: &Interrupt) -> anyhow::Result<(String, bool)> {
+    let args = bench.args;
+    let Some(slo) = args.slo.clone() else {
+        anyhow::bail!("--sweep needs --slo");
+    };
+    let mut steps = Vec::new();
+    let probe = bench.step(None, interrupt.clone()).await;
+    let probe_rps = probe.summary["requests_per_second"].as_f64().unwrap_or(0.0);
+    let step = step_json(0, "throughput", None, Some(&slo), probe.summary);
+    announce(args, &step);
+    steps.push(step);
+    let mut search = sweep::Search::new(
+        args.sweep_tolerance,
+        usize::try_from(args.sweep_steps).unwrap_or(8),
+    );
+    let mut interrupted = probe.interrupted;
+    while !interrupted && let Some(rate) = search.next(probe_rps) {
+        let run = bench
+            .step(
+                Some(ArrivalPlan {
+                    shape: RateShape::Constant(rate),
+                    burstiness: args.burstiness,
+                }),
+                interrupt.clone(),
+            )
+            .await;
+        interrupted = run.interrupted;
+        let step = step_json(steps.len(), "search", Some(rate), Some(&slo), run.summary);
+        announce(args, &step);
+        // A step cut short by Ctrl-C says nothing about the rate.
+        if !interrupted {
+            search.record(rate, step["pass"] == true);
+        }
+        steps.push(step);
+    }
+    let answer = search.answer_json(probe_rps);
+    Ok((steps_report(args, &steps, Some(answer))?, interrupted))
 }
 
 /// Opens `--record` for a bench run; the API key and header values are scrubbed from every line.

@@ -383,6 +383,14 @@ pub struct DemoArgs {
     /// Print every fault scenario with what it does, and exit.
     #[arg(long, env = "LLMTOP_DEMO_LIST_SCENARIOS", value_parser = clap::builder::BoolishValueParser::new())]
     pub list_scenarios: bool,
+    /// Serve at most N chat requests at once, each holding its slot for --service-time; the
+    /// rest queue. The gateway's throughput limit is then N / service-time, a known number for
+    /// `llmtop bench --sweep` to find.
+    #[arg(long, value_name = "N", env = "LLMTOP_DEMO_CAPACITY", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub capacity: Option<usize>,
+    /// How long each request holds its --capacity slot.
+    #[arg(long, value_name = "D", env = "LLMTOP_DEMO_SERVICE_TIME", default_value = "100ms", value_parser = parse_duration, requires = "capacity")]
+    pub service_time: Duration,
 }
 
 fn parse_scenarios(text: &str) -> Result<crate::io::demo::ScenarioSet, String> {
@@ -733,9 +741,59 @@ pub struct BenchArgs {
     #[arg(short = 'c', long, value_name = "C", env = "LLMTOP_BENCH_CONCURRENCY", default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub concurrency: usize,
 
-    /// Open loop: start requests at this many per second on average (Poisson arrivals), still at most C in flight.
-    #[arg(long, value_name = "R", env = "LLMTOP_BENCH_RATE", value_parser = crate::io::loadgen::parse_rate)]
-    pub rate: Option<f64>,
+    /// Open loop: start requests at this many per second on average (Poisson arrivals unless
+    /// --burstiness), still at most C in flight. A list (5,10,20) runs one step per rate and
+    /// prints a line for each.
+    #[arg(long, value_name = "R[,R…]", env = "LLMTOP_BENCH_RATE", value_delimiter = ',', value_parser = crate::io::loadgen::parse_rate)]
+    pub rate: Vec<f64>,
+
+    /// Gamma shape of the open loop's inter-arrival gaps, as vLLM defines it: 1 = Poisson,
+    /// below 1 burstier, above 1 steadier (same mean rate).
+    #[arg(long, value_name = "K", env = "LLMTOP_BENCH_BURSTINESS", default_value_t = 1.0, value_parser = crate::io::loadgen::schedule::parse_burstiness)]
+    pub burstiness: f64,
+
+    /// Open loop whose rate moves from --ramp-from to --ramp-to over the run (its -n requests,
+    /// else its --duration): linear or exponential.
+    #[arg(long, value_name = "KIND", env = "LLMTOP_BENCH_RAMP_UP", value_parser = crate::io::loadgen::schedule::RampKind::parse, requires_all = ["ramp_from", "ramp_to"], conflicts_with = "rate")]
+    pub ramp_up: Option<crate::io::loadgen::schedule::RampKind>,
+
+    /// The ramp's first rate, requests per second.
+    #[arg(long, value_name = "R", env = "LLMTOP_BENCH_RAMP_FROM", value_parser = crate::io::loadgen::parse_rate, requires = "ramp_up")]
+    pub ramp_from: Option<f64>,
+
+    /// The ramp's last rate, requests per second.
+    #[arg(long, value_name = "R", env = "LLMTOP_BENCH_RAMP_TO", value_parser = crate::io::loadgen::parse_rate, requires = "ramp_up")]
+    pub ramp_to: Option<f64>,
+
+    /// Find the largest request rate that meets --slo: a closed-loop throughput probe at -c,
+    /// then open-loop steps at that rate, halving until one passes, then bisecting; each step
+    /// runs -n requests or --duration (default 10s). One line per step, then the answer.
+    #[arg(long, env = "LLMTOP_BENCH_SWEEP", value_parser = clap::builder::BoolishValueParser::new(), requires = "slo", conflicts_with_all = ["rate", "ramp_up"])]
+    pub sweep: bool,
+
+    /// What a step must meet, e.g. 'p99_latency<=2s,ttft_p95<=500ms,error_rate<=1%'
+    /// (quantiles p50 p90 p95 p99 p99_9 of latency, ttft, tpot, itl; error_rate in %). With
+    /// --rate steps, each step is checked and marked.
+    #[arg(long, value_name = "RULES", env = "LLMTOP_BENCH_SLO", value_parser = crate::io::loadgen::sweep::parse_slo)]
+    pub slo: Option<crate::io::loadgen::sweep::Slo>,
+
+    /// Most steps of a --sweep after the throughput probe.
+    #[arg(long, value_name = "N", env = "LLMTOP_BENCH_SWEEP_STEPS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub sweep_steps: u64,
+
+    /// A --sweep stops when the passing and failing rates are within this share of each other.
+    #[arg(long, value_name = "P%", env = "LLMTOP_BENCH_SWEEP_TOLERANCE", default_value = "5%", value_parser = parse_percent)]
+    pub sweep_tolerance: f64,
+
+    /// Send this many requests first and leave them out of every figure (cold caches, new
+    /// connections); rates are measured from the first counted request.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "LLMTOP_BENCH_WARMUP",
+        default_value_t = 0
+    )]
+    pub warmup: u64,
 
     /// Stop sending after this long (requests in flight still finish).
     #[arg(long, value_name = "D", env = "LLMTOP_BENCH_DURATION", value_parser = parse_duration)]
@@ -844,6 +902,21 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub ui: UiArgs,
+}
+
+/// `5%` or `0.05`: a share, above 0 and below 1.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match v {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!(
+            "{text:?}: give a percentage between 0% and 100%, e.g. 5%"
+        )),
+    }
 }
 
 fn parse_speed(text: &str) -> Result<u32, String> {

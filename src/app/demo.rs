@@ -16,8 +16,13 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let config = DemoConfig {
         seed: args.seed,
         traffic: !args.no_traffic,
+        capacity: args.capacity.map(|concurrent| demo::Capacity {
+            concurrent,
+            service: args.service_time,
+        }),
         ..DemoConfig::default()
     };
+    let capacity = config.capacity;
     let gateway =
         demo::spawn_with_scenarios(SocketAddr::new(args.bind, args.port), config, args.scenario)
             .await?;
@@ -28,6 +33,15 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let _ = writeln!(out, "  metrics:          {base}/metrics");
     let _ = writeln!(out, "  chat completions: {base}/v1/chat/completions");
     let _ = writeln!(out, "  models:           {base}/v1/models");
+    if let Some(c) = capacity {
+        let _ = writeln!(
+            out,
+            "  capacity:         {} at once, {} each: {:.1} requests/s at most",
+            c.concurrent,
+            crate::base::format::seconds(Some(c.service.as_secs_f64())),
+            c.requests_per_second()
+        );
+    }
     if !args.scenario.is_empty() {
         let _ = writeln!(out, "  fault scenario:   {}", args.scenario);
     }

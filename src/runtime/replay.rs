@@ -165,10 +165,20 @@ impl Replay {
             ));
         }
         if let Some(r) = &replay.overview.header.redaction {
-            replay.session.notices.push(format!(
-                "recorded with the values of {} {}ed",
-                r.labels.join(", "),
-                r.mode
+            // The dashboard's alone: a snapshot from the file should read like the live one.
+            let shown: Vec<&str> = r.labels.iter().take(4).map(String::as_str).collect();
+            let more = match r.labels.len().saturating_sub(shown.len()) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            replay.session.dashboard_notices.push(format!(
+                "recorded with the values of {}{more} {}",
+                shown.join(", "),
+                if r.mode == "drop" {
+                    "dropped"
+                } else {
+                    "hashed"
+                }
             ));
         }
         if let Some(t) = &replay.overview.torn {

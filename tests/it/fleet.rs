@@ -187,6 +187,7 @@ async fn prometheus_and_direct_targets_agree_on_a_fleet_of_three() {
                     traffic: true,
                     latency_scale: 0.0,
                     requests_per_second: rps,
+                    capacity: None,
                 },
                 scenario,
             )
@@ -907,6 +908,7 @@ fn the_dashboard_lists_targets_drills_in_and_marks_a_down_one_stale() {
                 traffic: true,
                 latency_scale: 0.0,
                 requests_per_second: rps,
+                capacity: None,
             },
         ))
         .expect("a demo gateway")
@@ -1373,6 +1375,7 @@ async fn snapshot_of_direct_targets_gives_the_aggregate_and_one_row_per_instance
                     traffic: true,
                     latency_scale: 0.0,
                     requests_per_second: rps,
+                    capacity: None,
                 },
             )
             .await

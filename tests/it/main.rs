@@ -3,6 +3,7 @@
 //! their shared scaffolding (scratch directories, the long-lived demo gateway, Prometheus).
 mod architecture;
 mod bench_cmd;
+mod bench_sweep;
 mod cli_docs;
 mod common;
 mod cost_cmd;

@@ -411,6 +411,7 @@ fn llmtop_matches_prometheus_on_the_same_gateway() {
                 traffic: true,
                 latency_scale: 1.0,
                 requests_per_second: BASE_RPS,
+                capacity: None,
             },
         ))
         .expect("start the demo gateway");

@@ -657,6 +657,28 @@ pub(crate) async fn completions(
         return insufficient_quota();
     }
 
+    if let Some((slots, service)) = &shared.capacity {
+        // Waiting for a slot is the queue a capacity search has to find.
+        let mut stop = shared.shutdown.subscribe();
+        let Ok(_slot) = slots.acquire().await else {
+            guard.fail();
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting down",
+                "server_error",
+                None,
+            );
+        };
+        if !pause(*service, &mut stop).await {
+            guard.fail();
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting down",
+                "server_error",
+                None,
+            );
+        }
+    }
     let settings = AnswerSettings {
         latency_scale: shared.latency_scale,
         cache_ratio: shared.metrics.cache_hit_ratio(),

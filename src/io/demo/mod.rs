@@ -43,6 +43,24 @@ pub struct DemoConfig {
     pub latency_scale: f64,
     /// Average synthetic request rate outside bursts.
     pub requests_per_second: f64,
+    /// A stated capacity: at most this many chat requests are served at once, each holding its
+    /// slot for a fixed time, the rest wait for one. `None` = no limit.
+    pub capacity: Option<Capacity>,
+}
+
+/// `llmtop demo --capacity N --service-time D`: a gateway whose throughput limit is a known
+/// number, `concurrent / service` requests per second, so a capacity search can be checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capacity {
+    pub concurrent: usize,
+    pub service: Duration,
+}
+
+impl Capacity {
+    /// The most requests per second it can finish.
+    pub fn requests_per_second(&self) -> f64 {
+        self.concurrent as f64 / self.service.as_secs_f64().max(1e-9)
+    }
 }
 
 impl Default for DemoConfig {
@@ -52,6 +70,7 @@ impl Default for DemoConfig {
             traffic: true,
             latency_scale: 1.0,
             requests_per_second: 20.0,
+            capacity: None,
         }
     }
 }
@@ -66,6 +85,8 @@ pub(crate) struct Shared {
     scenarios: ScenarioSwitch,
     /// Flipped to `true` once; everything that waits also watches it.
     shutdown: watch::Sender<bool>,
+    /// The stated capacity's slots and service time.
+    capacity: Option<(tokio::sync::Semaphore, Duration)>,
 }
 
 impl Shared {
@@ -156,12 +177,21 @@ pub async fn spawn_with_scenarios(
     let (shutdown, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
-        latency_scale: config.latency_scale,
+        // With a stated capacity the service time is the whole answer time, so the limit is
+        // exactly concurrent / service.
+        latency_scale: if config.capacity.is_some() {
+            0.0
+        } else {
+            config.latency_scale
+        },
         seed,
         request_seq: AtomicU64::new(0),
         fail_first: fault::FailFirstCounters::default(),
         scenarios: switch.clone(),
         shutdown,
+        capacity: config
+            .capacity
+            .map(|c| (tokio::sync::Semaphore::new(c.concurrent.max(1)), c.service)),
     });
 
     let app = Router::new()

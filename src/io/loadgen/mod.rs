@@ -11,9 +11,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand_distr::{Distribution, Exp};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -24,7 +21,9 @@ use crate::io::probe::{PreparedRequest, ProbeRequest, ProbeResult, run_prepared,
 
 pub mod output;
 pub mod progress;
+pub mod schedule;
 pub mod stats;
+pub mod sweep;
 
 use stats::{Recorder, Sample};
 
@@ -159,8 +158,10 @@ pub struct Plan {
     /// `None` = until `duration` or Ctrl-C.
     pub requests: Option<u64>,
     pub concurrency: usize,
-    /// Open loop at this many arrivals per second.
-    pub rate: Option<f64>,
+    /// Open loop at this rate (or ramp) and burstiness; `None` = closed loop.
+    pub arrivals: Option<ArrivalPlan>,
+    /// Requests sent first and left out of every figure (a cold cache, new connections).
+    pub warmup: u64,
     pub duration: Option<Duration>,
     pub seed: Option<u64>,
     pub slo: Option<Slo>,
@@ -168,6 +169,13 @@ pub struct Plan {
     /// ([`HttpConnection`]) rather than the shared reqwest client; results are the same, the
     /// CPU per request about half. https, proxied and open-loop runs always use reqwest.
     pub fast_http: bool,
+}
+
+/// An open loop's arrivals: the rate over the run and the gamma shape of the gaps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArrivalPlan {
+    pub shape: schedule::RateShape,
+    pub burstiness: f64,
 }
 
 /// What a run produced.
@@ -178,7 +186,9 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-/// Resolves once when the user asks to stop (SIGINT / Ctrl-C), or never.
+/// Resolves once when the user asks to stop (SIGINT / Ctrl-C), or never. Clones see the same
+/// Ctrl-C, so each step of a sweep can hold one.
+#[derive(Clone)]
 pub struct Interrupt(watch::Receiver<bool>);
 
 impl Interrupt {
@@ -244,7 +254,9 @@ pub async fn execute_recorded(
 ) -> Outcome {
     let start = Instant::now();
     let deadline = plan.duration.and_then(|d| start.checked_add(d));
-    let limit = plan.requests.unwrap_or(u64::MAX);
+    let limit = plan
+        .requests
+        .map_or(u64::MAX, |n| n.saturating_add(plan.warmup));
     let (stop_tx, stop_rx) = watch::channel(false);
     // Dropped when this function returns: the closed loop's threads keep their runtimes (and the
     // connections those drive) alive until then.
@@ -269,9 +281,11 @@ pub async fn execute_recorded(
         prices: prices.clone(),
         tally: Tally::new(plan.slo),
         forward: record.is_some(),
+        warmup: plan.warmup,
+        measured_from: std::sync::OnceLock::new(),
     });
 
-    match plan.rate {
+    match plan.arrivals {
         None => {
             let workers = u64::try_from(plan.concurrency)
                 .unwrap_or(u64::MAX)
@@ -284,20 +298,22 @@ pub async fn execute_recorded(
             };
             closed.spawn(workers, &tx, &stop_rx, &released);
         }
-        Some(rate) => {
+        Some(arrivals) => {
             let (shared, tx, mut stop) = (shared.clone(), tx.clone(), stop_rx.clone());
             let seed = plan.seed.unwrap_or_else(rand::random);
             let concurrency = plan.concurrency;
+            // A ramp runs over the measured requests, or over the duration.
+            let span = match (plan.requests, plan.duration) {
+                (Some(n), _) => Some(schedule::Span::Requests(n.saturating_add(plan.warmup))),
+                (None, Some(d)) => Some(schedule::Span::Time(d)),
+                (None, None) => None,
+            };
             tokio::spawn(async move {
-                let gaps = Exp::new(rate).expect("rate is positive and finite");
-                let mut rng = StdRng::seed_from_u64(seed);
+                let schedule =
+                    schedule::Arrivals::new(arrivals.shape, arrivals.burstiness, span, seed);
                 let slots = Arc::new(Semaphore::new(concurrency));
-                let mut intended = start;
-                for index in 0..limit {
-                    if index > 0 {
-                        let gap = Duration::from_secs_f64(gaps.sample(&mut rng).min(86_400.0));
-                        intended += gap;
-                    }
+                for (index, offset) in (0..limit).zip(schedule) {
+                    let intended = start + offset;
                     if deadline.is_some_and(|d| intended >= d) {
                         break;
                     }
@@ -315,7 +331,7 @@ pub async fn execute_recorded(
                     tokio::spawn(async move {
                         tokio::select! {
                             sample = shared.send(index, intended, None) => {
-                                shared.finish(index, sample, &tx);
+                                shared.finish(index, index, sample, &tx);
                             }
                             _ = stopped(&mut stop) => {}
                         }
@@ -355,7 +371,11 @@ pub async fn execute_recorded(
             }
         }
     }
-    let elapsed = start.elapsed();
+    // Rates are over the measured part: from the first request after the warm-up.
+    let elapsed = shared
+        .measured_from
+        .get()
+        .map_or_else(|| start.elapsed(), |from| from.elapsed());
     // The channel closed, so every sender has finished and tallied.
     let recorder = shared.tally.merged();
     if let Some(p) = progress.as_mut() {
@@ -497,7 +517,7 @@ impl ClosedLoop {
             let sent = Instant::now();
             tokio::select! {
                 sample = self.shared.send(index, sent, connection.as_mut()) => {
-                    if !self.shared.finish(worker, sample, &tx) {
+                    if !self.shared.finish(worker, index, sample, &tx) {
                         break;
                     }
                 }
@@ -526,12 +546,26 @@ struct Shared {
     tally: Tally,
     /// `--record` is on: every sample also goes to the collecting task.
     forward: bool,
+    /// Requests `0..warmup` are sent but not counted.
+    warmup: u64,
+    /// When the first counted request was meant to go out (with a warm-up).
+    measured_from: std::sync::OnceLock<Instant>,
 }
 
 impl Shared {
-    /// Counts a finished request under `key` (worker or request number, picking the shard) and
-    /// hands it to the collecting task if `--record` wants it; false once nobody listens.
-    fn finish(&self, key: u64, sample: Sample, tx: &mpsc::UnboundedSender<Sample>) -> bool {
+    /// Counts finished request `index` under `key` (worker or request number, picking the
+    /// shard) and hands it to the collecting task if `--record` wants it; false once nobody
+    /// listens. A warm-up request is dropped here.
+    fn finish(
+        &self,
+        key: u64,
+        index: u64,
+        sample: Sample,
+        tx: &mpsc::UnboundedSender<Sample>,
+    ) -> bool {
+        if index < self.warmup {
+            return true;
+        }
         self.tally.record(key, &sample);
         !self.forward || tx.send(sample).is_ok()
     }
@@ -552,6 +586,9 @@ impl Shared {
         intended: Instant,
         connection: Option<&mut HttpConnection>,
     ) -> Sample {
+        if self.warmup > 0 && index == self.warmup {
+            let _ = self.measured_from.set(intended);
+        }
         let slot = usize::try_from(index % self.prompts.len() as u64).unwrap_or(0);
         let result = match (self.prepared.as_ref().and_then(|p| p.get(slot)), connection) {
             (Some(prepared), Some(connection)) => connection.run(prepared, None).await,
@@ -716,7 +753,12 @@ mod tests {
         .unwrap();
         let base = url::Url::parse(&gw.base_url()).unwrap();
         let client = crate::base::net::default_client().unwrap();
-        for rate in [None, Some(200.0)] {
+        // A warm-up is sent on top of -n and left out of the count.
+        for (rate, warmup) in [(None, 0), (Some(200.0), 0), (None, 4), (Some(200.0), 5)] {
+            let arrivals = rate.map(|r| ArrivalPlan {
+                shape: schedule::RateShape::Constant(r),
+                burstiness: 1.0,
+            });
             let plan = Plan {
                 template: ProbeRequest::new(base.clone(), "gpt-4o-mini", "")
                     .with_max_tokens(Some(8))
@@ -724,7 +766,8 @@ mod tests {
                 prompts: vec!["a".into(), "b".into()],
                 requests: Some(12),
                 concurrency: 3,
-                rate,
+                arrivals,
+                warmup,
                 duration: None,
                 seed: Some(1),
                 slo: None,

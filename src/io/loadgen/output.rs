@@ -73,6 +73,70 @@ pub fn csv(summary: &Value) -> String {
     format!("{}\n{}", csv_header(), row.join(","))
 }
 
+/// A sweep's or a rate list's steps: `step,phase,asked_rate,pass` and then [`CSV_COLUMNS`], one
+/// row per step (`steps` as in the JSON output's `steps`).
+pub fn steps_csv(steps: &[Value]) -> String {
+    let mut out = format!("step,phase,asked_rate,pass,{}", csv_header());
+    for step in steps {
+        let mut row = vec![
+            csv_field(&step["step"]),
+            csv_field(&step["phase"]),
+            csv_field(&step["asked_rate"]),
+            csv_field(&step["pass"]),
+        ];
+        row.extend(
+            CSV_COLUMNS
+                .iter()
+                .map(|(_, p)| csv_field(step["summary"].pointer(p).unwrap_or(&Value::Null))),
+        );
+        out.push('\n');
+        out.push_str(&row.join(","));
+    }
+    out
+}
+
+/// One line for a finished step: what was asked, what came back, and the SLO's verdict.
+pub fn step_line(step: &Value) -> String {
+    let s = &step["summary"];
+    let f = |p: &str| s.pointer(p).and_then(Value::as_f64);
+    let asked = step["asked_rate"]
+        .as_f64()
+        .map_or("closed loop".to_string(), |r| format!("{r:.1}/s"));
+    let verdict = match step["pass"].as_bool() {
+        Some(true) => "pass".to_string(),
+        Some(false) => {
+            let failed: Vec<&str> = step["checks"]
+                .as_array()
+                .map(|c| {
+                    c.iter()
+                        .filter(|c| c["pass"] == false)
+                        .filter_map(|c| c["rule"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("FAIL {}", failed.join(" "))
+        }
+        None => String::new(),
+    };
+    let saturated = if step["saturated"] == true {
+        "  over-saturated"
+    } else {
+        ""
+    };
+    format!(
+        "step {:>2} {:<10} asked {:>11}  got {:>7}/s  p50 {:>8}  p99 {:>8}  ok {:>6}  {verdict}{saturated}",
+        step["step"].as_u64().unwrap_or(0),
+        step["phase"].as_str().unwrap_or(""),
+        asked,
+        f("/requests_per_second").map_or("–".into(), |r| format!("{r:.1}")),
+        format::seconds(f("/latency_seconds/p50")),
+        format::seconds(f("/latency_seconds/p99")),
+        format::percent(f("/success_rate")),
+    )
+    .trim_end()
+    .to_string()
+}
+
 fn csv_field(value: &Value) -> String {
     let text = match value {
         Value::Null => String::new(),

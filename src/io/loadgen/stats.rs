@@ -296,6 +296,10 @@ pub struct RunInfo {
     pub prompts: usize,
     pub seed: Option<u64>,
     pub slo: Option<Slo>,
+    /// The open loop's shape (a ramp, the burstiness); `None` for a closed loop or a plain rate.
+    pub arrivals: Option<super::ArrivalPlan>,
+    /// Requests sent before the counted ones.
+    pub warmup: u64,
 }
 
 /// Version of the JSON shape in `docs/bench-schema.json`; bumped only on an incompatible change.
@@ -325,12 +329,12 @@ pub fn summary_json(info: &RunInfo, rec: &Recorder, elapsed: Duration, interrupt
             "requests_per_second": per_second(rec.goodput_met),
         })
     });
-    json!({
+    let mut summary = json!({
         "schema_version": SCHEMA_VERSION,
         "model": info.model,
         "target": info.target,
         "stream": info.stream,
-        "mode": if info.rate.is_some() { "open" } else { "closed" },
+        "mode": if info.rate.is_some() || info.arrivals.is_some() { "open" } else { "closed" },
         "concurrency": info.concurrency,
         "rate": info.rate,
         "requests_target": info.requests_target,
@@ -368,7 +372,21 @@ pub fn summary_json(info: &RunInfo, rec: &Recorder, elapsed: Duration, interrupt
         "retries": rec.retries,
         "requests_retried": rec.requests_retried,
         "goodput": goodput,
-    })
+        "warmup_requests": info.warmup,
+    });
+    // Outside the macro above, which is at its recursion limit.
+    summary["burstiness"] = json!(
+        info.arrivals
+            .map(|a| a.burstiness)
+            .or(info.rate.map(|_| 1.0))
+    );
+    summary["ramp"] = match info.arrivals.map(|a| a.shape) {
+        Some(super::schedule::RateShape::Ramp { kind, from, to }) => {
+            json!({"kind": kind.as_str(), "from": from, "to": to})
+        }
+        _ => Value::Null,
+    };
+    summary
 }
 
 #[cfg(test)]
@@ -454,6 +472,8 @@ mod tests {
             stream: false,
             concurrency: 2,
             rate: None,
+            arrivals: None,
+            warmup: 0,
             requests_target: Some(3),
             duration_limit: None,
             max_tokens: 16,
@@ -521,6 +541,8 @@ mod tests {
             stream: true,
             concurrency: 2,
             rate: None,
+            arrivals: None,
+            warmup: 0,
             requests_target: Some(9),
             duration_limit: None,
             max_tokens: 16,
