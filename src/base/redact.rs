@@ -149,6 +149,9 @@ impl LabelRedactor {
     /// The body with every redacted label's value replaced (or the label removed). Borrowed when
     /// nothing had to change.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        // Label names and values repeat on every line: decide and hash each once per body.
+        let mut memo = Memo::default();
+        let mut edits = Vec::new();
         let mut out: Option<String> = None;
         let mut copied = 0;
         let mut line_start = 0;
@@ -159,14 +162,14 @@ impl LabelRedactor {
             if body.starts_with('#') || !body.contains('{') {
                 continue;
             }
-            let edits = match self.line_edits(line) {
-                Ok(edits) => edits,
-                Err(()) => vec![Edit {
+            if self.line_edits(line, &mut edits, &mut memo).is_err() {
+                edits.clear();
+                edits.push(Edit {
                     from: 0,
                     to: line.trim_end_matches(['\n', '\r']).len(),
                     with: MALFORMED_LINE.into(),
-                }],
-            };
+                });
+            }
             if edits.is_empty() {
                 continue;
             }
@@ -192,18 +195,29 @@ impl LabelRedactor {
 
     /// The replacements in one sample line, in order: every label set on it (the series' and an
     /// OpenMetrics exemplar's). `Err` when a label set does not parse.
-    fn line_edits(&self, line: &str) -> Result<Vec<Edit>, ()> {
-        let b = line.as_bytes();
-        let mut edits = Vec::new();
+    fn line_edits<'t>(
+        &self,
+        line: &'t str,
+        edits: &mut Vec<Edit>,
+        memo: &mut Memo<'t>,
+    ) -> Result<(), ()> {
+        edits.clear();
         let mut i = 0;
         while let Some(open) = line[i..].find('{').map(|p| i + p) {
-            i = self.label_set(b, open + 1, &mut edits)?;
+            i = self.label_set(line, open + 1, edits, memo)?;
         }
-        Ok(edits)
+        Ok(())
     }
 
     /// Scans `name="value",…}` from `i` (just after `{`); returns the index after `}`.
-    fn label_set(&self, b: &[u8], mut i: usize, edits: &mut Vec<Edit>) -> Result<usize, ()> {
+    fn label_set<'t>(
+        &self,
+        line: &'t str,
+        mut i: usize,
+        edits: &mut Vec<Edit>,
+        memo: &mut Memo<'t>,
+    ) -> Result<usize, ()> {
+        let b = line.as_bytes();
         let blank = |b: &[u8], mut i: usize| {
             while matches!(b.get(i), Some(b' ' | b'\t')) {
                 i += 1;
@@ -221,7 +235,7 @@ impl LabelRedactor {
             while matches!(b.get(i), Some(c) if c.is_ascii_alphanumeric() || *c == b'_') {
                 i += 1;
             }
-            let name = std::str::from_utf8(&b[pair_start..i]).map_err(|_| ())?;
+            let name = line.get(pair_start..i).ok_or(())?;
             i = blank(b, i);
             if b.get(i) != Some(&b'=') {
                 return Err(());
@@ -252,13 +266,22 @@ impl LabelRedactor {
                 Some(b'}') => true,
                 _ => return Err(()),
             };
-            if self.applies_to(name) {
-                let raw = std::str::from_utf8(&b[value_start..value_end]).map_err(|_| ())?;
+            let applies = *memo
+                .names
+                .entry(name)
+                .or_insert_with(|| self.applies_to(name));
+            if applies {
+                let raw = line.get(value_start..value_end).ok_or(())?;
                 edits.push(match self.mode {
                     RedactMode::Hash => Edit {
                         from: value_start,
                         to: value_end,
-                        with: self.hashed(raw).into(),
+                        with: Cow::Owned(
+                            memo.values
+                                .entry(raw)
+                                .or_insert_with(|| self.hashed(raw))
+                                .clone(),
+                        ),
                     },
                     // The comma goes with the pair; a trailing comma left before `}` is valid.
                     RedactMode::Drop => Edit {
@@ -273,6 +296,13 @@ impl LabelRedactor {
             }
         }
     }
+}
+
+/// What one body has already decided: which label names are redacted, and each value's hash.
+#[derive(Default)]
+struct Memo<'t> {
+    names: std::collections::HashMap<&'t str, bool>,
+    values: std::collections::HashMap<&'t str, String>,
 }
 
 struct Edit {
