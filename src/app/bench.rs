@@ -113,6 +113,9 @@ pub const STEP_DURATION: std::time::Duration = std::time::Duration::from_secs(10
 
 /// Runs the command; prints the summary on stdout. After Ctrl-C the process exits with 130.
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if !args.compare.is_empty() {
+        return compare(args);
+    }
     let prices = Config::load(args.config.as_deref())?.price_table();
     let (api_key, _) =
         credentials::resolve_api_key(args.api_key_file.as_deref(), args.api_key_env.as_deref())?;
@@ -196,6 +199,66 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if interrupted {
         let _ = std::io::stderr().flush();
         std::process::exit(EXIT_INTERRUPTED);
+    }
+    Ok(())
+}
+
+/// Exit status of `--compare --fail-on-regression` when a run regressed.
+pub const EXIT_REGRESSION: i32 = 1;
+
+/// `--compare a.json b.json …`: reads the summaries, prints the table; with
+/// `--fail-on-regression`, names each regression on stderr and exits 1.
+fn compare(args: &BenchArgs) -> anyhow::Result<()> {
+    use crate::io::loadgen::compare_runs;
+    let mut runs = Vec::new();
+    let mut names = Vec::new();
+    for path in &args.compare {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let run: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a bench --format json summary: {e}",
+                path.display()
+            )
+        })?;
+        anyhow::ensure!(
+            run.get("steps").is_none(),
+            "{} holds several steps (a --rate list or --sweep): compare single runs",
+            path.display()
+        );
+        anyhow::ensure!(
+            run.get("requests_done").is_some(),
+            "{} is not a bench --format json summary (no requests_done)",
+            path.display()
+        );
+        runs.push(run);
+        names.push(path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().to_string(),
+        ));
+    }
+    let rows = compare_runs::compare(&runs);
+    let text = match args.format {
+        BenchFormat::Json => serde_json::to_string_pretty(&compare_runs::to_json(&rows, &names))?,
+        BenchFormat::Csv => compare_runs::csv(&rows, &names),
+        BenchFormat::Text => compare_runs::table(&rows, &names),
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        write!(out, "{text}")?;
+        if !text.ends_with('\n') {
+            writeln!(out)?;
+        }
+        out.flush()?;
+    }
+    if let Some(threshold) = args.fail_on_regression {
+        let found = compare_runs::regressions(&rows, &names, threshold);
+        if !found.is_empty() {
+            for line in &found {
+                eprintln!("regression: {line}");
+            }
+            std::process::exit(EXIT_REGRESSION);
+        }
     }
     Ok(())
 }

@@ -722,7 +722,7 @@ pub struct ProbeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Gateway: host:port, http(s)://host:port or a full URL; the API base is its origin unless --api-base.
-    #[arg(env = "LLMTOP_BENCH_URL", required_unless_present_any = ["demo", "api_base"])]
+    #[arg(env = "LLMTOP_BENCH_URL", required_unless_present_any = ["demo", "api_base", "compare"])]
     pub url: Option<String>,
 
     /// Benchmark a temporary built-in demo gateway on 127.0.0.1.
@@ -730,8 +730,23 @@ pub struct BenchArgs {
     pub demo: bool,
 
     /// Model to ask for, as the gateway names it.
-    #[arg(long, env = "LLMTOP_BENCH_MODEL")]
+    #[arg(
+        long,
+        env = "LLMTOP_BENCH_MODEL",
+        required_unless_present = "compare",
+        default_value = ""
+    )]
     pub model: String,
+
+    /// Compare the --format json summaries of earlier runs, each against the first: a column
+    /// per run, the change, and `*` where it is beyond run-to-run noise. Sends nothing.
+    #[arg(long, value_name = "FILE.json", num_args = 2.., env = "LLMTOP_BENCH_COMPARE", value_delimiter = ',', conflicts_with_all = ["demo", "sweep"])]
+    pub compare: Vec<PathBuf>,
+
+    /// With --compare: exit 1 when a later run is worse than the first by more than P% on any
+    /// figure, beyond noise (a CI gate).
+    #[arg(long, value_name = "P%", env = "LLMTOP_BENCH_FAIL_ON_REGRESSION", value_parser = parse_regression_percent, requires = "compare")]
+    pub fail_on_regression: Option<f64>,
 
     /// Requests to send (default: 1000, or no limit with --duration).
     #[arg(short = 'n', long = "requests", value_name = "N", env = "LLMTOP_BENCH_REQUESTS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -902,6 +917,15 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub ui: UiArgs,
+}
+
+/// `10%` or `10`: a share of at least 0 (`0%` fails on any regression beyond noise).
+fn parse_regression_percent(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    match t.trim_end_matches('%').trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => Ok(p / 100.0),
+        _ => Err(format!("{text:?}: give a percentage, e.g. 10%")),
+    }
 }
 
 /// `5%` or `0.05`: a share, above 0 and below 1.

@@ -1,6 +1,6 @@
 //! `llmtop bench --sweep` and `--rate` lists through the real binary, against a demo gateway
 //! on 127.0.0.1 whose capacity is a stated number: 4 requests at once, 50 ms each, so at most
-//! 80 requests per second.
+//! 80 requests per second; and `--compare` on fixed summaries.
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -204,4 +204,46 @@ fn ramps_burstiness_and_bad_slos() {
     );
     let (code, _, err) = bench(&["--sweep"]);
     assert_eq!(code, Some(2), "{err}");
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/bench/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// Three fixed runs: a rerun of the first changes nothing beyond noise, the slow one is flagged
+/// `!` on latency and TTFT; the exact table is pinned. `--fail-on-regression` exits 1 and names
+/// each regression, or 0 when the threshold is above them.
+#[test]
+fn compare_prints_the_exact_table_and_gates_on_regressions() {
+    let (before, rerun, after) = (fixture("before"), fixture("rerun"), fixture("after"));
+    let (code, out, err) = bench(&["--compare", &before, &rerun, &after]);
+    assert_eq!(code, Some(0), "{err}");
+    crate::common::assert_snapshot("bench_compare_table", &out);
+
+    let (code, out, _) = bench(&["--compare", &before, &rerun, "--format", "json"]);
+    assert_eq!(code, Some(0));
+    let j: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["baseline"], "before.json");
+    let rows = j["rows"].as_array().unwrap();
+    assert!(
+        rows.iter().all(|r| r["significant"][1] == false),
+        "a rerun is noise: {j}"
+    );
+
+    let (code, _, err) = bench(&["--compare", &before, &after, "--fail-on-regression", "10%"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("regression: after.json: TTFT p50 +147.0 % against before.json"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 6, "{err}");
+    let (code, _, err) = bench(&["--compare", &before, &after, "--fail-on-regression", "200%"]);
+    assert_eq!(code, Some(0), "{err}");
+
+    let (code, _, err) = bench(&["--compare", &before, "/nonexistent.json"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("cannot read /nonexistent.json"), "{err}");
 }

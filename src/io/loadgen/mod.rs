@@ -19,6 +19,7 @@ use crate::base::pricing::PriceTable;
 use crate::io::probe::fast::HttpConnection;
 use crate::io::probe::{PreparedRequest, ProbeRequest, ProbeResult, run_prepared, run_probe};
 
+pub mod compare_runs;
 pub mod output;
 pub mod progress;
 pub mod schedule;

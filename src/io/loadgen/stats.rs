@@ -111,6 +111,19 @@ impl Dist {
         Some(us.clamp(self.min.as_secs_f64(), self.max.as_secs_f64()))
     }
 
+    /// A 95 % confidence interval of quantile `q` from the histogram alone: the values at the
+    /// ranks `n·q ± 1.96·√(n·q·(1−q))` (the binomial spread of how many observations fall below
+    /// the true quantile). How far a run's p99 could move in a rerun of the same length.
+    pub fn quantile_interval(&self, q: f64) -> Option<[f64; 2]> {
+        if self.count == 0 {
+            return None;
+        }
+        let n = self.count as f64;
+        let spread = 1.96 * (n * q * (1.0 - q)).sqrt();
+        let at = |rank: f64| self.quantile((rank / n).clamp(0.0, 1.0));
+        Some([at(n * q - spread - 1.0)?, at(n * q + spread + 1.0)?])
+    }
+
     pub fn mean(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum.as_secs_f64() / self.count as f64)
     }
@@ -129,6 +142,11 @@ impl Dist {
             "p95": self.quantile(0.95),
             "p99": self.quantile(0.99),
             "p99_9": self.quantile(0.999),
+            "ci95": {
+                "p50": self.quantile_interval(0.50),
+                "p95": self.quantile_interval(0.95),
+                "p99": self.quantile_interval(0.99),
+            },
         })
     }
 }
@@ -413,6 +431,25 @@ mod tests {
         assert_eq!(j["count"], 1000);
         assert!((j["avg"].as_f64().unwrap() - 0.500507).abs() < 1e-9);
         assert!(j["p99_9"].as_f64().unwrap() <= 1.000007);
+    }
+
+    /// 1 000 evenly spread values: p50's interval is ±31 ranks (1.96·√250 + 1), p99's ±7 ranks
+    /// but cut at the top by the maximum; an empty distribution has none.
+    #[test]
+    fn quantile_intervals_follow_the_binomial_spread_of_ranks() {
+        let mut d = Dist::default();
+        for i in 1..=1000 {
+            d.record(Duration::from_millis(i));
+        }
+        let [lo, hi] = d.quantile_interval(0.5).unwrap();
+        assert!(
+            (lo - 0.469).abs() < 0.002 && (hi - 0.532).abs() < 0.002,
+            "{lo} {hi}"
+        );
+        let [lo, hi] = d.quantile_interval(0.99).unwrap();
+        assert!((lo - 0.982).abs() < 0.002 && hi <= 1.0, "{lo} {hi}");
+        assert!(Dist::default().quantile_interval(0.5).is_none());
+        assert_eq!(d.to_json()["ci95"]["p50"].as_array().unwrap().len(), 2);
     }
 
     #[test]
