@@ -2,6 +2,7 @@
 //! and prints the summary in the format asked for.
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::app::cli::{BenchArgs, BenchFormat};
 use crate::base::credentials;
@@ -24,6 +25,8 @@ struct Bench<'a> {
     prices: crate::base::pricing::PriceTable,
     client: reqwest::Client,
     record: Option<crate::io::record::Recorder>,
+    /// The gateway's `/metrics`, scraped beside each step (`--metrics`).
+    server: Option<crate::app::bench_server::ServerWatch>,
 }
 
 /// One step's result: its summary, and whether Ctrl-C cut it short.
@@ -87,22 +90,44 @@ impl Bench<'_> {
             warmup: args.warmup,
         };
         let progress = progress::Progress::new(std::io::stderr().is_terminal(), requests, duration);
-        let outcome = execute_recorded(
+        let baseline = self.server.as_ref().and_then(|w| w.baseline());
+        let run = execute_recorded(
             &self.client,
             plan,
             &self.prices,
             interrupt,
             Some(progress),
             self.record.as_mut(),
-        )
-        .await;
+        );
+        let outcome = match self.server.as_mut() {
+            Some(watch) => tokio::select! {
+                outcome = run => outcome,
+                () = watch.follow() => unreachable!("follow never returns"),
+            },
+            None => run.await,
+        };
+        let mut summary = stats::summary_json(
+            &info,
+            &outcome.recorder,
+            outcome.elapsed,
+            outcome.interrupted,
+        );
+        summary["server"] = match self.server.as_mut() {
+            Some(watch) => {
+                watch
+                    .report(
+                        baseline,
+                        crate::base::clock::unix_now(),
+                        &args.model,
+                        outcome.elapsed.as_secs_f64(),
+                        &summary,
+                    )
+                    .await
+            }
+            None => serde_json::Value::Null,
+        };
         StepRun {
-            summary: stats::summary_json(
-                &info,
-                &outcome.recorder,
-                outcome.elapsed,
-                outcome.interrupted,
-            ),
+            summary,
             interrupted: outcome.interrupted,
         }
     }
@@ -116,8 +141,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if !args.compare.is_empty() {
         return compare(args);
     }
-    let prices = Config::load(args.config.as_deref())?.price_table();
-    let (api_key, _) =
+    let config = Config::load(args.config.as_deref())?;
+    let prices = config.price_table();
+    let (api_key, key_source) =
         credentials::resolve_api_key(args.api_key_file.as_deref(), args.api_key_env.as_deref())?;
     let prompts = match &args.prompts {
         Some(path) => load_prompts(path)?,
@@ -163,6 +189,31 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Some(path) => Some(open_record(path, &api_base, scrub)?),
         None => None,
     };
+    let server = {
+        use crate::app::bench_server::{self, MetricsChoice};
+        let choice = match args.metrics.as_deref() {
+            Some(m) if m.eq_ignore_ascii_case("none") => MetricsChoice::Off,
+            Some(m) => MetricsChoice::Given(crate::io::source::scrape::metrics_url(m)?),
+            None => {
+                let mut url = api_base.clone();
+                url.set_path("/metrics");
+                url.set_query(None);
+                MetricsChoice::Default(url)
+            }
+        };
+        let same_origin = match &choice {
+            MetricsChoice::Given(u) | MetricsChoice::Default(u) => u.origin() == api_base.origin(),
+            MetricsChoice::Off => false,
+        };
+        let spec = bench_server::spec(&args.headers, &key_source, same_origin, args.tls.settings());
+        bench_server::start(
+            choice,
+            spec,
+            client.clone(),
+            Arc::new(config.all_dialects()),
+        )
+        .await?
+    };
     let mut bench = Bench {
         args,
         template,
@@ -171,6 +222,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         prices,
         client,
         record,
+        server,
     };
     let (text, interrupted) = if args.sweep {
         sweep(&mut bench, &interrupt).await?

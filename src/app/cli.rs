@@ -800,6 +800,13 @@ pub struct BenchArgs {
     #[arg(long, value_name = "P%", env = "LLMTOP_BENCH_SWEEP_TOLERANCE", default_value = "5%", value_parser = parse_percent)]
     pub sweep_tolerance: f64,
 
+    /// Scrape the gateway's Prometheus metrics while the run goes and put its own figures
+    /// (requests, errors, latency and TTFT from its histograms, queue time, KV cache) beside the
+    /// client's: a URL, or `none`. Default: the target's /metrics, used when it answers as a
+    /// known gateway.
+    #[arg(long, value_name = "URL|none", env = "LLMTOP_BENCH_METRICS")]
+    pub metrics: Option<String>,
+
     /// Send this many requests first and leave them out of every figure (cold caches, new
     /// connections); rates are measured from the first counted request.
     #[arg(

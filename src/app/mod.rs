@@ -1,6 +1,7 @@
 //! Layer 5, the application: the command line and one module per subcommand. The only layer that
 //! reads `clap` types; it turns them into the plain options the layers below take.
 pub mod bench;
+pub mod bench_server;
 pub mod cli;
 pub mod cost;
 pub mod dashboard;

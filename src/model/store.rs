@@ -764,6 +764,58 @@ impl TargetStore {
         any.then(|| merged.into_values().collect())
     }
 
+    /// How much a counter grew from the scrape at `from` to the one at `to`, exactly, over the
+    /// given models: each series' rises between consecutive samples (a drop is a restart, the
+    /// new value counts whole), plus the whole first value of a series born after `from` (a
+    /// model's first request creates it). Unlike PromQL's `increase`, nothing is extrapolated:
+    /// both ends are real scrapes. `None` when the signal has no series.
+    pub fn counted(
+        &self,
+        signal: Signal,
+        models: Option<&[&str]>,
+        from: f64,
+        to: f64,
+    ) -> Option<f64> {
+        let keys: Vec<SeriesKey> = self
+            .keys_of(signal)
+            .into_iter()
+            .filter(|k| models.is_none_or(|ms| ms.contains(&k.model.as_str())))
+            .filter(|k| self.scalars.contains_key(k))
+            .collect();
+        (!keys.is_empty()).then(|| {
+            keys.iter()
+                .map(|k| growth(&self.samples(k, from, to), from))
+                .sum()
+        })
+    }
+
+    /// [`TargetStore::counted`] for every bucket of a histogram, merged by bound:
+    /// (bound, count) sorted by bound, ready for `histogram_quantile`.
+    pub fn bucket_counted(
+        &self,
+        signal: Signal,
+        models: Option<&[&str]>,
+        from: f64,
+        to: f64,
+    ) -> Option<Vec<(f64, f64)>> {
+        let mut merged: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+        for key in self.keys_of(signal) {
+            if models.is_some_and(|ms| !ms.contains(&key.model.as_str())) {
+                continue;
+            }
+            let Some(h) = self.histograms.get(&key) else {
+                continue;
+            };
+            let samples = self.histogram_samples(&key, from, to);
+            for (b, bound) in h.bounds.iter().enumerate() {
+                let series: Vec<(f64, f64)> = samples.iter().map(|(t, c)| (*t, c[b])).collect();
+                let e = merged.entry(order_key(*bound)).or_insert((*bound, 0.0));
+                e.1 += growth(&series, from);
+            }
+        }
+        (!merged.is_empty()).then(|| merged.into_values().collect())
+    }
+
     /// `histogram_quantile(q, sum by (le) (rate(signal_bucket[range])))`; `None` when there is no
     /// data or the quantile is undefined (no observations: NaN is "unknown", not zero).
     pub fn quantile(
@@ -917,6 +969,24 @@ fn partition_point(mut lo: u64, mut hi: u64, before: impl Fn(u64) -> bool) -> u6
     lo
 }
 
+/// One counter series' growth over its samples in a window starting at the scrape at `from`.
+fn growth(samples: &[(f64, f64)], from: f64) -> f64 {
+    let born = samples
+        .first()
+        .filter(|(t, _)| *t > from)
+        .map_or(0.0, |(_, v)| *v);
+    born + samples
+        .windows(2)
+        .map(|w| {
+            if w[1].1 >= w[0].1 {
+                w[1].1 - w[0].1
+            } else {
+                w[1].1
+            }
+        })
+        .sum::<f64>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -928,6 +998,54 @@ mod tests {
             series_id: id,
             value: CanonicalValue::Scalar(v),
         }
+    }
+
+    /// Scrapes at 0, 1, 2: model a counts 10 → 13 → 20, model b is born at 1 with 4 and resets
+    /// to 1 at 2; its histogram is born at 2. Exactly 10 + 4 + 1 requests grew, nothing
+    /// extrapolated; a's share alone is 10; the buckets count the born histogram whole.
+    #[test]
+    fn counted_is_the_exact_growth_between_two_scrapes() {
+        let mut t = TargetStore::new("t", StoreLimits::default());
+        let hist = |k: f64| CanonicalSample {
+            signal: Signal::LatencySeconds,
+            model: "b".into(),
+            series_id: 7,
+            value: CanonicalValue::Histogram {
+                buckets: vec![(0.1, k), (1.0, 2.0 * k), (f64::INFINITY, 2.0 * k)],
+                sum: k,
+                count: 2.0 * k,
+            },
+        };
+        t.ingest(0.0, &[counter(Signal::Requests, "a", 1, 10.0)]);
+        t.ingest(
+            1.0,
+            &[
+                counter(Signal::Requests, "a", 1, 13.0),
+                counter(Signal::Requests, "b", 2, 4.0),
+            ],
+        );
+        t.ingest(
+            2.0,
+            &[
+                counter(Signal::Requests, "a", 1, 20.0),
+                counter(Signal::Requests, "b", 2, 1.0),
+                hist(3.0),
+            ],
+        );
+        assert_eq!(t.counted(Signal::Requests, None, 0.0, 2.0), Some(15.0));
+        assert_eq!(
+            t.counted(Signal::Requests, Some(&["a"]), 0.0, 2.0),
+            Some(10.0)
+        );
+        assert_eq!(
+            t.counted(Signal::Requests, Some(&["a"]), 1.0, 2.0),
+            Some(7.0)
+        );
+        assert_eq!(t.counted(Signal::RequestsFailed, None, 0.0, 2.0), None);
+        assert_eq!(
+            t.bucket_counted(Signal::LatencySeconds, None, 0.0, 2.0),
+            Some(vec![(0.1, 3.0), (1.0, 6.0), (f64::INFINITY, 6.0)])
+        );
     }
 
     #[test]

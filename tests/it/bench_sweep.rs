@@ -29,12 +29,16 @@ fn gateway() -> &'static str {
 /// `llmtop bench GATEWAY --model gpt-4o-mini ARGS`: (exit code, stdout, stderr). Each run is
 /// bounded by its own steps (at most 1 + --sweep-steps of --duration each).
 fn bench(args: &[&str]) -> (Option<i32>, String, String) {
+    bench_at(gateway(), args)
+}
+
+fn bench_at(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let dir = std::env::temp_dir().join(format!("llmtop-sweep-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("none.toml"), "").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_llmtop"))
         .arg("bench")
-        .arg(gateway())
+        .arg(url)
         .args([
             "--model",
             "gpt-4o-mini",
@@ -246,4 +250,55 @@ fn compare_prints_the_exact_table_and_gates_on_regressions() {
     let (code, _, err) = bench(&["--compare", &before, "/nonexistent.json"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("cannot read /nonexistent.json"), "{err}");
+}
+
+/// The gateway's own count agrees with the client's exactly: the scrape before the run and the
+/// first after it bracket every request. `--metrics none` turns it off; a metrics URL that does
+/// not answer is reported, and the run's own figures still come out.
+#[test]
+fn the_server_side_view_counts_what_the_client_sent() {
+    // Its own gateway: the other tests' requests would be counted too.
+    let (_runtime, url) = crate::common::demo_forever(DemoConfig {
+        seed: Some(4),
+        traffic: false,
+        capacity: Some(Capacity {
+            concurrent: 4,
+            service: std::time::Duration::from_millis(50),
+        }),
+        ..DemoConfig::default()
+    });
+    let (code, out, err) = bench_at(&url, &["-n", "60", "-c", "8", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    let srv = &j["server"];
+    assert_eq!(srv["dialect"], "seed", "{srv}");
+    assert_eq!(srv["model"], "gpt-4o-mini");
+    assert_eq!(srv["requests"], 60.0, "{srv}");
+    assert_eq!(srv["client_minus_server"]["requests"], 0.0);
+    let (client, server) = (
+        j["requests_per_second"].as_f64().unwrap(),
+        srv["requests_per_second"].as_f64().unwrap(),
+    );
+    assert!((client - server).abs() < 1e-9, "{client} vs {server}");
+    assert_eq!(srv["error_ratio"], 0.0);
+    // 8 in flight on 4 slots of 50 ms: about 100 ms each, seen by both sides.
+    let p50 = srv["latency_seconds"]["p50"].as_f64().unwrap();
+    assert!((0.05..0.25).contains(&p50), "server p50 {p50}");
+
+    let (code, out, _) = bench(&["-n", "5", "--metrics", "none", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    assert!(serde_json::from_str::<Value>(&out).unwrap()["server"].is_null());
+
+    let (code, out, err) = bench(&["-n", "5", "--metrics", "127.0.0.1:9", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["requests_done"], 5);
+    assert_eq!(j["server"]["metrics_url"], "http://127.0.0.1:9/metrics");
+    assert!(
+        j["server"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{j}"
+    );
 }

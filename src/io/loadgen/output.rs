@@ -290,7 +290,97 @@ pub fn text(s: &Value) -> String {
             out.push(format!("    {sample}"));
         }
     }
+    if s["server"].is_object() {
+        out.push(String::new());
+        out.extend(server_text(s));
+    }
     out.join("\n")
+}
+
+/// The gateway's own figures beside the client's, with client − server: what the gateway's
+/// histograms do not see is the wire, the client and any proxy in between.
+fn server_text(s: &Value) -> Vec<String> {
+    let srv = &s["server"];
+    let url = srv["metrics_url"].as_str().unwrap_or("");
+    if let Some(error) = srv["error"].as_str() {
+        return vec![format!("Server ({url})  not measured: {error}")];
+    }
+    let mut out = vec![format!(
+        "Server ({url}, {}{})",
+        srv["dialect"].as_str().unwrap_or("?"),
+        srv["note"]
+            .as_str()
+            .map_or(String::new(), |n| format!("; {n}"))
+    )];
+    out.push(format!(
+        "  {:<14}{:>12}{:>12}{:>16}",
+        "", "client", "server", "client − server"
+    ));
+    let f = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_f64);
+    let line =
+        |label: &str, c: Option<f64>, v: Option<f64>, show: &dyn Fn(Option<f64>) -> String| {
+            let d = c.zip(v).map(|(c, v)| c - v);
+            format!("  {label:<14}{:>12}{:>12}{:>16}", show(c), show(v), show(d))
+        };
+    // `+ 0.0` turns a -0 difference into 0.
+    let count = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0}", v + 0.0));
+    let rate = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1}/s", v + 0.0));
+    let secs = |v: Option<f64>| match v {
+        Some(v) if v < 0.0 => format!("-{}", format::seconds(Some(-v))),
+        v => format::seconds(v),
+    };
+    out.push(line(
+        "Requests",
+        f(s, "/requests_done"),
+        f(srv, "/requests"),
+        &count,
+    ));
+    out.push(line(
+        "Throughput",
+        f(s, "/requests_per_second"),
+        f(srv, "/requests_per_second"),
+        &rate,
+    ));
+    out.push(line(
+        "Errors",
+        f(s, "/success_rate").map(|r| 1.0 - r),
+        f(srv, "/error_ratio"),
+        &|v| format::percent(v),
+    ));
+    for (label, client, server) in [
+        (
+            "Latency p50",
+            "/latency_seconds/p50",
+            "/latency_seconds/p50",
+        ),
+        (
+            "Latency p95",
+            "/latency_seconds/p95",
+            "/latency_seconds/p95",
+        ),
+        ("TTFT p50", "/ttft_seconds/p50", "/ttft_seconds/p50"),
+        ("TTFT p95", "/ttft_seconds/p95", "/ttft_seconds/p95"),
+    ] {
+        out.push(line(label, f(s, client), f(srv, server), &secs));
+    }
+    let mut engine = Vec::new();
+    if let Some(q) = f(srv, "/queue_time_seconds/p50") {
+        engine.push(format!(
+            "queue time p50 {} p95 {}",
+            format::seconds(Some(q)),
+            format::seconds(f(srv, "/queue_time_seconds/p95"))
+        ));
+    }
+    if let Some(kv) = f(srv, "/kv_cache_usage") {
+        engine.push(format!("KV cache {}", format::percent(Some(kv))));
+    }
+    if let Some(n) = f(srv, "/queued") {
+        engine.push(format!("{n:.0} waiting"));
+    }
+    if !engine.is_empty() {
+        out.push(format!("  Engine        {}", engine.join(", ")));
+    }
+    out
 }
 
 #[cfg(test)]
