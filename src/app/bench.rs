@@ -20,7 +20,7 @@ use crate::io::probe::{ProbeRequest, RetryPolicy};
 struct Bench<'a> {
     args: &'a BenchArgs,
     template: ProbeRequest,
-    prompts: Vec<String>,
+    prompts: Vec<crate::io::loadgen::workload::Prompt>,
     api_base: url::Url,
     prices: crate::base::pricing::PriceTable,
     client: reqwest::Client,
@@ -112,6 +112,14 @@ impl Bench<'_> {
             outcome.elapsed,
             outcome.interrupted,
         );
+        let lengths = |l: Option<crate::io::loadgen::workload::Lengths>| {
+            l.map(|l| serde_json::json!({"mean": l.mean, "stddev": l.stddev}))
+        };
+        summary["lengths"] = serde_json::json!({
+            "input_tokens": lengths(args.input_tokens),
+            "output_tokens": lengths(args.output_tokens),
+            "ignore_eos": args.ignore_eos,
+        });
         summary["server"] = match self.server.as_mut() {
             Some(watch) => {
                 watch
@@ -145,9 +153,36 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let prices = config.price_table();
     let (api_key, key_source) =
         credentials::resolve_api_key(args.api_key_file.as_deref(), args.api_key_env.as_deref())?;
-    let prompts = match &args.prompts {
-        Some(path) => load_prompts(path)?,
-        None => vec![args.prompt.clone()],
+    let prompts: Vec<crate::io::loadgen::workload::Prompt> = match &args.prompts {
+        Some(path) => load_prompts(path)?.into_iter().map(Into::into).collect(),
+        None => vec![args.prompt.clone().into()],
+    };
+    // Drawn lengths: every prompt (from the file, or synthetic) gets its own limit.
+    let prompts = match (args.input_tokens, args.output_tokens) {
+        (None, None) => prompts,
+        (input, output) => {
+            let seed = args.seed.unwrap_or(0x11_70_b0);
+            let count = args
+                .requests
+                .map_or(crate::io::loadgen::workload::MAX_DISTINCT, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                })
+                .max(prompts.len());
+            let drawn =
+                crate::io::loadgen::workload::synthetic(&args.prompt, input, output, count, seed);
+            if input.is_some() || args.prompts.is_none() {
+                drawn
+            } else {
+                // A prompts file keeps every text; the texts and the drawn limits go round
+                // together, as many as the longer of the two.
+                (0..drawn.len().max(prompts.len()))
+                    .map(|i| crate::io::loadgen::workload::Prompt {
+                        text: prompts[i % prompts.len()].text.clone(),
+                        max_tokens: drawn[i % drawn.len()].max_tokens,
+                    })
+                    .collect()
+            }
+        }
     };
     if let Some(slo) = &args.slo
         && slo.needs_stream()
@@ -175,6 +210,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .with_api_key(api_key)
         .with_stream(args.stream)
         .with_max_tokens(Some(args.max_tokens))
+        .with_ignore_eos(args.ignore_eos)
         .with_timeout(args.timeout)
         .with_retry(RetryPolicy {
             max_retries: args.retries,

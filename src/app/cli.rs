@@ -800,6 +800,21 @@ pub struct BenchArgs {
     #[arg(long, value_name = "P%", env = "LLMTOP_BENCH_SWEEP_TOLERANCE", default_value = "5%", value_parser = parse_percent)]
     pub sweep_tolerance: f64,
 
+    /// Synthetic prompts of about MEAN[:STDDEV] tokens each (normal; common words, one token
+    /// each in GPT-style tokenizers), up to 1000 distinct ones used in turn, instead of --prompt.
+    #[arg(long, value_name = "MEAN[:SD]", env = "LLMTOP_BENCH_INPUT_TOKENS", value_parser = crate::io::loadgen::workload::parse_lengths, conflicts_with = "prompts")]
+    pub input_tokens: Option<crate::io::loadgen::workload::Lengths>,
+
+    /// Each request's completion limit drawn from MEAN[:STDDEV] tokens instead of --max-tokens;
+    /// add --ignore-eos where the server honours it so the output is that long.
+    #[arg(long, value_name = "MEAN[:SD]", env = "LLMTOP_BENCH_OUTPUT_TOKENS", value_parser = crate::io::loadgen::workload::parse_lengths)]
+    pub output_tokens: Option<crate::io::loadgen::workload::Lengths>,
+
+    /// Send `ignore_eos: true` (vLLM, SGLang): generate exactly the completion limit. Other
+    /// servers may refuse the field.
+    #[arg(long, env = "LLMTOP_BENCH_IGNORE_EOS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub ignore_eos: bool,
+
     /// Scrape the gateway's Prometheus metrics while the run goes and put its own figures
     /// (requests, errors, latency and TTFT from its histograms, queue time, KV cache) beside the
     /// client's: a URL, or `none`. Default: the target's /metrics, used when it answers as a

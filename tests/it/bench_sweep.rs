@@ -302,3 +302,32 @@ fn the_server_side_view_counts_what_the_client_sent() {
         "{j}"
     );
 }
+
+/// Fixed lengths give exact token counts: 20 requests of 30-word prompts (the demo counts
+/// 3 + 4 + ⌈30·4/3⌉ = 47 tokens each, OpenAI's rule of thumb) and 40 output tokens with ignore_eos (the demo, like vLLM,
+/// then writes exactly the limit); the summary echoes what was asked.
+#[test]
+fn input_and_output_lengths_shape_every_request() {
+    let (code, out, err) = bench(&[
+        "-n",
+        "20",
+        "--input-tokens",
+        "30",
+        "--output-tokens",
+        "40",
+        "--ignore-eos",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["tokens"]["input"], 20 * 47, "{}", j["tokens"]);
+    assert_eq!(j["tokens"]["output"], 20 * 40, "{}", j["tokens"]);
+    assert_eq!(
+        j["lengths"],
+        serde_json::json!({"input_tokens": {"mean": 30.0, "stddev": 0.0}, "output_tokens": {"mean": 40.0, "stddev": 0.0}, "ignore_eos": true})
+    );
+    let (code, _, err) = bench(&["-n", "1", "--output-tokens", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("1 to 1000000"), "{err}");
+}

@@ -100,6 +100,9 @@ struct ChatRequest {
     stream_options: Option<StreamOptions>,
     max_tokens: Option<u32>,
     max_completion_tokens: Option<u32>,
+    /// vLLM's extension: keep generating to the limit.
+    #[serde(default)]
+    ignore_eos: bool,
 }
 
 #[derive(Deserialize)]
@@ -283,7 +286,10 @@ fn plan_answer(
     // OpenAI prefers the newer name when both are sent.
     if let Some(limit) = request.max_completion_tokens.or(request.max_tokens) {
         let limit = limit as usize;
-        if reasoning_n + content_n > limit {
+        if request.ignore_eos && reasoning_n + content_n < limit {
+            content_n = limit - reasoning_n;
+            finish_reason = "length";
+        } else if reasoning_n + content_n > limit {
             // Reasoning counts against the budget (as on DeepSeek) but leaves room for an answer.
             reasoning_n = reasoning_n.min(limit / 2);
             content_n = limit - reasoning_n;

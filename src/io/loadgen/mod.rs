@@ -25,6 +25,7 @@ pub mod progress;
 pub mod schedule;
 pub mod stats;
 pub mod sweep;
+pub mod workload;
 
 use stats::{Recorder, Sample};
 
@@ -154,8 +155,9 @@ fn parse_prompts(text: &str) -> anyhow::Result<Vec<String>> {
 pub struct Plan {
     /// Every request is this one with the prompt replaced.
     pub template: ProbeRequest,
-    /// Used in turn: request `i` sends `prompts[i % len]`.
-    pub prompts: Vec<String>,
+    /// Used in turn: request `i` sends `prompts[i % len]`, with its own completion limit when
+    /// it has one.
+    pub prompts: Vec<workload::Prompt>,
     /// `None` = until `duration` or Ctrl-C.
     pub requests: Option<u64>,
     pub concurrency: usize,
@@ -270,7 +272,9 @@ pub async fn execute_recorded(
     let prepared = plan.template.prepare().ok().map(|first| {
         plan.prompts
             .iter()
-            .map(|prompt| first.with_prompt(prompt))
+            .map(|p| {
+                first.with_prompt_and_limit(&p.text, p.max_tokens.or(first.request().max_tokens))
+            })
             .collect()
     });
     let shared = Arc::new(Shared {
@@ -542,7 +546,7 @@ struct Shared {
     prepared: Option<Vec<PreparedRequest>>,
     fast_http: bool,
     template: ProbeRequest,
-    prompts: Vec<String>,
+    prompts: Vec<workload::Prompt>,
     prices: PriceTable,
     tally: Tally,
     /// `--record` is on: every sample also goes to the collecting task.
@@ -595,8 +599,10 @@ impl Shared {
             (Some(prepared), Some(connection)) => connection.run(prepared, None).await,
             (Some(prepared), None) => run_prepared(&self.client, prepared, None).await,
             (None, _) => {
+                let prompt = &self.prompts[slot];
                 let request = ProbeRequest {
-                    prompt: self.prompts[slot].clone(),
+                    prompt: prompt.text.clone(),
+                    max_tokens: prompt.max_tokens.or(self.template.max_tokens),
                     ..self.template.clone()
                 };
                 run_probe(&self.client, &request, None).await

@@ -22,6 +22,9 @@ pub struct ProbeRequest {
     /// Extra request headers (`--header`), sent after the key so one can replace `Authorization`.
     /// Their values are never printed by `Debug`.
     pub extra_headers: Vec<(String, String)>,
+    /// Send `ignore_eos: true` (vLLM, SGLang): generate exactly `max_tokens`, for a bench's
+    /// output lengths to be what was asked.
+    pub ignore_eos: bool,
 }
 
 impl ProbeRequest {
@@ -41,6 +44,7 @@ impl ProbeRequest {
             timeout: Self::DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             extra_headers: Vec::new(),
+            ignore_eos: false,
         }
     }
 
@@ -62,6 +66,11 @@ impl ProbeRequest {
 
     pub fn with_stream(mut self, stream: bool) -> Self {
         self.stream = stream;
+        self
+    }
+
+    pub fn with_ignore_eos(mut self, ignore_eos: bool) -> Self {
+        self.ignore_eos = ignore_eos;
         self
     }
 
@@ -115,13 +124,18 @@ impl ProbeRequest {
     }
 
     pub(crate) fn body_with_prompt(&self, prompt: &str) -> Value {
+        self.body_for(prompt, self.max_tokens)
+    }
+
+    /// The body with `prompt` and this completion limit.
+    pub(crate) fn body_for(&self, prompt: &str, max_tokens: Option<u32>) -> Value {
         let mut body = json!({
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],
             "stream": self.stream,
         });
         if let Some(map) = body.as_object_mut() {
-            if let Some(max) = self.max_tokens {
+            if let Some(max) = max_tokens {
                 let field = if self.use_max_completion_tokens {
                     "max_completion_tokens"
                 } else {
@@ -131,6 +145,9 @@ impl ProbeRequest {
             }
             if let Some(t) = self.temperature {
                 map.insert("temperature".into(), json!(t));
+            }
+            if self.ignore_eos {
+                map.insert("ignore_eos".into(), json!(true));
             }
             if self.stream {
                 // Without this OpenAI sends no usage at all on streams.
@@ -208,7 +225,12 @@ pub(crate) struct Prepared {
 impl PreparedRequest {
     /// The same request with another prompt; only the body is rebuilt.
     pub fn with_prompt(&self, prompt: &str) -> Self {
-        let body = self.common.request.body_with_prompt(prompt).to_string();
+        self.with_prompt_and_limit(prompt, self.common.request.max_tokens)
+    }
+
+    /// The same request with another prompt and completion limit; only the body is rebuilt.
+    pub fn with_prompt_and_limit(&self, prompt: &str, max_tokens: Option<u32>) -> Self {
+        let body = self.common.request.body_for(prompt, max_tokens).to_string();
         Self {
             common: self.common.clone(),
             body: Bytes::from(body.into_bytes()),
@@ -260,6 +282,7 @@ impl fmt::Debug for ProbeRequest {
             .field("prompt", &self.prompt)
             .field("stream", &self.stream)
             .field("max_tokens", &self.max_tokens)
+            .field("ignore_eos", &self.ignore_eos)
             .field("use_max_completion_tokens", &self.use_max_completion_tokens)
             .field("temperature", &self.temperature)
             .field("api_key", &self.api_key)
