@@ -49,7 +49,7 @@ pub fn parse_lengths(text: &str) -> Result<Lengths, String> {
     let stddev: f64 = sd
         .parse()
         .map_err(|_| format!("{text:?}: the standard deviation is a number of tokens"))?;
-    if !(mean.is_finite() && mean >= 1.0 && mean <= 1_000_000.0) {
+    if !(1.0..=1_000_000.0).contains(&mean) {
         return Err(format!("{text:?}: the mean is 1 to 1000000 tokens"));
     }
     if !(stddev.is_finite() && stddev >= 0.0) {
