@@ -27,6 +27,8 @@ struct Bench<'a> {
     record: Option<crate::io::record::Recorder>,
     /// The gateway's `/metrics`, scraped beside each step (`--metrics`).
     server: Option<crate::app::bench_server::ServerWatch>,
+    /// `--tui`: every result also goes to the dashboard.
+    tap: Option<tokio::sync::mpsc::UnboundedSender<crate::io::probe::ProbeResult>>,
 }
 
 /// One step's result: its summary, and whether Ctrl-C cut it short.
@@ -69,6 +71,7 @@ impl Bench<'_> {
             seed: args.seed,
             slo: args.goodput,
             fast_http: true,
+            tap: self.tap.clone(),
         };
         let rate = arrivals.and_then(|a| match a.shape {
             RateShape::Constant(r) => Some(r),
@@ -89,14 +92,16 @@ impl Bench<'_> {
             arrivals: arrivals.filter(|a| rate.is_none() || a.burstiness != 1.0),
             warmup: args.warmup,
         };
-        let progress = progress::Progress::new(std::io::stderr().is_terminal(), requests, duration);
+        // The dashboard owns the terminal under --tui: no progress line on stderr.
+        let progress = (!args.tui)
+            .then(|| progress::Progress::new(std::io::stderr().is_terminal(), requests, duration));
         let baseline = self.server.as_ref().and_then(|w| w.baseline());
         let run = execute_recorded(
             &self.client,
             plan,
             &self.prices,
             interrupt,
-            Some(progress),
+            progress,
             self.record.as_mut(),
         );
         let outcome = match self.server.as_mut() {
@@ -259,7 +264,25 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         client,
         record,
         server,
+        tap: None,
     };
+    if args.tui {
+        anyhow::ensure!(
+            args.rate.len() <= 1,
+            "--tui shows one run: give one --rate (or a ramp), not a list"
+        );
+        let (text, interrupted) = live(&mut bench, &config, key_source).await?;
+        drop(bench);
+        if let Some(gateway) = gateway {
+            gateway.shutdown().await;
+        }
+        println!("{text}");
+        if interrupted {
+            let _ = std::io::stdout().flush();
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+        return Ok(());
+    }
     let (text, interrupted) = if args.sweep {
         sweep(&mut bench, &interrupt).await?
     } else if args.rate.len() > 1 {
@@ -349,6 +372,107 @@ fn compare(args: &BenchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--tui`: the dashboard on the target's `/metrics` (or `--metrics`), with the run's results
+/// on its bench line, while the run goes; the summary once the user quits.
+async fn live(
+    bench: &mut Bench<'_>,
+    config: &Config,
+    key_source: crate::base::credentials::KeySource,
+) -> anyhow::Result<(String, bool)> {
+    use crate::front::tui::{self, app::ProbeSettings, live};
+    use crate::runtime::update::Update;
+    let args = bench.args;
+    let ui: tui::UiOptions = (&args.ui).into();
+    let theme = tui::choose_theme(&ui, config.theme.as_deref())?;
+    let metrics = match args.metrics.as_deref() {
+        Some(m) if !m.eq_ignore_ascii_case("none") => crate::io::source::scrape::metrics_url(m)?,
+        _ => {
+            let mut url = bench.api_base.clone();
+            url.set_path("/metrics");
+            url.set_query(None);
+            url
+        }
+    };
+    let same_origin = metrics.origin() == bench.api_base.origin();
+    let mut spec = crate::app::bench_server::spec(
+        &args.headers,
+        &key_source,
+        same_origin,
+        args.tls.settings(),
+    );
+    spec.url = Some(metrics.to_string());
+    spec.api_base = Some(bench.api_base.to_string());
+    spec.model = Some(args.model.clone());
+    spec.history = std::time::Duration::from_secs(3600);
+    spec.max_series = 10_000;
+    spec.max_models = 50;
+    let session = crate::runtime::session::Session::new(&spec, config).await?;
+    let updates = session.updates_tx.clone();
+    let (tap, mut results) = tokio::sync::mpsc::unbounded_channel();
+    bench.tap = Some(tap);
+    let forward = {
+        let updates = updates.clone();
+        tokio::spawn(async move {
+            while let Some(result) = results.recv().await {
+                if updates
+                    .send(Update::BurstDone(Box::new(result)))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        })
+    };
+    let options = live::TuiOptions {
+        theme,
+        settings: ProbeSettings {
+            model: Some(args.model.clone()),
+            // The bench is the load: the probe and burst keys stay off meanwhile.
+            read_only: true,
+            ..ProbeSettings::default()
+        },
+        probe_every: None,
+        timeout: args.timeout,
+        max_tokens: args.max_tokens,
+        max_completion_tokens: false,
+        temperature: None,
+        limiter: crate::io::probe::limit::ProbeLimiter::new(
+            crate::io::probe::limit::ProbeLimits::new(None, Some(1)),
+        ),
+        bench: Some(live::BenchLine {
+            model: args.model.clone(),
+            requests: bench
+                .requests()
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            concurrency: args.concurrency,
+        }),
+    };
+    let (stop, interrupt) = Interrupt::manual();
+    let arrivals = single_arrivals(args);
+    let run = async {
+        let run = bench.step(arrivals, interrupt).await;
+        let _ = updates.send(Update::BenchFinished).await;
+        run
+    };
+    let dashboard = async {
+        let shown = live::run(session, &ui, options).await;
+        // Quitting the dashboard ends the run; a finished run ignores it.
+        stop.send_replace(true);
+        shown
+    };
+    let (run, shown) = tokio::join!(run, dashboard);
+    bench.tap = None;
+    forward.abort();
+    shown?;
+    let text = match args.format {
+        BenchFormat::Json => serde_json::to_string_pretty(&run.summary)?,
+        BenchFormat::Csv => output::csv(&run.summary),
+        BenchFormat::Text => output::text(&run.summary),
+    };
+    Ok((text, run.interrupted))
 }
 
 /// The open loop of a single run: `--ramp-up`, one `--rate`, or none (closed loop).

@@ -822,6 +822,15 @@ pub struct BenchArgs {
     #[arg(long, value_name = "URL|none", env = "LLMTOP_BENCH_METRICS")]
     pub metrics: Option<String>,
 
+    /// Show the run live in the dashboard's panels (the bench's requests on the bench line and,
+    /// with no /metrics, in the charts; the gateway's /metrics beside them); q or Ctrl-C ends it
+    /// and prints the summary (partial, exit 130, if the run had not finished).
+    #[arg(long, env = "LLMTOP_BENCH_TUI", value_parser = clap::builder::BoolishValueParser::new(), conflicts_with_all = ["sweep", "compare"])]
+    pub tui: bool,
+
+    #[command(flatten)]
+    pub ui: UiArgs,
+
     /// Send this many requests first and leave them out of every figure (cold caches, new
     /// connections); rates are measured from the first counted request.
     #[arg(

@@ -41,6 +41,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         max_completion_tokens: t.max_completion_tokens,
         temperature: t.temperature,
         limiter: ProbeLimiter::new(ProbeLimits::new(t.probe_rpm, t.probe_concurrency)),
+        bench: None,
     };
     tui::live::run(session, &ui, options).await
 }

@@ -16,8 +16,10 @@ pub enum Update {
     ProbeProgress(ProbeEvent),
     /// A probe finished.
     ProbeDone(Box<ProbeResult>),
-    /// One request of a burst finished.
+    /// One request of a burst (or of `llmtop bench --tui`) finished.
     BurstDone(Box<ProbeResult>),
+    /// `llmtop bench --tui`: the run ended (its count or duration reached, or stopped).
+    BenchFinished,
     /// The gateway's model list arrived (or could not be fetched).
     ModelsListed(Result<Vec<String>, String>),
     /// A fleet source's refresh or synchronized scrape (fleet mode).

@@ -175,6 +175,51 @@ fn probe_key_measures_a_real_request_through_the_demo() {
     assert!(pty.wait_exit(Duration::from_secs(10)).success());
 }
 
+/// `llmtop bench --tui`: the run's requests count up on the bench line beside the gateway's
+/// panels; when it is done, q leaves the dashboard and the summary (with the server's view)
+/// is printed on the restored terminal, exit 0. Quitting mid-run keeps a partial summary, 130.
+#[test]
+fn bench_tui_shows_the_run_live_and_prints_the_summary_after() {
+    let args = [
+        "bench",
+        "--demo",
+        "--model",
+        "gpt-4o-mini",
+        "-n",
+        "40",
+        "-c",
+        "4",
+        "--max-tokens",
+        "8",
+        "--tui",
+    ];
+    let mut pty = Pty::spawn(&args, 120, 40, &[]);
+    let screen = pty.wait_for("bench done gpt-4o-mini ×40 c4", Duration::from_secs(40));
+    assert!(screen.contains("40/40 ok 40 failed 0"), "{screen}");
+    assert!(
+        screen.contains("READ-ONLY"),
+        "the probe keys are off during a bench: {screen}"
+    );
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    let screen = pty.screen();
+    assert!(
+        screen.contains("Requests          40 done, 40 ok, 0 failed"),
+        "{screen}"
+    );
+    assert!(screen.contains("client − server"), "{screen}");
+
+    let mut long = args.to_vec();
+    long[5] = "100000";
+    let mut pty = Pty::spawn(&long, 120, 40, &[]);
+    pty.wait_for("bench gpt-4o-mini ×100000", Duration::from_secs(30));
+    pty.wait_for(" ok 8 ", Duration::from_secs(30));
+    pty.send(b"q");
+    let status = pty.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.exit_code(), 130);
+    assert!(pty.screen().contains("interrupted"), "{}", pty.screen());
+}
+
 /// A gateway with no /metrics at all: `--probe-every` keeps synthetic probes running and the
 /// panels show their latency, TTFT and cost.
 #[test]

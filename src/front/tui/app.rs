@@ -102,9 +102,15 @@ pub enum Modal {
 }
 
 /// A burst of probes: progress while it runs, a summary when done.
+/// Latencies (and TTFTs) a burst line keeps for its percentiles; older ones go in halves.
+pub const BURST_SAMPLES_KEPT: usize = 100_000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurstState {
+    /// `burst`, or `bench` for `llmtop bench --tui`.
+    pub title: &'static str,
     pub model: String,
+    /// Requests planned; 0 = not known ahead (a bench bounded by --duration).
     pub total: usize,
     pub concurrency: usize,
     pub started_at: f64,
@@ -991,6 +997,7 @@ impl App {
 
     pub fn burst_started(&mut self, model: String, now: f64) {
         self.burst = Some(BurstState {
+            title: "burst",
             model,
             total: self.settings.burst_size,
             concurrency: self.settings.burst_concurrency,
@@ -1006,8 +1013,32 @@ impl App {
         });
     }
 
+    /// `llmtop bench --tui`: the bench's requests fill the burst line from the start; `total`
+    /// 0 when only a duration bounds the run.
+    pub fn bench_started(&mut self, model: String, total: usize, concurrency: usize, now: f64) {
+        self.burst_started(model, now);
+        if let Some(b) = self.burst.as_mut() {
+            b.title = "bench";
+            b.total = total;
+            b.concurrency = concurrency;
+        }
+    }
+
+    /// Marks the bench (or burst) finished, whether or not it reached its total.
+    pub fn burst_finished(&mut self, now: f64) {
+        if let Some(b) = self.burst.as_mut() {
+            b.finished_at.get_or_insert(now);
+        }
+    }
+
     pub fn burst_result(&mut self, result: &ProbeResult, cost: Option<f64>, now: f64) {
         let Some(b) = self.burst.as_mut() else { return };
+        // A long bench keeps its newest samples only: memory stays bounded.
+        for values in [&mut b.latencies, &mut b.ttfts] {
+            if values.len() >= BURST_SAMPLES_KEPT {
+                values.drain(..BURST_SAMPLES_KEPT / 2);
+            }
+        }
         if result.ok {
             b.ok += 1;
             b.latencies.push(result.latency.as_secs_f64());
@@ -1022,7 +1053,7 @@ impl App {
         }
         b.retries += result.retries;
         b.cost_usd += result.gateway_cost_usd.or(cost).unwrap_or(0.0);
-        if b.done() >= b.total {
+        if b.total > 0 && b.done() >= b.total {
             b.finished_at = Some(now);
         }
     }

@@ -24,6 +24,17 @@ pub struct TuiOptions {
     pub theme: Theme,
     /// Client-side rate and concurrency limits shared by every probe the dashboard sends.
     pub limiter: crate::io::probe::limit::ProbeLimiter,
+    /// `llmtop bench --tui`: the bench whose results arrive as burst results.
+    pub bench: Option<BenchLine>,
+}
+
+/// What the bench line shows before any result: the model, the planned requests (0 = bounded
+/// by a duration) and the concurrency.
+#[derive(Debug, Clone)]
+pub struct BenchLine {
+    pub model: String,
+    pub requests: usize,
+    pub concurrency: usize,
 }
 
 /// The model a probe asks for: the chosen one, else the busiest model the gateway reports.
@@ -105,6 +116,14 @@ impl Feed for LiveFeed {
                 app.probe_spent_usd = session.probe_feed.spent_usd;
                 let cost = result.cost(&session.prices).map(|c| c.total);
                 app.burst_result(&result, cost, unix_now());
+                true
+            }
+            LiveItem::Update(Update::BenchFinished) => {
+                app.burst_finished(unix_now());
+                app.set_notice(
+                    "bench finished: q prints its summary".to_string(),
+                    unix_now(),
+                );
                 true
             }
             LiveItem::Update(Update::ModelsListed(result)) => {
@@ -195,6 +214,14 @@ pub async fn run(session: Session, ui: &UiOptions, options: TuiOptions) -> anyho
         app.insecure_tls = session.insecure_tls;
         for notice in session.notices.iter().chain(&session.dashboard_notices) {
             app.set_notice(notice.clone(), unix_now());
+        }
+        if let Some(bench) = &feed.options.bench {
+            app.bench_started(
+                bench.model.clone(),
+                bench.requests,
+                bench.concurrency,
+                unix_now(),
+            );
         }
         Ok(app)
     })

@@ -172,6 +172,8 @@ pub struct Plan {
     /// ([`HttpConnection`]) rather than the shared reqwest client; results are the same, the
     /// CPU per request about half. https, proxied and open-loop runs always use reqwest.
     pub fast_http: bool,
+    /// Every counted request's full result is also sent here (`bench --tui` shows them live).
+    pub tap: Option<mpsc::UnboundedSender<ProbeResult>>,
 }
 
 /// An open loop's arrivals: the rate over the run and the gamma shape of the gaps.
@@ -288,6 +290,7 @@ pub async fn execute_recorded(
         forward: record.is_some(),
         warmup: plan.warmup,
         measured_from: std::sync::OnceLock::new(),
+        tap: plan.tap,
     });
 
     match plan.arrivals {
@@ -555,6 +558,7 @@ struct Shared {
     warmup: u64,
     /// When the first counted request was meant to go out (with a warm-up).
     measured_from: std::sync::OnceLock<Instant>,
+    tap: Option<mpsc::UnboundedSender<ProbeResult>>,
 }
 
 impl Shared {
@@ -609,6 +613,11 @@ impl Shared {
             }
         };
         let latency = Instant::now().saturating_duration_since(intended);
+        if let Some(tap) = &self.tap
+            && index >= self.warmup
+        {
+            let _ = tap.send(result.clone());
+        }
         to_sample(&result, latency, self.template.stream, &self.prices)
     }
 }
@@ -779,6 +788,7 @@ mod tests {
                 seed: Some(1),
                 slo: None,
                 fast_http: true,
+                tap: None,
             };
             let (_keep, interrupt) = Interrupt::manual();
             let out = execute(&client, plan, &PriceTable::builtin(), interrupt, None).await;

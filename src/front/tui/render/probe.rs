@@ -210,9 +210,19 @@ pub(super) fn burst_lines(
         0.0
     };
     let state = if b.finished_at.is_some() {
-        "burst done"
+        format!("{} done", b.title)
     } else {
-        "burst"
+        b.title.to_string()
+    };
+    let planned = if b.total > 0 {
+        format!("×{} ", b.total)
+    } else {
+        String::new()
+    };
+    let counted = if b.total > 0 {
+        format!(" {done}/{} ", b.total)
+    } else {
+        format!(" {done} ")
     };
     let mut lines = vec![Line::from(vec![
         Span::styled(
@@ -220,11 +230,11 @@ pub(super) fn burst_lines(
             Style::new().fg(theme.accent).add_modifier(Modifier::BOLD),
         ),
         Span::styled(
-            format!("{} ×{} c{} ", b.model, b.total, b.concurrency),
+            format!("{} {planned}c{} ", b.model, b.concurrency),
             theme.text(),
         ),
         Span::styled(bar, Style::new().fg(theme.accent)),
-        Span::styled(format!(" {done}/{} ", b.total), theme.text()),
+        Span::styled(counted, theme.text()),
         Span::styled(format!("ok {} ", b.ok), Style::new().fg(theme.ok)),
         Span::styled(
             format!("failed {} ", b.failed),
