@@ -1,5 +1,6 @@
 //! The dashboard's one event loop, for a live session and a replay alike: terminal input, the
-//! feed's data, a one-second clock and redraws capped at [`FRAME_INTERVAL`]. The terminal is
+//! feed's data, a one-second clock and redraws capped at [`FRAME_INTERVAL`], scheduled only
+//! when there is something to draw. The terminal is
 //! restored on every exit path: q and Ctrl-C, SIGTERM (both end the loop), errors, and panics
 //! (ratatui's init installs a hook that restores the screen; ours turns the mouse off before it).
 use std::time::Duration;
@@ -32,6 +33,11 @@ pub(crate) trait Feed {
     /// Before each frame; true when the data changed.
     fn before_frame(&mut self, _app: &mut App) -> anyhow::Result<bool> {
         Ok(false)
+    }
+    /// Whether frames must keep coming with nothing to redraw (a replay moves its own clock
+    /// in [`Feed::before_frame`]). A live dashboard wakes only when there is something to draw.
+    fn ticks_every_frame(&self) -> bool {
+        false
     }
 }
 
@@ -102,15 +108,30 @@ async fn drive<F: Feed>(
     mut columns: usize,
 ) -> anyhow::Result<()> {
     let mut events = EventStream::new();
-    let mut frame_tick = tokio::time::interval(FRAME_INTERVAL);
-    frame_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    // Once a second for the feed's chores (a recording's flush).
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Ages on the status line change each second: a redraw one second after the last one,
+    // so an idle dashboard fed every second draws once per scrape, not twice.
+    let age_redraw = tokio::time::sleep(Duration::from_secs(1));
+    tokio::pin!(age_redraw);
     let mut terminate = Terminate::install()?;
     let mut dirty = false;
     let mut stale_view = false;
+    // The next frame, only while there is something to draw: an idle loop does not wake 10
+    // times a second for nothing.
+    let mut next_frame: Option<tokio::time::Instant> = None;
+    let mut last_draw = tokio::time::Instant::now();
+    let mut last_frame = last_draw;
     // The first screen (the splash "waiting for the first scrape", or the replay's start) at once.
     draw(terminal, &mut app)?;
     loop {
+        // A frozen view stays stale on purpose: that alone is no reason to wake.
+        let wanted = dirty || (stale_view && !app.frozen) || feed.ticks_every_frame();
+        if next_frame.is_none() && wanted {
+            next_frame = Some((last_frame + FRAME_INTERVAL).max(tokio::time::Instant::now()));
+        }
+        let frame_at = next_frame.unwrap_or_else(tokio::time::Instant::now);
         tokio::select! {
             event = events.next() => {
                 let Some(event) = event else { break };
@@ -130,11 +151,14 @@ async fn drive<F: Feed>(
                 dirty = true;
             }
             _ = terminate.recv() => app.quit = true,
-            _ = clock.tick() => {
+            _ = second.tick() => feed.each_second(&mut app),
+            () = &mut age_redraw => {
                 dirty = true;
-                feed.each_second(&mut app);
+                age_redraw.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(1));
             }
-            _ = frame_tick.tick() => {
+            () = tokio::time::sleep_until(frame_at), if next_frame.is_some() => {
+                next_frame = None;
+                last_frame = tokio::time::Instant::now();
                 if feed.before_frame(&mut app)? {
                     stale_view = true;
                     dirty = true;
@@ -147,6 +171,8 @@ async fn drive<F: Feed>(
                 if dirty {
                     draw(terminal, &mut app)?;
                     dirty = false;
+                    last_draw = tokio::time::Instant::now();
+                    age_redraw.as_mut().reset(last_draw + Duration::from_secs(1));
                 }
             }
         }

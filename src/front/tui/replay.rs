@@ -85,6 +85,10 @@ impl Feed for ReplayFeed {
         true
     }
 
+    fn ticks_every_frame(&self) -> bool {
+        true
+    }
+
     fn before_frame(&mut self, app: &mut App) -> anyhow::Result<bool> {
         let now = Instant::now();
         if let Some(clock) = app.replay.as_mut() {
