@@ -41,6 +41,9 @@ pub enum Command {
     Prices(PricesArgs),
     /// Find the LLM servers on this machine: well-known ports and listening sockets, fingerprinted.
     Discover(DiscoverArgs),
+    /// Judge a gateway's health by the alert rules over a window and exit 0 (ok), 1 (warning)
+    /// or 2 (critical): one line per rule, for cron and deploy pipelines.
+    Check(Box<CheckArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -441,6 +444,43 @@ pub struct SnapshotArgs {
     /// Write the output to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE", env = "LLMTOP_OUTPUT")]
     pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(mut_args(|a| if a.get_id() == "url" { a.required_unless_present_any(["from", "demo", "prometheus"]) } else { a }))]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Judge this `--record` file's window instead of scraping (see --at).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LLMTOP_CHECK_FROM",
+        conflicts_with = "demo"
+    )]
+    pub from: Option<PathBuf>,
+    /// With --from: end of the window (as for `snapshot --at`).
+    #[arg(long, value_name = "TIME", env = "LLMTOP_CHECK_AT", requires = "from")]
+    pub at: Option<String>,
+    /// How long to collect before judging (with --from: the window ending at --at).
+    #[arg(long = "for", env = "LLMTOP_CHECK_FOR", default_value = "30s", value_parser = parse_duration)]
+    pub collect_for: Duration,
+    /// A TOML file of `[[alert]]` rules, used instead of the config file's.
+    #[arg(long, value_name = "FILE", env = "LLMTOP_CHECK_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Leave out the built-in rules (stale, upstream down, error rate, slow p95, KV cache,
+    /// saturation, budget); only the file's are judged.
+    #[arg(long, env = "LLMTOP_CHECK_NO_DEFAULT_RULES", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_default_rules: bool,
+    /// `text`: one Nagios-style line per rule; `json`: {status, exit_code, rules: […]}.
+    #[arg(long, env = "LLMTOP_CHECK_FORMAT", value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 //! reads `clap` types; it turns them into the plain options the layers below take.
 pub mod bench;
 pub mod bench_server;
+pub mod check;
 pub mod cli;
 pub mod cost;
 pub mod dashboard;
@@ -20,6 +21,7 @@ pub fn log_file(cli: &Cli) -> Option<std::path::PathBuf> {
     match &cli.command {
         Some(Command::Snapshot(s)) => s.target.log_file.clone(),
         Some(Command::Cost(c)) => c.target.log_file.clone(),
+        Some(Command::Check(c)) => c.target.log_file.clone(),
         Some(Command::Replay(r)) => r.log_file.clone(),
         _ => cli.target.log_file.clone(),
     }
@@ -54,5 +56,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Cost(args)) => cost::run(args).await,
         Some(Command::Prices(args)) => prices::run(args),
         Some(Command::Discover(args)) => discover::run(args).await,
+        Some(Command::Check(args)) => check::run(args).await,
     }
 }

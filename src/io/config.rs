@@ -28,6 +28,70 @@ pub struct Config {
     pub budget: crate::model::budget::BudgetConfig,
     /// `[redact]`: labels whose values are hashed or dropped before anything sees them.
     pub redact: crate::base::redact::RedactConfig,
+    /// `[[alert]]` rules, parsed.
+    pub alerts: Vec<crate::model::alert::Rule>,
+    /// `alert_defaults = false`: the built-in rules are left out.
+    pub alert_defaults_off: bool,
+}
+
+/// One `[[alert]]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertSpec {
+    name: String,
+    expr: toml::Spanned<String>,
+    #[serde(default, rename = "for")]
+    for_: Option<String>,
+    #[serde(default)]
+    severity: Option<crate::model::alert::Severity>,
+}
+
+/// Parses the `[[alert]]` tables of `text`; an error names the rule, its line and column.
+pub fn parse_alerts(text: &str) -> anyhow::Result<Vec<crate::model::alert::Rule>> {
+    #[derive(Deserialize)]
+    struct OnlyAlerts {
+        #[serde(default)]
+        alert: Vec<AlertSpec>,
+    }
+    let file: OnlyAlerts = toml::from_str(text)?;
+    alerts_of(text, file.alert)
+}
+
+fn alerts_of(text: &str, specs: Vec<AlertSpec>) -> anyhow::Result<Vec<crate::model::alert::Rule>> {
+    let mut rules = Vec::new();
+    for spec in specs {
+        // The expression's first character: one past the opening quote.
+        let start = spec.expr.span().start + 1;
+        let line = text[..start.min(text.len())].matches('\n').count() + 1;
+        let line_start = text[..start.min(text.len())]
+            .rfind('\n')
+            .map_or(0, |p| p + 1);
+        let expr_text = spec.expr.get_ref().clone();
+        let expr = crate::model::alert::parse_expr(&expr_text).map_err(|e| {
+            anyhow::anyhow!(
+                "[[alert]] {:?}, line {line}, column {}: {}",
+                spec.name,
+                start - line_start + e.column,
+                e.message
+            )
+        })?;
+        let for_seconds = match &spec.for_ {
+            None => 0.0,
+            Some(d) => crate::base::format::parse_duration(d)
+                .map_err(|e| anyhow::anyhow!("[[alert]] {:?}: for = {d:?}: {e}", spec.name))?
+                .as_secs_f64(),
+        };
+        rules.push(crate::model::alert::Rule {
+            name: spec.name,
+            text: expr_text,
+            expr,
+            for_seconds,
+            severity: spec
+                .severity
+                .unwrap_or(crate::model::alert::Severity::Warning),
+        });
+    }
+    Ok(rules)
 }
 
 /// A `[[target]]` of the config file. Secrets are named by variable or file, never written inline.
@@ -131,6 +195,9 @@ struct ConfigFile {
     budget: crate::model::budget::BudgetConfig,
     #[serde(default)]
     redact: crate::base::redact::RedactConfig,
+    #[serde(default)]
+    alert: Vec<AlertSpec>,
+    alert_defaults: Option<bool>,
     /// `action = "key"` or `action = ["key", …]`; spans give error messages their line.
     #[serde(default)]
     keys: std::collections::BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>,
@@ -182,6 +249,7 @@ pub fn template() -> String {
 # Colour theme when neither --theme nor LLMTOP_THEME names one: default, light, gruvbox, nord,
 # high-contrast, mono, or a path to a .toml theme file.
 # theme = "nord"
+# alert_defaults = false   # `llmtop check` without its built-in rules (see [[alert]] below)
 
 # Named targets: `llmtop prod` scrapes this URL with these headers and credentials. Secrets are
 # named by variable or file, never written here.
@@ -232,6 +300,18 @@ pub fn template() -> String {
 # [redact]
 # labels = ["default", "team_alias"]
 # mode = "hash"   # or "drop"
+
+# Alert rules, judged by `llmtop check` (exit 0 ok, 1 warning, 2 critical). An expr is a
+# figure, then optionally `by model` or {{model="NAME"}}, then a comparison such as `> 2s`,
+# `>= 5%`, `< 24h`; figures: p50/p95/p99_latency, ttft_p50/p95/p99, error_rate,
+# requests_per_second, cost_per_hour, kv_cache_usage, queued, queue_time_p95, budget_runs_out,
+# and the conditions upstream_down, saturated, stalled, stale (no comparison).
+# (`alert_defaults = false` at the top of the file leaves out the built-in rules.)
+# [[alert]]
+# name = "slow gpt-4o"
+# expr = 'p95_latency{{model="gpt-4o"}} > 2s'
+# for = "2m"
+# severity = "critical"   # or "warning"
 
 # Dashboard keys: action = "key" or ["key", …]. A listed action gets exactly these keys (its
 # defaults go); a key may belong to one action only. Keys: one character ("q", "P" for Shift-p,
@@ -320,6 +400,8 @@ impl Config {
             theme: file.theme,
             budget: file.budget,
             redact: file.redact,
+            alerts: alerts_of(text, file.alert)?,
+            alert_defaults_off: file.alert_defaults == Some(false),
         })
     }
 

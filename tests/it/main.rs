@@ -4,6 +4,7 @@
 mod architecture;
 mod bench_cmd;
 mod bench_sweep;
+mod check_cmd;
 mod cli_docs;
 mod common;
 mod cost_cmd;
