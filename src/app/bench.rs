@@ -38,19 +38,24 @@ struct StepRun {
 }
 
 impl Bench<'_> {
+    /// A sweep or a rate list: several steps, each [`STEP_DURATION`] unless `-n`/`--duration`.
+    fn multi_step(&self) -> bool {
+        self.args.sweep || self.args.rate.len() > 1
+    }
+
     /// `-n` (with its default), or none with `--duration`; a sweep's steps default to 10 s.
     fn requests(&self) -> Option<u64> {
         match (self.args.requests, self.args.duration) {
             (Some(n), _) => Some(n),
             (None, Some(_)) => None,
-            (None, None) if self.args.sweep || self.args.rate.len() > 1 => None,
+            (None, None) if self.multi_step() => None,
             (None, None) => Some(DEFAULT_REQUESTS),
         }
     }
 
     fn duration(&self) -> Option<std::time::Duration> {
         match (self.args.requests, self.args.duration) {
-            (None, None) if self.args.sweep || self.args.rate.len() > 1 => Some(STEP_DURATION),
+            (None, None) if self.multi_step() => Some(STEP_DURATION),
             (_, d) => d,
         }
     }
@@ -89,7 +94,7 @@ impl Bench<'_> {
             prompts: plan.prompts.len(),
             seed: args.seed,
             slo: args.goodput,
-            arrivals: arrivals.filter(|a| rate.is_none() || a.burstiness != 1.0),
+            arrivals,
             warmup: args.warmup,
         };
         // The dashboard owns the terminal under --tui: no progress line on stderr.
@@ -232,20 +237,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     };
     let server = {
         use crate::app::bench_server::{self, MetricsChoice};
-        let choice = match args.metrics.as_deref() {
-            Some(m) if m.eq_ignore_ascii_case("none") => MetricsChoice::Off,
-            Some(m) => MetricsChoice::Given(crate::io::source::scrape::metrics_url(m)?),
-            None => {
-                let mut url = api_base.clone();
-                url.set_path("/metrics");
-                url.set_query(None);
-                MetricsChoice::Default(url)
-            }
-        };
-        let same_origin = match &choice {
-            MetricsChoice::Given(u) | MetricsChoice::Default(u) => u.origin() == api_base.origin(),
-            MetricsChoice::Off => false,
-        };
+        let choice = MetricsChoice::from_flag(args.metrics.as_deref(), &api_base)?;
+        let same_origin = choice
+            .url()
+            .is_some_and(|u| u.origin() == api_base.origin());
         let spec = bench_server::spec(&args.headers, &key_source, same_origin, args.tls.settings());
         bench_server::start(
             choice,
@@ -290,12 +285,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         let arrivals = single_arrivals(args);
         let run = bench.step(arrivals, interrupt.clone()).await;
-        let text = match args.format {
-            BenchFormat::Json => serde_json::to_string_pretty(&run.summary)?,
-            BenchFormat::Csv => output::csv(&run.summary),
-            BenchFormat::Text => output::text(&run.summary),
-        };
-        (text, run.interrupted)
+        (summary_text(args.format, &run.summary)?, run.interrupted)
     };
     // Closes the last chunk before the summary is printed.
     drop(bench);
@@ -386,15 +376,14 @@ async fn live(
     let args = bench.args;
     let ui: tui::UiOptions = (&args.ui).into();
     let theme = tui::choose_theme(&ui, config.theme.as_deref())?;
-    let metrics = match args.metrics.as_deref() {
-        Some(m) if !m.eq_ignore_ascii_case("none") => crate::io::source::scrape::metrics_url(m)?,
-        _ => {
-            let mut url = bench.api_base.clone();
-            url.set_path("/metrics");
-            url.set_query(None);
-            url
-        }
-    };
+    // `--metrics none` drops the summary's server section; the dashboard still needs a source.
+    let metrics = crate::app::bench_server::MetricsChoice::from_flag(
+        args.metrics.as_deref(),
+        &bench.api_base,
+    )?
+    .url()
+    .cloned()
+    .unwrap_or_else(|| crate::app::bench_server::default_url(&bench.api_base));
     let same_origin = metrics.origin() == bench.api_base.origin();
     let mut spec = crate::app::bench_server::spec(
         &args.headers,
@@ -467,12 +456,24 @@ async fn live(
     bench.tap = None;
     forward.abort();
     shown?;
-    let text = match args.format {
-        BenchFormat::Json => serde_json::to_string_pretty(&run.summary)?,
-        BenchFormat::Csv => output::csv(&run.summary),
-        BenchFormat::Text => output::text(&run.summary),
-    };
-    Ok((text, run.interrupted))
+    Ok((summary_text(args.format, &run.summary)?, run.interrupted))
+}
+
+/// A single run's summary in the format asked for.
+fn summary_text(format: BenchFormat, summary: &serde_json::Value) -> anyhow::Result<String> {
+    Ok(match format {
+        BenchFormat::Json => serde_json::to_string_pretty(summary)?,
+        BenchFormat::Csv => output::csv(summary),
+        BenchFormat::Text => output::text(summary),
+    })
+}
+
+/// An open loop at a constant rate, with the run's burstiness.
+fn at_rate(args: &BenchArgs, rate: f64) -> ArrivalPlan {
+    ArrivalPlan {
+        shape: RateShape::Constant(rate),
+        burstiness: args.burstiness,
+    }
 }
 
 /// The open loop of a single run: `--ramp-up`, one `--rate`, or none (closed loop).
@@ -566,13 +567,7 @@ async fn rate_steps(
     let mut interrupted = false;
     for (i, &rate) in args.rate.iter().enumerate() {
         let run = bench
-            .step(
-                Some(ArrivalPlan {
-                    shape: RateShape::Constant(rate),
-                    burstiness: args.burstiness,
-                }),
-                interrupt.clone(),
-            )
+            .step(Some(at_rate(args, rate)), interrupt.clone())
             .await;
         let step = step_json(i + 1, "rate", Some(rate), args.slo.as_ref(), run.summary);
         announce(args, &step);
@@ -604,13 +599,7 @@ async fn sweep(bench: &mut Bench<'_>, interrupt: &Interrupt) -> anyhow::Result<(
     let mut interrupted = probe.interrupted;
     while !interrupted && let Some(rate) = search.next(probe_rps) {
         let run = bench
-            .step(
-                Some(ArrivalPlan {
-                    shape: RateShape::Constant(rate),
-                    burstiness: args.burstiness,
-                }),
-                interrupt.clone(),
-            )
+            .step(Some(at_rate(args, rate)), interrupt.clone())
             .await;
         interrupted = run.interrupted;
         let step = step_json(steps.len(), "search", Some(rate), Some(&slo), run.summary);

@@ -29,6 +29,32 @@ pub enum MetricsChoice {
     Given(url::Url),
 }
 
+impl MetricsChoice {
+    /// `--metrics URL|none`, or the API's own `/metrics` when the flag is absent.
+    pub fn from_flag(flag: Option<&str>, api_base: &url::Url) -> anyhow::Result<Self> {
+        Ok(match flag {
+            Some(m) if m.eq_ignore_ascii_case("none") => MetricsChoice::Off,
+            Some(m) => MetricsChoice::Given(scrape::metrics_url(m)?),
+            None => MetricsChoice::Default(default_url(api_base)),
+        })
+    }
+
+    pub fn url(&self) -> Option<&url::Url> {
+        match self {
+            MetricsChoice::Off => None,
+            MetricsChoice::Default(u) | MetricsChoice::Given(u) => Some(u),
+        }
+    }
+}
+
+/// `/metrics` on the API's origin: where gateways export them.
+pub fn default_url(api_base: &url::Url) -> url::Url {
+    let mut url = api_base.clone();
+    url.set_path("/metrics");
+    url.set_query(None);
+    url
+}
+
 /// A scraper running beside the bench, and the store it fills.
 pub struct ServerWatch {
     url: url::Url,

@@ -51,14 +51,11 @@ async fn judge(args: &CheckArgs) -> anyhow::Result<i32> {
     )
     .await?;
     let input = crate::front::report::alert_input(&snap);
-    let verdicts: Vec<(Verdict, alert::Unit)> = rules
-        .iter()
-        .map(|r| (alert::judge(r, &input), r.expr.figure.unit()))
-        .collect();
+    let verdicts: Vec<Verdict> = rules.iter().map(|r| alert::judge(r, &input)).collect();
     let worst = verdicts
         .iter()
-        .filter(|(v, _)| v.firing)
-        .map(|(v, _)| v.severity)
+        .filter(|v| v.firing)
+        .map(|v| v.severity)
         .max();
     let (status, code) = match worst {
         None => ("ok", 0),
@@ -73,16 +70,15 @@ async fn judge(args: &CheckArgs) -> anyhow::Result<i32> {
                 snap.target,
                 crate::base::format::window(snap.window_seconds),
                 verdicts.len(),
-                verdicts.iter().filter(|(v, _)| v.firing).count()
+                verdicts.iter().filter(|v| v.firing).count()
             );
-            for (v, unit) in &verdicts {
-                out.push_str(&v.line(*unit));
+            for v in &verdicts {
+                out.push_str(&v.line());
                 out.push('\n');
             }
             out
         }
         CheckFormat::Json => {
-            let rules: Vec<&Verdict> = verdicts.iter().map(|(v, _)| v).collect();
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&serde_json::json!({
@@ -90,7 +86,7 @@ async fn judge(args: &CheckArgs) -> anyhow::Result<i32> {
                     "exit_code": code,
                     "target": snap.target,
                     "window_seconds": snap.window_seconds,
-                    "rules": rules,
+                    "rules": verdicts,
                 }))?
             )
         }

@@ -1065,8 +1065,6 @@ impl From<&TargetArgs> for crate::io::config::TargetSpec {
             max_models: a.max_models,
             max_body_mib: a.max_body_mib,
             record: a.record.clone(),
-            redact_labels: a.redact.redact_labels.clone(),
-            redact_mode: a.redact.redact_mode,
             tls: a.tls.settings(),
         }
     }

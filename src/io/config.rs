@@ -146,31 +146,23 @@ pub struct TargetSpec {
     pub max_body_mib: usize,
     /// `--record FILE`.
     pub record: Option<PathBuf>,
-    /// `--redact-labels`: `None` when the flag is absent (the config file or the recording
-    /// default decides).
-    pub redact_labels: Option<Vec<String>>,
-    pub redact_mode: Option<crate::base::redact::RedactMode>,
     pub tls: crate::base::net::TlsSettings,
 }
 
 impl TargetSpec {
-    /// The scrape's headers and bearer token, resolved (see [`crate::base::credentials`]).
-    /// The label redactor: `--redact-labels`, else the config file's `[redact]`, else the
-    /// built-in personal-data list when recording.
+    /// The label redactor: the config's `[redact]` (with `--redact-labels` / `--redact-mode`
+    /// laid over it by [`Config::with_redaction_flags`]), else the built-in personal-data list
+    /// when recording.
     pub fn redactor(
         &self,
         config: &Config,
     ) -> anyhow::Result<Option<std::sync::Arc<crate::base::redact::LabelRedactor>>> {
-        crate::base::redact::resolve(
-            self.redact_labels.as_deref(),
-            self.redact_mode,
-            &config.redact,
-            self.record.is_some(),
-        )
-        .map(|r| r.map(std::sync::Arc::new))
-        .map_err(|e| anyhow::anyhow!("--redact-labels: {e}"))
+        crate::base::redact::resolve(None, None, &config.redact, self.record.is_some())
+            .map(|r| r.map(std::sync::Arc::new))
+            .map_err(|e| anyhow::anyhow!("--redact-labels: {e}"))
     }
 
+    /// The scrape's headers and bearer token, resolved (see [`crate::base::credentials`]).
     pub fn scrape_headers(&self) -> anyhow::Result<(reqwest::header::HeaderMap, String)> {
         crate::base::credentials::scrape_headers(
             &self.headers,

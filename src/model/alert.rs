@@ -154,15 +154,6 @@ impl Op {
             Op::Le => value <= limit,
         }
     }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Op::Gt => ">",
-            Op::Ge => ">=",
-            Op::Lt => "<",
-            Op::Le => "<=",
-        }
-    }
 }
 
 /// A parsed expression.
@@ -424,6 +415,9 @@ pub struct Verdict {
     pub subject: Option<String>,
     /// The figure is not measured here (the rule can neither fire nor pass).
     pub unknown: bool,
+    /// The figure's unit, for showing the value.
+    #[serde(skip)]
+    pub unit: Unit,
 }
 
 fn pick(q: Quantile, v: &[Option<f64>; 3]) -> Option<f64> {
@@ -457,6 +451,7 @@ pub fn judge(rule: &Rule, input: &Input) -> Verdict {
         threshold: e.compare.map(|(_, l)| l),
         subject: None,
         unknown: false,
+        unit: e.figure.unit(),
     };
     let Some((op, limit)) = e.compare else {
         verdict.firing = match e.figure {
@@ -517,7 +512,8 @@ pub fn judge(rule: &Rule, input: &Input) -> Verdict {
 
 impl Verdict {
     /// One Nagios-style line: `CRITICAL error rate (error_rate > 5%): 12.0 % gpt-4o`.
-    pub fn line(&self, unit: Unit) -> String {
+    pub fn line(&self) -> String {
+        let unit = self.unit;
         let state = match (self.firing, self.unknown) {
             (true, _) => self.severity.as_str().to_ascii_uppercase(),
             (false, true) => "UNKNOWN".to_string(),
@@ -544,11 +540,6 @@ impl Verdict {
             self.name, self.expr
         )
     }
-}
-
-/// `op` as text, for showing a threshold.
-pub fn op_text(expr: &Expr) -> &'static str {
-    expr.compare.map_or("", |(op, _)| op.as_str())
 }
 
 #[cfg(test)]
@@ -657,13 +648,13 @@ mod tests {
         let unmeasured = judge(&rule("kv_cache_usage > 0.9"), &i);
         assert!(!unmeasured.firing && unmeasured.unknown);
         assert_eq!(
-            each.line(Unit::Seconds),
+            each.line(),
             "CRITICAL r [p95_latency by model > 2s]: 3.00 s (b)"
         );
         assert_eq!(
-            unmeasured.line(Unit::Ratio),
+            unmeasured.line(),
             "UNKNOWN r [kv_cache_usage > 0.9]: not measured here"
         );
-        assert_eq!(total.line(Unit::Seconds), "OK r [p95_latency > 2s]: 1.50 s");
+        assert_eq!(total.line(), "OK r [p95_latency > 2s]: 1.50 s");
     }
 }

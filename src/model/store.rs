@@ -742,26 +742,9 @@ impl TargetStore {
         eval_t: f64,
         range: f64,
     ) -> Option<Vec<(f64, f64)>> {
-        let mut merged: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-        let mut any = false;
-        for key in self.keys_of(signal) {
-            if models.is_some_and(|ms| !ms.contains(&key.model.as_str())) {
-                continue;
-            }
-            let Some(h) = self.histograms.get(&key) else {
-                continue;
-            };
-            let samples = self.histogram_samples(&key, eval_t - range, eval_t);
-            for (b, bound) in h.bounds.iter().enumerate() {
-                let series: Vec<(f64, f64)> = samples.iter().map(|(t, c)| (*t, c[b])).collect();
-                if let Some(r) = promql::rate(&series, eval_t, range) {
-                    any = true;
-                    let e = merged.entry(order_key(*bound)).or_insert((*bound, 0.0));
-                    e.1 += r;
-                }
-            }
-        }
-        any.then(|| merged.into_values().collect())
+        self.sum_by_bound(signal, models, eval_t - range, eval_t, |series| {
+            promql::rate(series, eval_t, range)
+        })
     }
 
     /// How much a counter grew from the scrape at `from` to the one at `to`, exactly, over the
@@ -776,16 +759,10 @@ impl TargetStore {
         from: f64,
         to: f64,
     ) -> Option<f64> {
-        let keys: Vec<SeriesKey> = self
-            .keys_of(signal)
-            .into_iter()
-            .filter(|k| models.is_none_or(|ms| ms.contains(&k.model.as_str())))
-            .filter(|k| self.scalars.contains_key(k))
-            .collect();
-        (!keys.is_empty()).then(|| {
-            keys.iter()
-                .map(|k| growth(&self.samples(k, from, to), from))
-                .sum()
+        self.sum_over(signal, models, |k| {
+            self.scalars
+                .contains_key(k)
+                .then(|| growth(&self.samples(k, from, to), from))
         })
     }
 
@@ -798,7 +775,23 @@ impl TargetStore {
         from: f64,
         to: f64,
     ) -> Option<Vec<(f64, f64)>> {
+        self.sum_by_bound(signal, models, from, to, |series| {
+            Some(growth(series, from))
+        })
+    }
+
+    /// `sum by (le)` of what `per_bucket` makes of each bucket's samples in `[from, to]`, over
+    /// the histograms of the given models; `None` when it makes nothing of any.
+    fn sum_by_bound(
+        &self,
+        signal: Signal,
+        models: Option<&[&str]>,
+        from: f64,
+        to: f64,
+        per_bucket: impl Fn(&[(f64, f64)]) -> Option<f64>,
+    ) -> Option<Vec<(f64, f64)>> {
         let mut merged: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+        let mut any = false;
         for key in self.keys_of(signal) {
             if models.is_some_and(|ms| !ms.contains(&key.model.as_str())) {
                 continue;
@@ -809,11 +802,14 @@ impl TargetStore {
             let samples = self.histogram_samples(&key, from, to);
             for (b, bound) in h.bounds.iter().enumerate() {
                 let series: Vec<(f64, f64)> = samples.iter().map(|(t, c)| (*t, c[b])).collect();
-                let e = merged.entry(order_key(*bound)).or_insert((*bound, 0.0));
-                e.1 += growth(&series, from);
+                if let Some(v) = per_bucket(&series) {
+                    any = true;
+                    let e = merged.entry(order_key(*bound)).or_insert((*bound, 0.0));
+                    e.1 += v;
+                }
             }
         }
-        (!merged.is_empty()).then(|| merged.into_values().collect())
+        any.then(|| merged.into_values().collect())
     }
 
     /// `histogram_quantile(q, sum by (le) (rate(signal_bucket[range])))`; `None` when there is no

@@ -136,10 +136,11 @@ impl BurstState {
         if values.is_empty() {
             return None;
         }
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-        Some(sorted[rank - 1])
+        // Drawn every frame over up to BURST_SAMPLES_KEPT values: select the rank, never sort.
+        let mut values = values.to_vec();
+        let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+        let (_, at, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
+        Some(*at)
     }
 }
 

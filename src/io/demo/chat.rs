@@ -666,16 +666,9 @@ pub(crate) async fn completions(
     if let Some((slots, service)) = &shared.capacity {
         // Waiting for a slot is the queue a capacity search has to find.
         let mut stop = shared.shutdown.subscribe();
-        let Ok(_slot) = slots.acquire().await else {
-            guard.fail();
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting down",
-                "server_error",
-                None,
-            );
-        };
-        if !pause(*service, &mut stop).await {
+        let slot = slots.acquire().await;
+        // The semaphore is never closed, so only a shutdown during the service time ends here.
+        if slot.is_err() || !pause(*service, &mut stop).await {
             guard.fail();
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,

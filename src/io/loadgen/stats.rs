@@ -314,7 +314,8 @@ pub struct RunInfo {
     pub prompts: usize,
     pub seed: Option<u64>,
     pub slo: Option<Slo>,
-    /// The open loop's shape (a ramp, the burstiness); `None` for a closed loop or a plain rate.
+    /// The open loop's shape (a constant rate or a ramp) and burstiness; `None` for a closed
+    /// loop (or a caller that states only `rate`, taken as Poisson).
     pub arrivals: Option<super::ArrivalPlan>,
     /// Requests sent before the counted ones.
     pub warmup: u64,

@@ -164,8 +164,6 @@ pub struct Search {
     pub tolerance: f64,
     pub max_steps: usize,
     pub steps: usize,
-    /// Rates below this are not tried: the gateway fails the SLO even when nearly idle.
-    pub floor: f64,
 }
 
 impl Search {
@@ -176,7 +174,6 @@ impl Search {
             tolerance,
             max_steps,
             steps: 0,
-            floor: 0.0,
         }
     }
 
@@ -189,10 +186,8 @@ impl Search {
             (None, None) => Some(probe_rps),
             // The SLO holds at the throughput limit: nothing above it can be sent.
             (Some(_), None) => None,
-            (None, Some(hi)) => {
-                let r = hi / 2.0;
-                (r >= self.floor.max(probe_rps / 64.0)).then_some(r)
-            }
+            // Below a 64th of the throughput the gateway fails even nearly idle: stop halving.
+            (None, Some(hi)) => Some(hi / 2.0).filter(|r| *r >= probe_rps / 64.0),
             (Some(lo), Some(hi)) => ((hi - lo) / hi > self.tolerance).then_some((lo + hi) / 2.0),
         }
     }
