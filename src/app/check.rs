@@ -24,10 +24,14 @@ pub async fn run(args: &CheckArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Everything but the exit: the exit status to leave with.
-async fn judge(args: &CheckArgs) -> anyhow::Result<i32> {
-    let config = crate::io::config::Config::load(args.target.config.as_deref())?;
-    let mut rules = match &args.rules {
+/// The rules in force: `--rules FILE` or the config file's `[[alert]]` set, after the built-in
+/// defaults unless `--no-default-rules` or `alert_defaults = false` turns them off.
+pub fn alert_rules(
+    config: &crate::io::config::Config,
+    rules_file: Option<&std::path::Path>,
+    no_default_rules: bool,
+) -> anyhow::Result<Vec<alert::Rule>> {
+    let mut rules = match rules_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
@@ -36,13 +40,20 @@ async fn judge(args: &CheckArgs) -> anyhow::Result<i32> {
         }
         None => config.alerts.clone(),
     };
-    if !args.no_default_rules && !config.alert_defaults_off {
+    if !no_default_rules && !config.alert_defaults_off {
         rules.splice(0..0, alert::defaults());
     }
     anyhow::ensure!(
         !rules.is_empty(),
-        "no rules to judge: give --rules FILE or drop --no-default-rules"
+        "no rules: give --rules FILE or drop --no-default-rules"
     );
+    Ok(rules)
+}
+
+/// Everything but the exit: the exit status to leave with.
+async fn judge(args: &CheckArgs) -> anyhow::Result<i32> {
+    let config = crate::io::config::Config::load(args.target.config.as_deref())?;
+    let rules = alert_rules(&config, args.rules.as_deref(), args.no_default_rules)?;
     let snap = crate::app::snapshot::collect(
         &args.target,
         args.from.as_deref(),

@@ -44,6 +44,9 @@ pub enum Command {
     /// Judge a gateway's health by the alert rules over a window and exit 0 (ok), 1 (warning)
     /// or 2 (critical): one line per rule, for cron and deploy pipelines.
     Check(Box<CheckArgs>),
+    /// Print a Grafana dashboard or Prometheus rule file for a dialect: the same panels, figures
+    /// and alert rules, their PromQL from the dialect table.
+    Export(ExportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -475,6 +478,81 @@ pub struct CheckArgs {
     /// `text`: one Nagios-style line per rule; `json`: {status, exit_code, rules: […]}.
     #[arg(long, env = "LLMTOP_CHECK_FORMAT", value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub what: ExportWhat,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ExportWhat {
+    /// An importable Grafana dashboard (JSON): request rate, latency heatmap and quantiles,
+    /// TTFT, tokens by model, error rate, cost burn, gateway health and saturation.
+    Grafana(GrafanaExportArgs),
+    /// A Prometheus rule file (YAML): recording rules for llmtop's figures and alerting rules
+    /// for the [[alert]] set.
+    PrometheusRules(RulesExportArgs),
+}
+
+/// What both exports read: the dialect, the series to select, the prices.
+#[derive(Debug, Clone, Args)]
+pub struct ExportCommon {
+    /// The dialect whose table the PromQL comes from (seed, litellm, vllm, tgi, …, or a
+    /// [[dialect]] of the config file).
+    #[arg(long, value_name = "NAME", env = "LLMTOP_EXPORT_DIALECT")]
+    pub dialect: String,
+    /// Label matchers added to every query, e.g. 'job="litellm"'.
+    #[arg(
+        long,
+        value_name = "MATCHERS",
+        env = "LLMTOP_EXPORT_SELECTOR",
+        default_value = ""
+    )]
+    pub selector: String,
+    /// Price exactly these models (as llmtop looks them up); without it, every price row is
+    /// matched by a regex over its names, provider prefixes and date tags.
+    #[arg(
+        long,
+        value_name = "MODEL[,MODEL…]",
+        env = "LLMTOP_EXPORT_MODELS",
+        value_delimiter = ','
+    )]
+    pub models: Option<Vec<String>>,
+    /// Config file with user dialects, price rows and [[alert]] rules.
+    #[arg(long, value_name = "PATH", env = "LLMTOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE", env = "LLMTOP_EXPORT_OUTPUT")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GrafanaExportArgs {
+    #[command(flatten)]
+    pub common: ExportCommon,
+    /// The Prometheus datasource's UID; without it the dashboard asks for one on import.
+    #[arg(long, value_name = "UID", env = "LLMTOP_EXPORT_DATASOURCE")]
+    pub datasource: Option<String>,
+    /// The dashboard's title (default: "llmtop — DIALECT").
+    #[arg(long, value_name = "TEXT", env = "LLMTOP_EXPORT_TITLE")]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RulesExportArgs {
+    #[command(flatten)]
+    pub common: ExportCommon,
+    /// The range every recorded rate and quantile spans (llmtop:FIGURE:RANGE).
+    #[arg(long, env = "LLMTOP_EXPORT_RANGE", default_value = "5m", value_parser = parse_duration)]
+    pub range: Duration,
+    /// A TOML file of [[alert]] rules, used instead of the config file's.
+    #[arg(long, value_name = "FILE", env = "LLMTOP_EXPORT_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Leave out the built-in alert rules.
+    #[arg(long, env = "LLMTOP_EXPORT_NO_DEFAULT_RULES", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_default_rules: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod discover;
 pub mod docs;
+pub mod export;
 pub mod prices;
 pub mod probe;
 pub mod replay;
@@ -57,5 +58,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Prices(args)) => prices::run(args),
         Some(Command::Discover(args)) => discover::run(args).await,
         Some(Command::Check(args)) => check::run(args).await,
+        Some(Command::Export(args)) => export::run(args),
     }
 }

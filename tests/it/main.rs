@@ -14,6 +14,7 @@ mod dialects;
 mod discover_cmd;
 mod e2e_pty;
 mod engines;
+mod exports;
 mod exposition_fixtures;
 mod fault_scenarios;
 mod fleet;

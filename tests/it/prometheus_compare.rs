@@ -29,25 +29,25 @@ use llmtop::io::demo::{self, DemoConfig};
 use serde_json::Value;
 
 /// Label name → value.
-type Labels = BTreeMap<String, String>;
+pub(crate) type Labels = BTreeMap<String, String>;
 /// One series of a range query: its labels and (unix seconds, value) samples.
 type Series = (Labels, Vec<(f64, f64)>);
 
 /// The range of every query and llmtop's `--for`.
-const WINDOW_SECONDS: f64 = 20.0;
-const WINDOW: &str = "20s";
+pub(crate) const WINDOW_SECONDS: f64 = 20.0;
+pub(crate) const WINDOW: &str = "20s";
 /// Scrape interval of both scrapers.
-const INTERVAL_SECONDS: f64 = 1.0;
+pub(crate) const INTERVAL_SECONDS: f64 = 1.0;
 /// Synthetic request rate of the demo gateway outside bursts: 10 requests per 100 ms tick, the
 /// most the simulator is meant for, because the edge noise relative to a rate shrinks as
 /// `1 / sqrt(rate)` and a higher rate makes the comparison sharper.
-const BASE_RPS: f64 = 100.0;
+pub(crate) const BASE_RPS: f64 = 100.0;
 /// At 100 req/s this seed's first burst (3× traffic) starts 44.8 s after the gateway starts and
 /// no error spell happens in the first 90 s (virtual time, which tracks the wall clock): the whole
 /// comparison (≈ 30 s) sees steady traffic, so the tolerances measure scrape-phase noise and
 /// not a burst edge that one scraper caught and the other did not. If the simulator changes, the
 /// steadiness check below says so instead of failing on a tolerance.
-const SEED: u64 = 65;
+pub(crate) const SEED: u64 = 65;
 /// How far llmtop may be from Prometheus.
 ///
 /// Both scrapers sample every [`INTERVAL_SECONDS`] at phases that differ by an unknown
@@ -62,7 +62,7 @@ const SEED: u64 = 65;
 /// appears inside the window (a model's first error creates its `status="error"` series) has
 /// its first increment extrapolated by Prometheus' zero-point clamp, while llmtop's canonical
 /// per-model counter only counts it from its first sample on.
-struct Tolerances;
+pub(crate) struct Tolerances;
 
 impl Tolerances {
     /// Standard deviations allowed. At 4σ a Gaussian false alarm is ~6e-5 per figure, and σ is
@@ -77,17 +77,27 @@ impl Tolerances {
     }
 
     /// Allowed |llmtop − Prometheus| for a rate of `rate` req/s.
-    fn rate(rate: f64) -> f64 {
-        let sigma = (2.0 * rate.max(0.0) * INTERVAL_SECONDS).sqrt() / Self::sampled_span();
+    pub(crate) fn rate(rate: f64) -> f64 {
+        Self::rate_over(rate, INTERVAL_SECONDS)
+    }
+
+    /// [`Tolerances::rate`] when each window edge may differ by `edge` seconds (one scrape
+    /// interval; more when one side is also evaluated at a different instant).
+    pub(crate) fn rate_over(rate: f64, edge: f64) -> f64 {
+        let sigma = (2.0 * rate.max(0.0) * edge).sqrt() / Self::sampled_span();
         Self::SIGMAS * sigma + Self::JOIN_REQUESTS / WINDOW_SECONDS
     }
 
     /// Allowed |Δ| of `errors / requests`, absolute (errors are ~1.5 % of requests, so a
     /// relative bound would be meaningless): the edge errors, `sqrt(2 × ratio × rate × interval)`,
     /// over the window's requests, plus one joining request.
-    fn error_ratio(ratio: f64, rate: f64) -> f64 {
+    pub(crate) fn error_ratio(ratio: f64, rate: f64) -> f64 {
+        Self::error_ratio_over(ratio, rate, INTERVAL_SECONDS)
+    }
+
+    pub(crate) fn error_ratio_over(ratio: f64, rate: f64, edge: f64) -> f64 {
         let requests = rate * Self::sampled_span();
-        let sigma = (2.0 * ratio.max(0.0) * rate * INTERVAL_SECONDS).sqrt() / requests;
+        let sigma = (2.0 * ratio.max(0.0) * rate * edge).sqrt() / requests;
         Self::SIGMAS * sigma + Self::JOIN_REQUESTS / requests
     }
 
@@ -100,7 +110,11 @@ impl Tolerances {
     /// a fraction `f` of requests above the lower bound that is a compound Poisson sum of
     /// variance `2 × total × interval × ((1 − f)(1 − q)² + f q²)` requests², divided by the
     /// `in_bucket` requests the window holds and scaled by the width.
-    fn quantile(q: f64, value: f64, buckets: &[(f64, f64)]) -> f64 {
+    pub(crate) fn quantile(q: f64, value: f64, buckets: &[(f64, f64)]) -> f64 {
+        Self::quantile_over(q, value, buckets, INTERVAL_SECONDS)
+    }
+
+    pub(crate) fn quantile_over(q: f64, value: f64, buckets: &[(f64, f64)], edge: f64) -> f64 {
         let Some(&(_, total)) = buckets.last() else {
             return 0.0;
         };
@@ -122,14 +136,14 @@ impl Tolerances {
         }
         let f = (total - below) / total;
         let per_request = (1.0 - f) * (1.0 - q).powi(2) + f * q * q;
-        let sigma = width * (2.0 * total * INTERVAL_SECONDS * per_request).sqrt() / in_bucket;
+        let sigma = width * (2.0 * total * edge * per_request).sqrt() / in_bucket;
         (Self::SIGMAS * sigma).min(width)
     }
 }
 
 impl PrometheusServer {
     /// `GET /api/v1/…` with query parameters; panics with Prometheus' error and log on failure.
-    fn api(
+    pub(crate) fn api(
         &self,
         rt: &tokio::runtime::Runtime,
         http: &reqwest::Client,
@@ -146,7 +160,7 @@ impl PrometheusServer {
     }
 
     /// An instant query at `time` (RFC 3339): the vector's elements as (labels, value).
-    fn query(
+    pub(crate) fn query(
         &self,
         rt: &tokio::runtime::Runtime,
         http: &reqwest::Client,
@@ -177,7 +191,7 @@ impl PrometheusServer {
     }
 
     /// The raw samples of a range selector at `time`: per series, its labels and (unix s, value).
-    fn matrix(
+    pub(crate) fn matrix(
         &self,
         rt: &tokio::runtime::Runtime,
         http: &reqwest::Client,
@@ -215,7 +229,7 @@ impl PrometheusServer {
     }
 
     /// The single value of an aggregated query (`None` when the vector is empty).
-    fn scalar(
+    pub(crate) fn scalar(
         &self,
         rt: &tokio::runtime::Runtime,
         http: &reqwest::Client,
@@ -228,7 +242,7 @@ impl PrometheusServer {
     }
 
     /// Waits until Prometheus reports the target up with at least `samples` scrapes of it.
-    fn wait_for_target(
+    pub(crate) fn wait_for_target(
         &self,
         rt: &tokio::runtime::Runtime,
         http: &reqwest::Client,
@@ -263,7 +277,7 @@ impl PrometheusServer {
 
     /// Waits until Prometheus holds a scrape newer than `time` (unix seconds), so every scrape
     /// up to `time` has been committed before we query at it.
-    fn wait_past(
+    pub(crate) fn wait_past(
         &self,
         rt: &tokio::runtime::Runtime,
         http: &reqwest::Client,
@@ -286,7 +300,7 @@ impl PrometheusServer {
     }
 }
 
-fn labels_of(metric: &Value) -> Labels {
+pub(crate) fn labels_of(metric: &Value) -> Labels {
     metric
         .as_object()
         .map(|m| {
@@ -297,12 +311,12 @@ fn labels_of(metric: &Value) -> Labels {
         .unwrap_or_default()
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339()
 }
 
 /// Runs `llmtop snapshot` against `metrics_url`, bounded in time; returns its JSON.
-fn llmtop_snapshot(metrics_url: &str) -> Value {
+pub(crate) fn llmtop_snapshot(metrics_url: &str, extra_args: &[&str]) -> Value {
     let dir = unique_dir("snapshot");
     std::fs::create_dir_all(&dir).expect("create the snapshot temp dir");
     let stdout_path = dir.join("stdout.json");
@@ -310,6 +324,7 @@ fn llmtop_snapshot(metrics_url: &str) -> Value {
     let mut child = Command::new(env!("CARGO_BIN_EXE_llmtop"))
         .args(["snapshot", metrics_url, "--for", WINDOW, "--interval", "1s"])
         .args(["--timeout", "900ms", "--format", "json"])
+        .args(extra_args)
         .env("LLMTOP_LOG_FILE", dir.join("llmtop.log"))
         .env_remove("LLMTOP_DIALECT")
         .env_remove("LLMTOP_HEADER")
@@ -428,7 +443,7 @@ fn llmtop_matches_prometheus_on_the_same_gateway() {
     prometheus.wait_for_target(&rt, &http, 3, Duration::from_secs(15));
     let ready_after = started.elapsed();
 
-    let snapshot = llmtop_snapshot(&metrics_url);
+    let snapshot = llmtop_snapshot(&metrics_url, &[]);
     let at = snapshot["at"]
         .as_str()
         .unwrap_or_else(|| panic!("llmtop snapshot has no `at`: {snapshot:#}"))
@@ -659,7 +674,7 @@ fn local_answers(raw_requests: &[Series], raw_buckets: &[Series], at: f64) -> An
     }
 }
 
-fn parse_le(labels: &Labels) -> f64 {
+pub(crate) fn parse_le(labels: &Labels) -> f64 {
     labels
         .get("le")
         .and_then(|le| le.parse::<f64>().ok())

@@ -128,6 +128,16 @@ impl<'d> QueryBuilder<'d> {
         narrowed
     }
 
+    /// The same queries narrowed to models whose name matches `regex` (RE2, anchored by
+    /// Prometheus): the exported cost rules select each price row's models this way.
+    pub fn with_model_regex(&self, regex: &str) -> Self {
+        let mut narrowed = self.clone();
+        narrowed
+            .matchers
+            .push(format!("{}=~{}", self.dialect.model_label, quote(regex)));
+        narrowed
+    }
+
     pub fn dialect(&self) -> &Dialect {
         self.dialect
     }
@@ -396,13 +406,24 @@ impl<'d> QueryBuilder<'d> {
     /// A gauge: summed (in flight, queued), averaged (cache hit ratio) or its maximum (KV cache
     /// usage: the fullest engine saturates) over every series.
     pub fn gauge(&self, signal: Signal) -> Option<String> {
+        self.gauge_offset(signal, None)
+    }
+
+    /// [`QueryBuilder::gauge`] as it was `offset` ago (`offset 5m` on every selector).
+    pub fn gauge_offset(&self, signal: Signal, offset: Option<&str>) -> Option<String> {
         debug_assert_eq!(signal.kind(), SignalKind::Gauge);
         let agg = aggregation(signal);
         let parts: Vec<String> = self
             .rules_for(signal)
             .into_iter()
             .map(|(rule, m)| {
-                let mut e = first_present(rule, |name| self.selector(name, &m));
+                let mut e = first_present(rule, |name| {
+                    let selector = self.selector(name, &m);
+                    match offset {
+                        Some(o) => format!("{selector} offset {o}"),
+                        None => selector,
+                    }
+                });
                 if rule.scale != 1.0 {
                     e = format!("{e} * {}", rule.scale);
                 }

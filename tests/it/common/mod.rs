@@ -10,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Debian's `prometheus` package (2.42, the release `src/promql.rs` follows).
 pub const PROMETHEUS: &str = "/usr/bin/prometheus";
+/// Prometheus' rule checker, from the same Debian package.
+pub const PROMTOOL: &str = "/usr/bin/promtool";
 
 /// True on CI, where a missing Prometheus is an error of `.ci/run`, not a reason to skip.
 pub fn on_ci() -> bool {
@@ -62,6 +64,16 @@ impl PrometheusServer {
     /// Starts Prometheus scraping `targets` (host:port) every second as job `job` and waits for
     /// `/-/ready`. Retries on another port if the chosen one was taken between probing and binding.
     pub async fn start(http: &reqwest::Client, job: &str, targets: &[SocketAddr]) -> Self {
+        Self::start_with_rules(http, job, targets, None).await
+    }
+
+    /// [`PrometheusServer::start`] with a rule file loaded and evaluated every second.
+    pub async fn start_with_rules(
+        http: &reqwest::Client,
+        job: &str,
+        targets: &[SocketAddr],
+        rules: Option<&Path>,
+    ) -> Self {
         let mut last_log = String::new();
         for _attempt in 0..3 {
             let dir = unique_dir("prometheus");
@@ -69,9 +81,17 @@ impl PrometheusServer {
             let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
             // scrape_timeout must not exceed scrape_interval; honor_timestamps keeps its default
             // (the demo exports no timestamps, so every sample is stamped with its scrape's start).
+            let rule_files = match rules {
+                Some(path) => {
+                    std::fs::copy(path, dir.join("rules.yml")).expect("copy the rule file");
+                    "rule_files: ['rules.yml']\n"
+                }
+                None => "",
+            };
             let config = format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1m\n\
-                 scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: [{}]\n",
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: {}\n\
+                 {rule_files}scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: [{}]\n",
+                if rules.is_some() { "1s" } else { "1m" },
                 list.join(", ")
             );
             std::fs::write(dir.join("prometheus.yml"), config).expect("write prometheus.yml");
