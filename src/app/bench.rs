@@ -374,7 +374,8 @@ async fn live(
     use crate::front::tui::{self, app::ProbeSettings, live};
     use crate::runtime::update::Update;
     let args = bench.args;
-    let ui: tui::UiOptions = (&args.ui).into();
+    let mut ui: tui::UiOptions = (&args.ui).into();
+    ui.alert_rules = crate::app::check::dashboard_rules(config);
     let theme = tui::choose_theme(&ui, config.theme.as_deref())?;
     // `--metrics none` drops the summary's server section; the dashboard still needs a source.
     let metrics = crate::app::bench_server::MetricsChoice::from_flag(

@@ -50,6 +50,12 @@ pub fn alert_rules(
     Ok(rules)
 }
 
+/// The rules the dashboard judges: the config file's, after the built-in defaults unless
+/// `alert_defaults = false`; none at all is a board that says so.
+pub fn dashboard_rules(config: &crate::io::config::Config) -> Vec<alert::Rule> {
+    alert_rules(config, None, false).unwrap_or_default()
+}
+
 /// Everything but the exit: the exit status to leave with.
 async fn judge(args: &CheckArgs) -> anyhow::Result<i32> {
     let config = crate::io::config::Config::load(args.target.config.as_deref())?;

@@ -366,6 +366,10 @@ pub struct UiArgs {
     /// Leave the mouse to the terminal (text selection) instead of click-to-focus and wheel zoom.
     #[arg(long, env = "LLMTOP_NO_MOUSE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_mouse: bool,
+
+    /// Ring the terminal bell when an alert rule starts firing.
+    #[arg(long, env = "LLMTOP_BELL", value_parser = clap::builder::BoolishValueParser::new())]
+    pub bell: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -1157,6 +1161,8 @@ impl From<&UiArgs> for crate::front::tui::UiOptions {
             ascii: a.ascii,
             color_depth: a.color_depth,
             no_mouse: a.no_mouse,
+            bell: a.bell,
+            alert_rules: Vec::new(),
         }
     }
 }

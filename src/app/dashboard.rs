@@ -13,7 +13,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         cli.target.redact.redact_labels.as_deref(),
         cli.target.redact.redact_mode,
     );
-    let ui: tui::UiOptions = (&cli.ui).into();
+    let mut ui: tui::UiOptions = (&cli.ui).into();
+    ui.alert_rules = crate::app::check::dashboard_rules(&config);
     let theme = tui::choose_theme(&ui, config.theme.as_deref())?;
     let mut chosen = cli.target.clone();
     if chosen.url.is_none() && !chosen.demo && chosen.prometheus.is_none() {

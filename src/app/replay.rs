@@ -12,7 +12,8 @@ pub async fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         args.redact.redact_mode,
     );
     let replay = Replay::open(&args.file, &config)?;
-    let ui: tui::UiOptions = (&args.ui).into();
+    let mut ui: tui::UiOptions = (&args.ui).into();
+    ui.alert_rules = crate::app::check::dashboard_rules(&config);
     let theme = tui::choose_theme(&ui, config.theme.as_deref())?;
     tui::replay::run(replay, &ui, theme, args.speed).await
 }

@@ -25,6 +25,8 @@ pub enum Action {
     Burst,
     /// Show the probe history.
     History,
+    /// Show every alert rule and where it stands.
+    Alerts,
     /// Switch to the next built-in theme.
     CycleTheme,
     /// Freeze the display while collection goes on.
@@ -302,6 +304,14 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::History,
         help: "probe history (↑/↓ scroll, Esc closes)",
         hint: "history",
+    },
+    Binding {
+        name: "alerts",
+        keys: &[Key::char('a')],
+        action: Action::Alerts,
+        help: "alerts: every rule, firing or pending since when, its value and threshold",
+        // The status line names the key whenever a rule fires; the footer has no room to spare.
+        hint: "",
     },
     Binding {
         name: "focus_next",

@@ -659,48 +659,14 @@ pub fn comparison_table(c: &crate::model::compare::Comparison) -> String {
 
 /// What the alert rules are judged on, read off a snapshot.
 pub fn alert_input(snap: &Snapshot) -> crate::model::alert::Input {
-    use crate::model::alert::{Input, Values};
-    let values = |f: &Figures| Values {
-        latency: [
-            f.latency_seconds.p50,
-            f.latency_seconds.p95,
-            f.latency_seconds.p99,
-        ],
-        ttft: [f.ttft_seconds.p50, f.ttft_seconds.p95, f.ttft_seconds.p99],
-        error_ratio: f.error_ratio,
-        requests_per_second: f.requests_per_second,
-        cost_per_hour: f.cost_usd_per_hour,
-    };
-    let s = &snap.saturation;
-    Input {
-        total: values(&snap.totals),
-        models: snap
-            .models
-            .iter()
-            .map(|m| (m.model.clone(), values(&m.figures)))
-            .collect(),
-        kv_cache_usage: s.kv_cache_usage,
-        queued: s.queued,
-        queue_time: [
-            s.queue_time_seconds.p50,
-            s.queue_time_seconds.p95,
-            s.queue_time_seconds.p99,
-        ],
-        budget_runs_out_seconds: snap
-            .budgets
-            .iter()
-            .filter_map(|b| b.runs_out_in_seconds)
-            .min_by(f64::total_cmp),
-        upstreams_down: snap
-            .upstreams
-            .iter()
-            .filter(|u| u.state == crate::model::upstream::UpstreamState::Down)
-            .map(|u| u.name.clone())
-            .collect(),
-        saturated: s.saturated,
-        stalled: s.stalled,
-        stale: snap.stale || snap.at.is_none(),
-    }
+    crate::model::alert::input_of(
+        &snap.totals,
+        &snap.models,
+        &snap.saturation,
+        &snap.budgets,
+        &snap.upstreams,
+        snap.stale || snap.at.is_none(),
+    )
 }
 
 #[cfg(test)]

@@ -510,6 +510,66 @@ pub fn judge(rule: &Rule, input: &Input) -> Verdict {
     verdict
 }
 
+/// A figure's value as the screen shows it: `2.30 s`, `12.0 %`, `$4.20/h`.
+pub fn show_value(unit: Unit, value: f64) -> String {
+    match unit {
+        Unit::Seconds => crate::base::format::seconds(Some(value)),
+        Unit::Ratio => crate::base::format::percent(Some(value)),
+        Unit::Usd => format!("{}/h", crate::base::format::usd(Some(value))),
+        _ => format!("{value:.2}"),
+    }
+}
+
+/// What rules are judged on, from the figures a snapshot or the dashboard holds: the total and
+/// each model over the range, the engine's saturation, the budgets and the upstreams.
+pub fn input_of(
+    total: &crate::model::stats::Figures,
+    models: &[crate::model::stats::ModelFigures],
+    saturation: &crate::model::saturation::Saturation,
+    budgets: &[crate::model::budget::Budget],
+    upstreams: &[crate::model::upstream::Upstream],
+    stale: bool,
+) -> Input {
+    let values = |f: &crate::model::stats::Figures| Values {
+        latency: [
+            f.latency_seconds.p50,
+            f.latency_seconds.p95,
+            f.latency_seconds.p99,
+        ],
+        ttft: [f.ttft_seconds.p50, f.ttft_seconds.p95, f.ttft_seconds.p99],
+        error_ratio: f.error_ratio,
+        requests_per_second: f.requests_per_second,
+        cost_per_hour: f.cost_usd_per_hour,
+    };
+    let s = saturation;
+    Input {
+        total: values(total),
+        models: models
+            .iter()
+            .map(|m| (m.model.clone(), values(&m.figures)))
+            .collect(),
+        kv_cache_usage: s.kv_cache_usage,
+        queued: s.queued,
+        queue_time: [
+            s.queue_time_seconds.p50,
+            s.queue_time_seconds.p95,
+            s.queue_time_seconds.p99,
+        ],
+        budget_runs_out_seconds: budgets
+            .iter()
+            .filter_map(|b| b.runs_out_in_seconds)
+            .min_by(f64::total_cmp),
+        upstreams_down: upstreams
+            .iter()
+            .filter(|u| u.state == crate::model::upstream::UpstreamState::Down)
+            .map(|u| u.name.clone())
+            .collect(),
+        saturated: s.saturated,
+        stalled: s.stalled,
+        stale,
+    }
+}
+
 impl Verdict {
     /// One Nagios-style line: `CRITICAL error rate (error_rate > 5%): 12.0 % gpt-4o`.
     pub fn line(&self) -> String {
@@ -519,13 +579,9 @@ impl Verdict {
             (false, true) => "UNKNOWN".to_string(),
             (false, false) => "OK".to_string(),
         };
-        let shown = match (self.value, unit) {
-            (None, _) => String::new(),
-            (Some(v), Unit::Seconds) => format!(": {}", crate::base::format::seconds(Some(v))),
-            (Some(v), Unit::Ratio) => format!(": {}", crate::base::format::percent(Some(v))),
-            (Some(v), Unit::Usd) => format!(": {}/h", crate::base::format::usd(Some(v))),
-            (Some(v), _) => format!(": {v:.2}"),
-        };
+        let shown = self
+            .value
+            .map_or(String::new(), |v| format!(": {}", show_value(unit, v)));
         let subject = self
             .subject
             .as_deref()

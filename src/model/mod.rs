@@ -1,6 +1,7 @@
 //! Layer 1, the model: the store of canonical series, the figures computed from it and the view
 //! model every front end draws. Plain data and math: no tokio, no ratatui, no clap.
 pub mod alert;
+pub mod alert_board;
 pub mod budget;
 pub mod compare;
 pub mod figures;

@@ -108,6 +108,15 @@ pub fn exposition_problems(health: &crate::model::store::TargetHealth) -> Vec<St
 }
 
 impl DashboardView {
+    /// The data is stale at `now`: the last scrape failed, or none succeeded for three
+    /// intervals.
+    pub fn is_stale(&self, now: f64) -> bool {
+        match self.status.last_ok {
+            None => self.status.last_error.is_some(),
+            Some(t) => self.status.last_error.is_some() || now - t > 3.0 * self.interval.max(1.0),
+        }
+    }
+
     pub fn compute(store: &TargetStore, prices: &PriceTable, params: &ViewParams<'_>) -> Self {
         let health = &store.health;
         let window = params.window;

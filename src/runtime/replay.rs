@@ -16,6 +16,7 @@ use crate::io::record::{
     Header, Overview, ProbeKind, Record, RecordReader, open, open_at, overview,
 };
 use crate::io::source::scrape::{self, ScrapeOutcome, ScrapeTarget};
+use crate::model::alert_board::AlertChange;
 use crate::model::store::StoreLimits;
 use crate::runtime::session::Session;
 
@@ -51,6 +52,7 @@ struct Checkpoint {
     target: ScrapeTarget,
     sticky: Option<String>,
     probes: std::collections::VecDeque<ProbeResult>,
+    alerts: Vec<AlertChange>,
     bytes: usize,
 }
 
@@ -75,6 +77,9 @@ pub struct Replay {
     next_position: (u64, usize),
     /// The last `p` probes applied, oldest first, for the dashboard after a checkpoint restore.
     probes: std::collections::VecDeque<ProbeResult>,
+    /// Each recorded alert rule's latest change up to `applied_to`: the dashboard's alert
+    /// state as it was recorded.
+    pub alerts: Vec<AlertChange>,
     checkpoints: Vec<Checkpoint>,
     /// Recorded seconds between checkpoints; doubles each time the list is thinned.
     spacing: f64,
@@ -151,6 +156,7 @@ impl Replay {
             max_applied: f64::NEG_INFINITY,
             next_position: (0, 0),
             probes: Default::default(),
+            alerts: Vec::new(),
             checkpoints: Vec::new(),
             spacing: ((overview.end - overview.start) / MAX_CHECKPOINTS as f64)
                 .max(MIN_CHECKPOINT_SPACING),
@@ -207,6 +213,7 @@ impl Replay {
         self.applied_to = f64::NEG_INFINITY;
         self.max_applied = f64::NEG_INFINITY;
         self.probes.clear();
+        self.alerts.clear();
         Ok(())
     }
 
@@ -223,6 +230,7 @@ impl Replay {
         self.target = cp.target.clone();
         self.sticky = cp.sticky.clone();
         self.probes = cp.probes.clone();
+        self.alerts = cp.alerts.clone();
         self.max_applied = cp.max_applied;
         self.applied_to = cp.max_applied;
         Ok(())
@@ -258,6 +266,7 @@ impl Replay {
             target: self.target.clone(),
             sticky: self.sticky.clone(),
             probes: self.probes.clone(),
+            alerts: self.alerts.clone(),
             bytes,
         });
         let held = |cps: &[Checkpoint]| cps.iter().map(|c| c.bytes).sum::<usize>();
@@ -379,6 +388,10 @@ impl Replay {
                         None
                     }
                 }
+            }
+            Record::Alert(change) => {
+                crate::model::alert_board::latest_changes(&mut self.alerts, change);
+                None
             }
             Record::Bench(_) | Record::Unknown => None,
         }

@@ -300,6 +300,15 @@ impl Session {
         self.probe_feed.record(time, result, cost);
     }
 
+    /// Keeps the dashboard's alert changes in the recording, if there is one.
+    pub fn record_alerts(&mut self, changes: &[crate::model::alert_board::AlertChange]) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            for change in changes {
+                recorder.alert(change);
+            }
+        }
+    }
+
     /// Whether the dashboard should show probe results instead of the scrape (no usable /metrics).
     pub fn showing_probes(&self) -> bool {
         self.fleet.is_none() && self.store.is_empty() && !self.probe_feed.store.is_empty()

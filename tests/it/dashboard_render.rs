@@ -883,3 +883,81 @@ input = 0.30
 output = 2.50
 as_of = "2026-03"
 "#;
+
+/// The fixed data set judged by three rules: the request rate's fires once it has held for its
+/// `for`, the p95 one is pending, the KV cache is not measured by the seed dialect. The status
+/// line names the firing rule and its key; `a` lists every rule with its value, threshold and
+/// when it started.
+#[test]
+fn a_firing_alert_is_on_the_status_line_and_the_alerts_overlay_says_since_when() {
+    use llmtop::model::alert::{Rule, Severity, parse_expr};
+    use llmtop::model::alert_board::{AlertBoard, Phase};
+    let rule = |name: &str, text: &str, for_seconds: f64, severity| Rule {
+        name: name.into(),
+        text: text.into(),
+        expr: parse_expr(text).unwrap(),
+        for_seconds,
+        severity,
+    };
+    let (mut app, now) = app_for(120);
+    let rps = app
+        .view
+        .now
+        .requests_per_second
+        .expect("the data set has traffic");
+    assert!(rps > 1.0, "{rps}");
+    app.alerts = AlertBoard::new(vec![
+        rule("busy", "requests_per_second > 1", 60.0, Severity::Critical),
+        rule("slow", "p95_latency > 1ms", 600.0, Severity::Warning),
+        rule(
+            "KV cache full",
+            "kv_cache_usage > 0.95",
+            0.0,
+            Severity::Warning,
+        ),
+    ]);
+    app.bell = true;
+    // The first judgement starts both spells; 61 s later the rate rule has held for its minute.
+    assert!(app.judge_alerts(now - 61.0).is_empty());
+    assert!(!app.bell_due);
+    let changes = app.judge_alerts(now);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].name, "busy");
+    assert!(changes[0].firing);
+    assert_eq!(changes[0].since, now);
+    assert!(app.bell_due, "--bell rings for a new firing rule");
+    assert_eq!(
+        app.alerts.entries[1].phase,
+        Phase::Pending { since: now - 61.0 }
+    );
+    assert_eq!(app.alerts.entries[2].phase, Phase::Unknown);
+
+    let text = screen_text(&draw(&app, now + 2.0, 120, 40));
+    let status = text.lines().next().unwrap();
+    assert!(status.contains(" ALERT busy (a) "), "{status}");
+
+    app.apply(llmtop::base::keymap::Action::Alerts, now);
+    let text = screen_text(&draw(&app, now + 2.0, 120, 40));
+    assert!(text.contains("Alerts: 1 firing"), "{text}");
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle}:\n{text}"))
+            .to_string()
+    };
+    let busy = line("requests_per_second > 1");
+    assert!(busy.contains("FIRING"), "{busy}");
+    assert!(busy.contains("critical"), "{busy}");
+    assert!(busy.contains(&format!("{rps:.2} (limit 1.00)")), "{busy}");
+    assert!(busy.contains("since "), "{busy}");
+    assert!(busy.contains("(2.00 s)"), "firing for 2 s: {busy}");
+    let slow = line("p95_latency > 1ms");
+    assert!(slow.contains("PENDING"), "{slow}");
+    assert!(slow.contains("holding 63.0 s of 10m00s"), "{slow}");
+    let kv = line("kv_cache_usage");
+    assert!(
+        kv.contains("N/A") && kv.contains("not measured here"),
+        "{kv}"
+    );
+    crate::common::assert_snapshot("dashboard_render__alerts_overlay", &text);
+}

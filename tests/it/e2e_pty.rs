@@ -531,3 +531,113 @@ fn no_argument_finds_the_gateways_and_the_picker_attaches() {
     pty.send(b"q");
     assert!(pty.wait_exit(Duration::from_secs(10)).success());
 }
+
+/// A rule that the demo's traffic breaks within seconds: the status line names it once it has
+/// held for its `for`, `--bell` rings BEL once, `a` lists it as firing with the quiet rule OK,
+/// the recording keeps the change, and `llmtop replay` shows the recorded state (not the rules
+/// of the config it runs with).
+#[test]
+fn an_alert_fires_on_screen_rings_the_bell_and_replays_from_the_recording() {
+    let dir = crate::common::unique_dir("alerts-e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        r#"alert_defaults = false
+
+[[alert]]
+name = "traffic flows"
+expr = "requests_per_second > 1"
+for = "2s"
+severity = "critical"
+
+[[alert]]
+name = "all failing"
+expr = "error_rate > 99%"
+"#,
+    )
+    .unwrap();
+    let record = dir.join("alerts.llmrec");
+    let (config_arg, record_arg) = (
+        config.to_str().unwrap().to_string(),
+        record.to_str().unwrap().to_string(),
+    );
+    let mut pty = Pty::spawn(
+        &[
+            "--demo",
+            "--config",
+            &config_arg,
+            "--bell",
+            "--record",
+            &record_arg,
+        ],
+        120,
+        40,
+        &[],
+    );
+    let screen = pty.wait_for(" ALERT traffic flows (a) ", Duration::from_secs(30));
+    assert!(screen.contains("LIVE"), "{screen}");
+    std::thread::sleep(Duration::from_millis(300));
+    {
+        let raw = pty.raw.lock().unwrap();
+        let bells = raw.iter().filter(|b| **b == 0x07).count();
+        assert!(
+            !raw.windows(2).any(|w| w == b"\x1b]"),
+            "no OSC sequence, so every BEL is the bell"
+        );
+        assert_eq!(bells, 1, "one rule started firing: one bell");
+    }
+    pty.send(b"a");
+    let screen = pty.wait_for("Alerts: 1 firing", Duration::from_secs(5));
+    let line = |needle: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle}:\n{screen}"))
+            .to_string()
+    };
+    let fired = line("requests_per_second > 1");
+    assert!(
+        fired.contains("FIRING") && fired.contains("since"),
+        "{fired}"
+    );
+    assert!(line("error_rate > 99%").contains("OK"), "{screen}");
+    pty.send(b"\x1b");
+    // Apart, or the terminal reads ESC q as Alt-q.
+    std::thread::sleep(Duration::from_millis(200));
+    pty.send(b"q");
+    assert!(pty.wait_exit(Duration::from_secs(10)).success());
+
+    let changes: Vec<_> = llmtop::io::record::open(&record)
+        .unwrap()
+        .filter_map(|r| match r {
+            llmtop::io::record::Record::Alert(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].name, "traffic flows");
+    assert!(changes[0].firing);
+    assert!(changes[0].value.is_some_and(|v| v > 1.0));
+
+    // The replay runs with the built-in rules only: the board is the recording's all the same.
+    let plain = dir.join("plain.toml");
+    std::fs::write(&plain, "").unwrap();
+    let mut replay = Pty::spawn(
+        &["replay", &record_arg, "--config", plain.to_str().unwrap()],
+        120,
+        40,
+        &[],
+    );
+    replay.wait_for("REPLAY", Duration::from_secs(10));
+    replay.send(b"G");
+    replay.wait_for(" ALERT traffic flows (a) ", Duration::from_secs(10));
+    replay.send(b"a");
+    let screen = replay.wait_for("Alerts as recorded: 1 firing", Duration::from_secs(5));
+    assert!(screen.contains("requests_per_second > 1"), "{screen}");
+    replay.send(b"\x1b");
+    std::thread::sleep(Duration::from_millis(200));
+    replay.send(b"q");
+    assert!(replay.wait_exit(Duration::from_secs(10)).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

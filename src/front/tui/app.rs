@@ -99,6 +99,8 @@ pub enum Modal {
     ConfirmBurst,
     /// The probe history, scrolled by this many rows.
     History { scroll: usize },
+    /// Every alert rule: firing, pending, ok or not measured, scrolled by this many rows.
+    Alerts { scroll: usize },
 }
 
 /// A burst of probes: progress while it runs, a summary when done.
@@ -333,6 +335,12 @@ pub struct App {
     pub insecure_tls: bool,
     /// `llmtop replay`: the time cursor; `None` on a live dashboard.
     pub replay: Option<crate::front::tui::replay_clock::ReplayClock>,
+    /// The alert rules in force and where each stands.
+    pub alerts: crate::model::alert_board::AlertBoard,
+    /// `--bell`: ring the terminal bell when a rule starts firing.
+    pub bell: bool,
+    /// A rule started firing since the last frame: the event loop rings once, then clears it.
+    pub bell_due: bool,
 }
 
 /// What the event loop must do after an action.
@@ -421,6 +429,9 @@ impl App {
             layout: ScreenLayout::default(),
             insecure_tls: false,
             replay: None,
+            alerts: Default::default(),
+            bell: false,
+            bell_due: false,
             frozen: false,
             focus: Panel::Requests,
             expanded: false,
@@ -719,6 +730,10 @@ impl App {
                 self.modal = Modal::History { scroll: 0 };
                 Effect::None
             }
+            Action::Alerts => {
+                self.modal = Modal::Alerts { scroll: 0 };
+                Effect::None
+            }
             Action::Freeze => {
                 self.frozen = !self.frozen;
                 self.frozen_at = now;
@@ -880,6 +895,7 @@ impl App {
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let matches = self.picker_matches();
         let history_len = self.history().len();
+        let alerts_len = self.alerts.entries.len();
         match &mut self.modal {
             Modal::None => Effect::None,
             Modal::Editor(text) => match key.code {
@@ -980,7 +996,45 @@ impl App {
                 }
                 Effect::None
             }
+            Modal::Alerts { scroll } => {
+                let max = alerts_len.saturating_sub(1);
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('a') => {
+                        self.modal = Modal::None
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => *scroll = (*scroll + 1).min(max),
+                    KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+                    KeyCode::End | KeyCode::Char('G') => *scroll = max,
+                    _ => {}
+                }
+                Effect::None
+            }
         }
+    }
+
+    /// Judges the alert rules on the view just computed, at `now` (the wall clock live, the
+    /// cursor in a replay), and returns the rules that started or stopped firing; a new firing
+    /// one rings the bell with `--bell`. A frozen display judges nothing: it is a picture.
+    pub fn judge_alerts(&mut self, now: f64) -> Vec<crate::model::alert_board::AlertChange> {
+        if self.frozen || self.alerts.recorded {
+            return Vec::new();
+        }
+        let view = &self.view;
+        let stale = view.is_stale(now);
+        let input = crate::model::alert::input_of(
+            &view.now,
+            &view.models,
+            &view.saturation,
+            &view.budgets,
+            &view.upstreams,
+            stale,
+        );
+        let changes = self.alerts.update(&input, now);
+        if self.bell && changes.iter().any(|c| c.firing) {
+            self.bell_due = true;
+        }
+        changes
     }
 
     /// The model list for the picker arrived.

@@ -39,6 +39,9 @@ pub(crate) trait Feed {
     fn ticks_every_frame(&self) -> bool {
         false
     }
+    /// Alert rules started or stopped firing on the view just computed (a live session keeps
+    /// them in its recording).
+    fn alerts_changed(&mut self, _changes: &[crate::model::alert_board::AlertChange]) {}
 }
 
 /// SIGTERM (kill, tmux kill-pane, systemd) must leave the terminal usable, like q does.
@@ -98,6 +101,16 @@ fn draw(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> anyhow::Resul
     let mut layout = Default::default();
     terminal.draw(|f| layout = render::render_with_layout(f, app, unix_now()))?;
     app.layout = layout;
+    Ok(())
+}
+
+/// BEL on the terminal the dashboard draws on: the terminal (or tmux) decides whether it beeps,
+/// flashes or marks the window.
+fn ring_bell() -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    out.write_all(b"\x07")?;
+    out.flush()?;
     Ok(())
 }
 
@@ -165,11 +178,19 @@ async fn drive<F: Feed>(
                 }
                 if stale_view && !app.frozen {
                     refresh_view(&mut app, feed.session(), columns);
+                    let now = app.replay.map_or_else(unix_now, |clock| clock.cursor);
+                    let changes = app.judge_alerts(now);
+                    if !changes.is_empty() {
+                        feed.alerts_changed(&changes);
+                    }
                     stale_view = false;
                     dirty = true;
                 }
                 if dirty {
                     draw(terminal, &mut app)?;
+                    if std::mem::take(&mut app.bell_due) {
+                        ring_bell()?;
+                    }
                     dirty = false;
                     last_draw = tokio::time::Instant::now();
                     age_redraw.as_mut().reset(last_draw + Duration::from_secs(1));

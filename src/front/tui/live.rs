@@ -80,6 +80,10 @@ impl Feed for LiveFeed {
         &self.session
     }
 
+    fn alerts_changed(&mut self, changes: &[crate::model::alert_board::AlertChange]) {
+        self.session.record_alerts(changes);
+    }
+
     async fn next(&mut self) -> Option<LiveItem> {
         let timed = self.options.probe_every.is_some();
         tokio::select! {
@@ -195,6 +199,7 @@ pub async fn run(session: Session, ui: &UiOptions, options: TuiOptions) -> anyho
     };
     let window = ui.window.as_secs_f64();
     let color_depth = ui.color_depth.resolve();
+    let (alert_rules, bell) = (ui.alert_rules.clone(), ui.bell);
     let result = event_loop::run(&mut feed, ui.no_mouse, |feed, columns| {
         let session = &feed.session;
         session.start_sources();
@@ -212,6 +217,8 @@ pub async fn run(session: Session, ui: &UiOptions, options: TuiOptions) -> anyho
         app.budget_config = session.budget.clone();
         app.color_depth = color_depth;
         app.insecure_tls = session.insecure_tls;
+        app.alerts = crate::model::alert_board::AlertBoard::new(alert_rules.clone());
+        app.bell = bell;
         for notice in session.notices.iter().chain(&session.dashboard_notices) {
             app.set_notice(notice.clone(), unix_now());
         }

@@ -31,6 +31,10 @@ pub struct UiOptions {
     pub ascii: bool,
     pub color_depth: ColorDepth,
     pub no_mouse: bool,
+    /// `--bell`: ring the terminal bell when an alert rule starts firing.
+    pub bell: bool,
+    /// The alert rules the dashboard judges (the built-in defaults and the config file's).
+    pub alert_rules: Vec<crate::model::alert::Rule>,
 }
 
 /// Computes the view model for the current session and window, from the scrape, or from probe

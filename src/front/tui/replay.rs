@@ -26,6 +26,12 @@ pub fn sync(replay: &mut Replay, app: &mut App) -> anyhow::Result<bool> {
         // The probe panel starts over with the store, as it did when the recording began.
         app.probe = ProbeState::Idle;
         app.probe_history.clear();
+        app.alerts.reset();
+    }
+    // A recording with alert changes shows them as they were; one without is judged afresh
+    // by the rules in force now, on the replayed figures at the cursor's time.
+    if replay.overview.alerts > 0 {
+        app.alerts.show_recorded(&replay.alerts);
     }
     for item in shown {
         match item {
@@ -111,6 +117,8 @@ pub async fn run(replay: Replay, ui: &UiOptions, theme: Theme, speed: u32) -> an
         let replay = &mut feed.replay;
         let mut app = new_app(replay, window, columns, speed, theme);
         app.color_depth = color_depth;
+        app.alerts = crate::model::alert_board::AlertBoard::new(ui.alert_rules.clone());
+        app.bell = ui.bell;
         app.set_notice(
             format!(
                 "replaying {} (Space pause, < > speed, ← → seek, g G start/end)",

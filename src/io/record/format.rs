@@ -211,6 +211,8 @@ pub enum Record<'a> {
     },
     Probe(ProbeRecord),
     Bench(BenchRecord),
+    /// A dashboard alert rule started or stopped firing.
+    Alert(crate::model::alert_board::AlertChange),
     /// A record type from a newer llmtop; skipped.
     #[serde(other)]
     Unknown,
@@ -225,6 +227,7 @@ impl Record<'_> {
             Record::ScrapeError { t, .. } => Some(*t),
             Record::Probe(p) => Some(p.t),
             Record::Bench(b) => Some(b.t),
+            Record::Alert(a) => Some(a.t),
             Record::Unknown => None,
         }
     }

@@ -186,6 +186,8 @@ pub struct Overview {
     pub scrape_errors: usize,
     pub probes: usize,
     pub bench: usize,
+    /// Dashboard alert changes (fired or resolved).
+    pub alerts: usize,
     pub sessions: usize,
     pub torn: Option<String>,
 }
@@ -220,6 +222,7 @@ pub fn overview(path: &Path) -> anyhow::Result<Overview> {
         scrape_errors: 0,
         probes: 0,
         bench: 0,
+        alerts: 0,
         sessions: 1,
         torn: None,
     };
@@ -231,6 +234,7 @@ pub fn overview(path: &Path) -> anyhow::Result<Overview> {
             Record::ScrapeError { .. } => o.scrape_errors += 1,
             Record::Probe(_) => o.probes += 1,
             Record::Bench(_) => o.bench += 1,
+            Record::Alert(_) => o.alerts += 1,
             Record::Unknown => {}
         }
         if let Some(t) = r.time()

@@ -231,6 +231,10 @@ impl Recorder {
         self.write(&Record::Probe(ProbeRecord::from_result(t, kind, result)));
     }
 
+    pub fn alert(&mut self, change: &crate::model::alert_board::AlertChange) {
+        self.write(&Record::Alert(change.clone()));
+    }
+
     pub fn bench(&mut self, t: f64, sample: &crate::io::loadgen::stats::Sample) {
         self.write(&Record::Bench(BenchRecord::from_sample(t, sample)));
     }

@@ -77,14 +77,6 @@ pub fn chart_columns(width: u16) -> usize {
         .max(10) as usize
 }
 
-/// Whether the data is too old to be called live.
-pub fn is_stale(view: &DashboardView, now: f64) -> bool {
-    match view.status.last_ok {
-        None => view.status.last_error.is_some(),
-        Some(t) => view.status.last_error.is_some() || now - t > 3.0 * view.interval.max(1.0),
-    }
-}
-
 pub fn render(frame: &mut Frame<'_>, app: &App, now: f64) {
     render_with_layout(frame, app, now);
 }
@@ -124,7 +116,7 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         return ScreenLayout::default();
     }
     let view = &app.view;
-    let stale = is_stale(view, now);
+    let stale = view.is_stale(now);
     let page = (area.height < COMPACT_HEIGHT).then(|| app.focus.page());
     if app.expanded {
         // One panel on the whole screen, between the status line and the footer.
@@ -138,7 +130,7 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         render_panel(frame, app.focus, body, app, stale, now);
         // One panel on the screen: no page to name.
         render_footer(frame, footer, app, None, wall);
-        render_overlays(frame, area, app);
+        render_overlays(frame, area, app, now);
         return ScreenLayout {
             model_rows: (app.focus == Panel::Models).then(|| model_rows(body, app)),
             panels: vec![(app.focus, body)],
@@ -164,7 +156,7 @@ fn draw(frame: &mut Frame<'_>, app: &App, now: f64) -> ScreenLayout {
         highlight_border(frame, *rect, theme);
     }
     render_footer(frame, footer, app, page, wall);
-    render_overlays(frame, area, app);
+    render_overlays(frame, area, app, now);
     let model_rows = places
         .iter()
         .find(|(p, _)| *p == Panel::Models)
@@ -370,9 +362,10 @@ fn asciify(buffer: &mut ratatui::buffer::Buffer) {
     }
 }
 
-fn render_overlays(frame: &mut Frame<'_>, area: Rect, app: &App) {
+fn render_overlays(frame: &mut Frame<'_>, area: Rect, app: &App, now: f64) {
     let theme = &app.theme;
     match &app.modal {
+        Modal::Alerts { scroll } => render_alerts(frame, area, app, *scroll, now),
         Modal::None => {}
         Modal::Editor(text) => render_editor(frame, area, text, theme),
         Modal::Picker { .. } => render_picker(frame, area, app),

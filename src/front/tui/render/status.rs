@@ -24,6 +24,21 @@ pub(super) fn render_status(frame: &mut Frame<'_>, area: Rect, app: &App, stale:
         spans.push(badge(" INSECURE TLS ".into(), theme.error));
         spans.push(Span::styled(" ", base));
     }
+    // Firing alerts right after, before anything a narrow terminal may cut off.
+    let firing: Vec<&crate::model::alert_board::Entry> = app.alerts.firing().collect();
+    if let Some(worst) = app.alerts.worst() {
+        let colour = match worst {
+            crate::model::alert::Severity::Critical => theme.error,
+            crate::model::alert::Severity::Warning => theme.warn,
+        };
+        let key = app.keymap.first_label(keymap::Action::Alerts);
+        let text = match firing.as_slice() {
+            [one] => format!(" ALERT {} ({key}) ", one.name),
+            many => format!(" {} ALERTS ({key}) ", many.len()),
+        };
+        spans.push(badge(text, colour));
+        spans.push(Span::styled(" ", base));
+    }
     // An 80-column terminal needs the room for the badges after the target: there the target
     // loses `http://` and its usual /metrics path, and the dialect its label.
     let narrow = area.width < 100;
