@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::app::cli::{BenchArgs, BenchFormat};
+use crate::app::cli::{BenchArgs, BenchFormat, SweepOver};
 use crate::base::credentials;
 use crate::io::config::Config;
 use crate::io::loadgen::schedule::RateShape;
@@ -62,6 +62,17 @@ impl Bench<'_> {
 
     /// Runs one step: closed loop when `arrivals` is `None`.
     async fn step(&mut self, arrivals: Option<ArrivalPlan>, interrupt: Interrupt) -> StepRun {
+        let concurrency = self.args.concurrency;
+        self.step_at(arrivals, concurrency, interrupt).await
+    }
+
+    /// [`Bench::step`] with `concurrency` requests at most in flight instead of `-c`.
+    async fn step_at(
+        &mut self,
+        arrivals: Option<ArrivalPlan>,
+        concurrency: usize,
+        interrupt: Interrupt,
+    ) -> StepRun {
         let args = self.args;
         let requests = self.requests();
         let duration = self.duration();
@@ -69,7 +80,7 @@ impl Bench<'_> {
             template: self.template.clone(),
             prompts: self.prompts.clone(),
             requests,
-            concurrency: args.concurrency,
+            concurrency,
             arrivals,
             warmup: args.warmup,
             duration,
@@ -86,7 +97,7 @@ impl Bench<'_> {
             model: args.model.clone(),
             target: self.api_base.origin().ascii_serialization(),
             stream: args.stream,
-            concurrency: args.concurrency,
+            concurrency,
             rate,
             requests_target: requests,
             duration_limit: duration,
@@ -278,7 +289,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let (text, interrupted) = if args.sweep {
+    let (text, interrupted) = if args.sweep && args.sweep_over == SweepOver::Concurrency {
+        sweep_concurrency(&mut bench, &interrupt).await?
+    } else if args.sweep {
         sweep(&mut bench, &interrupt).await?
     } else if args.rate.len() > 1 {
         rate_steps(&mut bench, &interrupt).await?
@@ -544,11 +557,22 @@ fn steps_report(
         }))?,
         BenchFormat::Csv => output::steps_csv(steps),
         BenchFormat::Text => {
+            // A concurrency sweep charts its steps by requests in flight, a rate sweep by rate.
+            let by = if steps.iter().any(|s| s["asked_concurrency"].is_u64()) {
+                "asked_concurrency"
+            } else {
+                "asked_rate"
+            };
             let open: Vec<(f64, serde_json::Value)> = steps
                 .iter()
-                .filter_map(|s| Some((s["asked_rate"].as_f64()?, s["summary"].clone())))
+                .filter_map(|s| Some((s[by].as_f64()?, s["summary"].clone())))
                 .collect();
-            let mut text = format!("\n{}", sweep::chart(&open, 32));
+            let (label, decimals) = if by == "asked_concurrency" {
+                ("in flight", 0)
+            } else {
+                ("rate/s", 1)
+            };
+            let mut text = format!("\n{}", sweep::chart(&open, label, decimals, 32));
             if let Some(answer) = &sweep {
                 text.push('\n');
                 text.push_str(&sweep::answer_line(answer));
@@ -612,6 +636,40 @@ async fn sweep(bench: &mut Bench<'_>, interrupt: &Interrupt) -> anyhow::Result<(
         steps.push(step);
     }
     let answer = search.answer_json(probe_rps);
+    Ok((steps_report(args, &steps, Some(answer))?, interrupted))
+}
+
+/// `--sweep --sweep-over concurrency`: closed-loop steps from `-c` down, halving until one
+/// meets the SLO, then bisecting over whole numbers of requests in flight.
+async fn sweep_concurrency(
+    bench: &mut Bench<'_>,
+    interrupt: &Interrupt,
+) -> anyhow::Result<(String, bool)> {
+    let args = bench.args;
+    let Some(slo) = args.slo.clone() else {
+        anyhow::bail!("--sweep needs --slo");
+    };
+    let most = args.concurrency;
+    let mut search = sweep::Search::new(
+        args.sweep_tolerance,
+        usize::try_from(args.sweep_steps).unwrap_or(8),
+    )
+    .over_whole_numbers();
+    let mut steps: Vec<serde_json::Value> = Vec::new();
+    let mut interrupted = false;
+    while !interrupted && let Some(c) = search.next(most as f64) {
+        let concurrency = c as usize;
+        let run = bench.step_at(None, concurrency, interrupt.clone()).await;
+        interrupted = run.interrupted;
+        let mut step = step_json(steps.len() + 1, "search", None, Some(&slo), run.summary);
+        step["asked_concurrency"] = serde_json::json!(concurrency);
+        announce(args, &step);
+        if !interrupted {
+            search.record(c, step["pass"] == true);
+        }
+        steps.push(step);
+    }
+    let answer = search.concurrency_answer_json(most);
     Ok((steps_report(args, &steps, Some(answer))?, interrupted))
 }
 

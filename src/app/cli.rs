@@ -560,6 +560,12 @@ pub struct RulesExportArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SweepOver {
+    Rate,
+    Concurrency,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckFormat {
     Text,
     Json,
@@ -913,6 +919,11 @@ pub struct BenchArgs {
     /// --rate steps, each step is checked and marked.
     #[arg(long, value_name = "RULES", env = "LLMTOP_BENCH_SLO", value_parser = crate::io::loadgen::sweep::parse_slo)]
     pub slo: Option<crate::io::loadgen::sweep::Slo>,
+
+    /// What --sweep searches: the request rate (open loop, the default) or the concurrency
+    /// (closed loop, from -c down: the most requests in flight that still meet --slo).
+    #[arg(long, value_enum, env = "LLMTOP_BENCH_SWEEP_OVER", default_value_t = SweepOver::Rate, requires = "sweep")]
+    pub sweep_over: SweepOver,
 
     /// Most steps of a --sweep after the throughput probe.
     #[arg(long, value_name = "N", env = "LLMTOP_BENCH_SWEEP_STEPS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]

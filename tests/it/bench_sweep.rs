@@ -331,3 +331,64 @@ fn input_and_output_lengths_shape_every_request() {
     assert_eq!(code, Some(2));
     assert!(err.contains("1 to 1000000"), "{err}");
 }
+
+/// `--sweep-over concurrency` against 4 slots of 50 ms: a closed loop of C clients waits
+/// ⌈C/4⌉ service times, so p99 ≤ 125 ms holds up to 8 in flight and fails from 9. The search
+/// goes 32, 16, 8 (passes), 12, 10, 9 and stops with the two neighbours.
+#[test]
+fn a_concurrency_sweep_finds_the_most_requests_in_flight_within_the_slo() {
+    let (code, out, err) = bench(&[
+        "--sweep",
+        "--sweep-over",
+        "concurrency",
+        "--slo",
+        "p99_latency<=125ms",
+        "-c",
+        "32",
+        "--duration",
+        "1500ms",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let j: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let asked: Vec<u64> = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["asked_concurrency"].as_u64().unwrap())
+        .collect();
+    assert_eq!(asked, [32, 16, 8, 12, 10, 9], "{err}");
+    let sweep = &j["sweep"];
+    assert_eq!(sweep["over"], "concurrency");
+    assert_eq!(sweep["verdict"], "bracketed", "{sweep}");
+    assert_eq!(sweep["max_concurrency_meeting_slo"], 8, "{sweep}");
+    assert_eq!(sweep["lowest_failing_concurrency"], 9, "{sweep}");
+    assert!(
+        err.contains("step  3 search     asked 8 in flight"),
+        "{err}"
+    );
+    // The CSV names the column for what was asked.
+    let (code, csv, err) = bench(&[
+        "--sweep",
+        "--sweep-over",
+        "concurrency",
+        "--slo",
+        "p99_latency<=125ms",
+        "-c",
+        "4",
+        "--duration",
+        "1s",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        csv.starts_with("step,phase,asked_concurrency,pass,"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with("1,search,4,true,"),
+        "{csv}"
+    );
+}

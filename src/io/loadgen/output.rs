@@ -76,12 +76,18 @@ pub fn csv(summary: &Value) -> String {
 /// A sweep's or a rate list's steps: `step,phase,asked_rate,pass` and then [`CSV_COLUMNS`], one
 /// row per step (`steps` as in the JSON output's `steps`).
 pub fn steps_csv(steps: &[Value]) -> String {
-    let mut out = format!("step,phase,asked_rate,pass,{}", csv_header());
+    // A concurrency sweep's steps are asked a concurrency, not a rate: that column instead.
+    let asked = if steps.iter().any(|s| s["asked_concurrency"].is_u64()) {
+        "asked_concurrency"
+    } else {
+        "asked_rate"
+    };
+    let mut out = format!("step,phase,{asked},pass,{}", csv_header());
     for step in steps {
         let mut row = vec![
             csv_field(&step["step"]),
             csv_field(&step["phase"]),
-            csv_field(&step["asked_rate"]),
+            csv_field(&step[asked]),
             csv_field(&step["pass"]),
         ];
         row.extend(
@@ -99,9 +105,14 @@ pub fn steps_csv(steps: &[Value]) -> String {
 pub fn step_line(step: &Value) -> String {
     let s = &step["summary"];
     let f = |p: &str| s.pointer(p).and_then(Value::as_f64);
-    let asked = step["asked_rate"]
-        .as_f64()
-        .map_or("closed loop".to_string(), |r| format!("{r:.1}/s"));
+    let asked = match (
+        step["asked_concurrency"].as_u64(),
+        step["asked_rate"].as_f64(),
+    ) {
+        (Some(c), _) => format!("{c} in flight"),
+        (None, Some(r)) => format!("{r:.1}/s"),
+        (None, None) => "closed loop".to_string(),
+    };
     let verdict = match step["pass"].as_bool() {
         Some(true) => "pass".to_string(),
         Some(false) => {

@@ -164,6 +164,8 @@ pub struct Search {
     pub tolerance: f64,
     pub max_steps: usize,
     pub steps: usize,
+    /// Only whole numbers are tried (a concurrency): done when no whole number lies between.
+    pub whole: bool,
 }
 
 impl Search {
@@ -174,13 +176,23 @@ impl Search {
             tolerance,
             max_steps,
             steps: 0,
+            whole: false,
         }
+    }
+
+    /// The search over whole numbers (a concurrency) from a largest one down.
+    pub fn over_whole_numbers(mut self) -> Self {
+        self.whole = true;
+        self
     }
 
     /// The next rate to try after a throughput probe that achieved `probe_rps`; `None` = done.
     pub fn next(&self, probe_rps: f64) -> Option<f64> {
         if self.steps >= self.max_steps || probe_rps <= 0.0 {
             return None;
+        }
+        if self.whole {
+            return self.next_whole(probe_rps.floor());
         }
         match (self.passed, self.failed) {
             (None, None) => Some(probe_rps),
@@ -189,6 +201,20 @@ impl Search {
             // Below a 64th of the throughput the gateway fails even nearly idle: stop halving.
             (None, Some(hi)) => Some(hi / 2.0).filter(|r| *r >= probe_rps / 64.0),
             (Some(lo), Some(hi)) => ((hi - lo) / hi > self.tolerance).then_some((lo + hi) / 2.0),
+        }
+    }
+
+    /// The next whole number: `most` first, then halves until one passes (down to 1), then
+    /// the midpoint until passing and failing are neighbours or within the tolerance.
+    fn next_whole(&self, most: f64) -> Option<f64> {
+        match (self.passed, self.failed) {
+            (None, None) => Some(most.max(1.0)),
+            (Some(_), None) => None,
+            (None, Some(hi)) => Some((hi / 2.0).floor()).filter(|c| *c >= 1.0),
+            (Some(lo), Some(hi)) => {
+                let mid = ((lo + hi) / 2.0).floor();
+                (mid > lo && (hi - lo) / hi > self.tolerance).then_some(mid)
+            }
         }
     }
 
@@ -226,9 +252,49 @@ impl Search {
     }
 }
 
+impl Search {
+    /// A concurrency sweep's answer as JSON, beside the rate sweep's (its own field names).
+    pub fn concurrency_answer_json(&self, most: usize) -> Value {
+        let (verdict, bracket) = match (self.passed, self.failed) {
+            (Some(lo), Some(hi)) => ("bracketed", json!([lo, hi])),
+            (Some(lo), None) => ("holds_at_most_concurrency_tried", json!([lo, null])),
+            (None, Some(hi)) => ("fails_at_every_concurrency_tried", json!([null, hi])),
+            (None, None) => ("no_step_ran", json!([null, null])),
+        };
+        json!({
+            "over": "concurrency",
+            "max_concurrency_meeting_slo": self.passed.map(|c| c as u64),
+            "lowest_failing_concurrency": self.failed.map(|c| c as u64),
+            "bracket": bracket,
+            "verdict": verdict,
+            "most_concurrency_tried": most,
+            "steps": self.steps,
+        })
+    }
+}
+
 /// The sweep's answer as a sentence.
 pub fn answer_line(answer: &Value) -> String {
     let f = |v: &Value| v.as_f64().map_or("–".to_string(), |x| format!("{x:.1}"));
+    let n = |v: &Value| v.as_u64().map_or("–".to_string(), |x| x.to_string());
+    if answer["over"] == "concurrency" {
+        return match answer["verdict"].as_str() {
+            Some("bracketed") => format!(
+                "max concurrency meeting the SLO: {} in flight (fails at {})",
+                n(&answer["max_concurrency_meeting_slo"]),
+                n(&answer["lowest_failing_concurrency"])
+            ),
+            Some("holds_at_most_concurrency_tried") => format!(
+                "the SLO holds at the most concurrency tried: {} in flight (raise -c to find more)",
+                n(&answer["max_concurrency_meeting_slo"])
+            ),
+            Some("fails_at_every_concurrency_tried") => format!(
+                "the SLO fails at every concurrency tried, down to {}",
+                n(&answer["lowest_failing_concurrency"])
+            ),
+            _ => "no step ran".to_string(),
+        };
+    }
     match answer["verdict"].as_str() {
         Some("bracketed") => format!(
             "max rate meeting the SLO: {} req/s (fails at {} req/s; the limit is within +{:.0} % of the answer)",
@@ -265,7 +331,8 @@ pub fn saturated(asked: f64, summary: &Value) -> bool {
 
 /// One line per step, ordered by rate: a bar for its p99 latency (scaled to the slowest) and
 /// its goodput or ok rate, so the knee is visible in a terminal.
-pub fn chart(steps: &[(f64, Value)], width: usize) -> String {
+/// `label` heads the first column (`rate/s`, `in flight`), shown with `decimals` digits.
+pub fn chart(steps: &[(f64, Value)], label: &str, decimals: usize, width: usize) -> String {
     let mut rows: Vec<&(f64, Value)> = steps.iter().collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     let p99 = |s: &Value| s["latency_seconds"]["p99"].as_f64();
@@ -275,7 +342,7 @@ pub fn chart(steps: &[(f64, Value)], width: usize) -> String {
         .fold(0.0_f64, f64::max);
     let mut out = format!(
         "{:>9}  {:<w$}  {:>9}  {:>9}\n",
-        "rate/s",
+        label,
         "p99 latency",
         "p99",
         "ok/s",
@@ -292,7 +359,7 @@ pub fn chart(steps: &[(f64, Value)], width: usize) -> String {
             (secs > 0.0).then(|| ok / secs)
         });
         out.push_str(&format!(
-            "{:>9.1}  {:<w$}  {:>9}  {:>9}\n",
+            "{:>9.decimals$}  {:<w$}  {:>9}  {:>9}\n",
             rate,
             "#".repeat(cells.min(width)),
             crate::base::format::seconds(p99(s)),
@@ -314,6 +381,30 @@ mod tests {
             "success_rate": success,
             "requests_per_second": 10.0,
         })
+    }
+
+    #[test]
+    fn a_whole_number_search_halves_then_bisects_to_neighbours() {
+        let mut search = Search::new(0.05, 10).over_whole_numbers();
+        let mut tried = Vec::new();
+        while let Some(c) = search.next(64.0) {
+            tried.push(c);
+            search.record(c, c <= 21.0);
+        }
+        assert_eq!(tried, [64.0, 32.0, 16.0, 24.0, 20.0, 22.0, 21.0]);
+        assert_eq!((search.passed, search.failed), (Some(21.0), Some(22.0)));
+        let answer = search.concurrency_answer_json(64);
+        assert_eq!(answer["max_concurrency_meeting_slo"], 21);
+        assert_eq!(answer["verdict"], "bracketed");
+        // Holding at the most tried ends at once; failing at 1 ends there.
+        let mut holds = Search::new(0.05, 10).over_whole_numbers();
+        holds.record(holds.next(8.0).unwrap(), true);
+        assert_eq!(holds.next(8.0), None);
+        let mut fails = Search::new(0.05, 10).over_whole_numbers();
+        while let Some(c) = fails.next(8.0) {
+            fails.record(c, false);
+        }
+        assert_eq!(fails.failed, Some(1.0));
     }
 
     #[test]
@@ -410,7 +501,7 @@ mod tests {
                 json!({"latency_seconds": {"p99": 0.25}, "requests_ok": 20, "total_time_seconds": 2.0}),
             ),
         ];
-        let text = chart(&steps, 8);
+        let text = chart(&steps, "rate/s", 1, 8);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(
