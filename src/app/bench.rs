@@ -246,7 +246,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Some(path) => Some(open_record(path, &api_base, scrub)?),
         None => None,
     };
-    let server = {
+    // Under --tui the dashboard scrapes `/metrics` and hands its scrapes to the server view.
+    let server = if args.tui {
+        None
+    } else {
         use crate::app::bench_server::{self, MetricsChoice};
         let choice = MetricsChoice::from_flag(args.metrics.as_deref(), &api_base)?;
         let same_origin = choice
@@ -411,7 +414,21 @@ async fn live(
     spec.history = std::time::Duration::from_secs(3600);
     spec.max_series = 10_000;
     spec.max_models = 50;
-    let session = crate::runtime::session::Session::new(&spec, config).await?;
+    let mut session = crate::runtime::session::Session::new(&spec, config).await?;
+    // The summary's server view reads the dashboard's own scrapes: one scraper, not two.
+    let choice = crate::app::bench_server::MetricsChoice::from_flag(
+        args.metrics.as_deref(),
+        &bench.api_base,
+    )?;
+    let scrapes = match choice {
+        crate::app::bench_server::MetricsChoice::Off => None,
+        _ => {
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            session.scrape_tap = Some(tx);
+            Some(rx)
+        }
+    };
+    let dialects = Arc::new(config.all_dialects());
     let updates = session.updates_tx.clone();
     let (tap, mut results) = tokio::sync::mpsc::unbounded_channel();
     bench.tap = Some(tap);
@@ -456,6 +473,9 @@ async fn live(
     let (stop, interrupt) = Interrupt::manual();
     let arrivals = single_arrivals(args);
     let run = async {
+        if let Some(scrapes) = scrapes {
+            bench.server = crate::app::bench_server::fed(choice, scrapes, dialects).await;
+        }
         let run = bench.step(arrivals, interrupt).await;
         let _ = updates.send(Update::BenchFinished).await;
         run

@@ -64,7 +64,8 @@ pub struct ServerWatch {
     /// The baseline scrape's time (unix seconds).
     started: Option<f64>,
     last_error: Option<String>,
-    _stop: watch::Sender<()>,
+    /// Stops the watch's own scraper when dropped; `None` when another scraper feeds it.
+    _stop: Option<watch::Sender<()>>,
 }
 
 /// Starts scraping and waits for a first good scrape to count from. `None` when the default
@@ -101,41 +102,76 @@ pub async fn start(
             _ = stopped.changed() => {}
         }
     });
-    let mut watch = ServerWatch {
+    let watch = ServerWatch {
         url,
         outcomes,
-        store: TargetStore::new(
-            target.name.clone(),
-            StoreLimits {
-                slots: crate::model::store::MAX_SLOTS.min(86_400),
-                max_series: 10_000,
-                max_models: 50,
-            },
-        ),
+        store: TargetStore::new(target.name.clone(), limits()),
         dialects,
         started: None,
         last_error: None,
-        _stop: stop,
+        _stop: Some(stop),
     };
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while watch.started.is_none() {
-        match tokio::time::timeout_at(deadline, watch.outcomes.recv()).await {
-            Ok(Some(outcome)) => {
-                if let Some(t) = watch.apply(outcome) {
-                    watch.started = Some(t);
+    Ok(watch.first_scrape(explicit).await)
+}
+
+/// A watch fed by another scraper of the same `/metrics` (the `--tui` dashboard's), so the
+/// gateway is scraped once, not twice; waits for its first good scrape as [`start`] does.
+pub async fn fed(
+    choice: MetricsChoice,
+    outcomes: mpsc::Receiver<ScrapeOutcome>,
+    dialects: Arc<Vec<Dialect>>,
+) -> Option<ServerWatch> {
+    let (url, explicit) = match choice {
+        MetricsChoice::Off => return None,
+        MetricsChoice::Default(u) => (u, false),
+        MetricsChoice::Given(u) => (u, true),
+    };
+    let watch = ServerWatch {
+        store: TargetStore::new(url.host_str().unwrap_or("gateway").to_string(), limits()),
+        url,
+        outcomes,
+        dialects,
+        started: None,
+        last_error: None,
+        _stop: None,
+    };
+    watch.first_scrape(explicit).await
+}
+
+/// The store's limits: an hour of one-second scrapes of a gateway's usual size.
+fn limits() -> StoreLimits {
+    StoreLimits {
+        slots: crate::model::store::MAX_SLOTS.min(86_400),
+        max_series: 10_000,
+        max_models: 50,
+    }
+}
+
+impl ServerWatch {
+    /// Waits up to [`WAIT`] for a first good scrape to count from; `None` when the default
+    /// `/metrics` does not answer as a gateway (an explicit `--metrics` is kept, to report
+    /// its error).
+    async fn first_scrape(mut self, explicit: bool) -> Option<ServerWatch> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.started.is_none() {
+            match tokio::time::timeout_at(deadline, self.outcomes.recv()).await {
+                Ok(Some(outcome)) => {
+                    if let Some(t) = self.apply(outcome) {
+                        self.started = Some(t);
+                    }
                 }
+                Ok(None) | Err(_) => break,
             }
-            Ok(None) | Err(_) => break,
+            if self.last_error.is_some() && !explicit {
+                // The default guess did not answer as a gateway: say nothing more about it.
+                return None;
+            }
         }
-        if watch.last_error.is_some() && !explicit {
-            // The default guess did not answer as a gateway: say nothing more about it.
-            return Ok(None);
+        if self.started.is_none() && !explicit {
+            return None;
         }
+        Some(self)
     }
-    if watch.started.is_none() && !explicit {
-        return Ok(None);
-    }
-    Ok(Some(watch))
 }
 
 impl ServerWatch {

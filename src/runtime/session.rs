@@ -42,6 +42,9 @@ pub struct Session {
     pub insecure_tls: bool,
     /// `--record FILE`: every scrape and probe result is appended there.
     pub recorder: Option<crate::io::record::Recorder>,
+    /// Every scrape outcome also goes here (`bench --tui`: the summary's server view reads the
+    /// dashboard's scrapes instead of scraping the gateway a second time).
+    pub scrape_tap: Option<tokio::sync::mpsc::Sender<ScrapeOutcome>>,
     /// Fleet mode (`--prometheus`, or several target URLs); `None` for one gateway.
     pub fleet: Option<crate::runtime::fleet::FleetMode>,
 }
@@ -205,6 +208,7 @@ impl Session {
             budget: config.budget.clone(),
             insecure_tls: args.tls.insecure,
             recorder,
+            scrape_tap: None,
             fleet,
         })
     }
@@ -236,6 +240,7 @@ impl Session {
             budget: config.budget.clone(),
             insecure_tls: false,
             recorder: None,
+            scrape_tap: None,
             fleet: None,
         })
     }
@@ -265,6 +270,10 @@ impl Session {
     pub fn apply_scrape(&mut self, outcome: ScrapeOutcome) {
         if let Some(recorder) = self.recorder.as_mut() {
             recorder.scrape(&outcome);
+        }
+        if let Some(tap) = &self.scrape_tap {
+            // A consumer that fell 64 scrapes behind misses one rather than stalling the screen.
+            let _ = tap.try_send(outcome.clone());
         }
         match outcome {
             ScrapeOutcome::Ok(data) => {
