@@ -87,6 +87,7 @@ impl Bench<'_> {
             seed: args.seed,
             slo: args.goodput,
             fast_http: true,
+            threads: args.threads,
             tap: self.tap.clone(),
         };
         let rate = arrivals.and_then(|a| match a.shape {

@@ -884,6 +884,11 @@ pub struct BenchArgs {
     #[arg(short = 'c', long, value_name = "C", env = "LLMTOP_BENCH_CONCURRENCY", default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub concurrency: usize,
 
+    /// Threads the closed loop runs on, each a single-threaded runtime with its share of the
+    /// -c workers (default: one per CPU, at most -c).
+    #[arg(long, value_name = "N", env = "LLMTOP_BENCH_THREADS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub threads: Option<usize>,
+
     /// Open loop: start requests at this many per second on average (Poisson arrivals unless
     /// --burstiness), still at most C in flight. A list (5,10,20) runs one step per rate and
     /// prints a line for each.

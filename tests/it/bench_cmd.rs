@@ -452,6 +452,7 @@ async fn library_summary(
         seed: None,
         slo: None,
         fast_http,
+        threads: None,
         tap: None,
     };
     let info = RunInfo {

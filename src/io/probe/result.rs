@@ -110,8 +110,16 @@ impl ProbeResult {
         &self,
         prices: &crate::base::pricing::PriceTable,
     ) -> Option<crate::base::pricing::CostBreakdown> {
+        self.cost_at(prices.lookup(&self.model)?)
+    }
+
+    /// What the request cost at `price` (its model's row, looked up once by a caller that
+    /// sends the same model many times); `None` without usage.
+    pub fn cost_at(
+        &self,
+        price: &crate::base::pricing::Price,
+    ) -> Option<crate::base::pricing::CostBreakdown> {
         let usage = self.usage?;
-        let price = prices.lookup(&self.model)?;
         Some(price.cost_usd(crate::base::pricing::TokenCounts {
             input: usage.input as f64,
             cached_input: usage.cached_input as f64,
