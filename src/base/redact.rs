@@ -341,21 +341,27 @@ pub struct RedactConfig {
     pub mode: Option<RedactMode>,
 }
 
-/// The redactor a session uses, or none. The flag wins over the config file; `none` in either
-/// turns redaction off, even for a recording; `default` expands to [`DEFAULT_LABELS`]. With
-/// neither, a recording session redacts [`DEFAULT_LABELS`] so no personal data lands in a file.
-pub fn resolve(
-    flag_labels: Option<&[String]>,
-    flag_mode: Option<RedactMode>,
-    config: &RedactConfig,
-    recording: bool,
-) -> Result<Option<LabelRedactor>, String> {
-    let listed: Option<&[String]> = match flag_labels {
-        Some(list) => Some(list),
-        None if !config.labels.is_empty() => Some(&config.labels),
-        None => None,
-    };
-    let mode = flag_mode.or(config.mode).unwrap_or_default();
+impl RedactConfig {
+    /// The command line's `--redact-labels` / `--redact-mode` over the file's: each flag given
+    /// replaces the file's value.
+    pub fn with_flags(mut self, labels: Option<&[String]>, mode: Option<RedactMode>) -> Self {
+        if let Some(labels) = labels {
+            self.labels = labels.to_vec();
+        }
+        if mode.is_some() {
+            self.mode = mode;
+        }
+        self
+    }
+}
+
+/// The redactor a session uses, or none: `config` (the file's `[redact]` with the flags over
+/// it). `none` turns redaction off, even for a recording; `default` expands to
+/// [`DEFAULT_LABELS`]. With no list, a recording session redacts [`DEFAULT_LABELS`] so no
+/// personal data lands in a file.
+pub fn resolve(config: &RedactConfig, recording: bool) -> Result<Option<LabelRedactor>, String> {
+    let listed: Option<&[String]> = (!config.labels.is_empty()).then_some(&config.labels[..]);
+    let mode = config.mode.unwrap_or_default();
     let names: Vec<String> = match listed {
         None if recording => DEFAULT_LABELS.iter().map(|s| s.to_string()).collect(),
         None => return Ok(None),
@@ -533,30 +539,42 @@ mod tests {
             mode: Some(RedactMode::Drop),
         };
         let none = RedactConfig::default();
+        let flags = |labels: &[&str], mode| {
+            let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+            none.clone().with_flags(Some(&labels), mode)
+        };
         // Nothing asked, not recording: no redaction.
-        assert!(resolve(None, None, &none, false).unwrap().is_none());
+        assert!(resolve(&none, false).unwrap().is_none());
         // Recording: the defaults, hashed.
-        let r = resolve(None, None, &none, true).unwrap().unwrap();
+        let r = resolve(&none, true).unwrap().unwrap();
         assert_eq!(r.patterns().len(), DEFAULT_LABELS.len());
         assert_eq!(r.mode(), RedactMode::Hash);
         // The file's list and mode.
-        let r = resolve(None, None, &file, false).unwrap().unwrap();
+        let r = resolve(&file, false).unwrap().unwrap();
         assert_eq!(r.patterns(), ["team"]);
         assert_eq!(r.mode(), RedactMode::Drop);
         // The flag wins; commas split; `default` expands; duplicates go.
         let flag = vec!["user,default".to_string(), "org_id".to_string()];
-        let r = resolve(Some(&flag), Some(RedactMode::Hash), &file, false)
-            .unwrap()
-            .unwrap();
+        let over = file.clone().with_flags(Some(&flag), Some(RedactMode::Hash));
+        let r = resolve(&over, false).unwrap().unwrap();
         assert_eq!(r.patterns().len(), DEFAULT_LABELS.len() + 1);
         assert!(r.applies_to("org_id") && !r.applies_to("team"));
+        assert_eq!(r.mode(), RedactMode::Hash);
+        // A mode flag alone keeps the file's list.
+        let r = resolve(
+            &file.clone().with_flags(None, Some(RedactMode::Hash)),
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (r.patterns(), r.mode()),
+            (&["team".to_string()][..], RedactMode::Hash)
+        );
         // `none` turns off even a recording's default.
-        let off = vec!["none".to_string()];
-        assert!(resolve(Some(&off), None, &none, true).unwrap().is_none());
-        let mixed = vec!["none,user".to_string()];
-        assert!(resolve(Some(&mixed), None, &none, true).is_err());
-        let bad = vec!["user-name".to_string()];
-        assert!(resolve(Some(&bad), None, &none, false).is_err());
+        assert!(resolve(&flags(&["none"], None), true).unwrap().is_none());
+        assert!(resolve(&flags(&["none,user"], None), true).is_err());
+        assert!(resolve(&flags(&["user-name"], None), false).is_err());
     }
 
     #[test]

@@ -157,7 +157,7 @@ impl TargetSpec {
         &self,
         config: &Config,
     ) -> anyhow::Result<Option<std::sync::Arc<crate::base::redact::LabelRedactor>>> {
-        crate::base::redact::resolve(None, None, &config.redact, self.record.is_some())
+        crate::base::redact::resolve(&config.redact, self.record.is_some())
             .map(|r| r.map(std::sync::Arc::new))
             .map_err(|e| anyhow::anyhow!("--redact-labels: {e}"))
     }
@@ -404,12 +404,7 @@ impl Config {
         labels: Option<&[String]>,
         mode: Option<crate::base::redact::RedactMode>,
     ) -> Self {
-        if let Some(labels) = labels {
-            self.redact.labels = labels.to_vec();
-        }
-        if mode.is_some() {
-            self.redact.mode = mode;
-        }
+        self.redact = self.redact.with_flags(labels, mode);
         self
     }
 

@@ -110,7 +110,7 @@ fn replay_target(header: &Header, config: &Config) -> anyhow::Result<ScrapeTarge
         auth_hint: String::new(),
         // The config file's `[redact]` (or the command's `--redact-labels`): a recording made
         // before redaction existed, or with `none`, is redacted on the way to the screen.
-        redactor: crate::base::redact::resolve(None, None, &config.redact, false)
+        redactor: crate::base::redact::resolve(&config.redact, false)
             .map_err(|e| anyhow::anyhow!("[redact]: {e}"))?
             .map(std::sync::Arc::new),
     })

@@ -61,14 +61,6 @@ impl RateShape {
             } => from * (to / from).powf(p),
         }
     }
-
-    /// The rate a run is described by: the constant, or the ramp's end.
-    pub fn peak(&self) -> f64 {
-        match *self {
-            Self::Constant(r) => r,
-            Self::Ramp { from, to, .. } => from.max(to),
-        }
-    }
 }
 
 /// What progress through the run is measured in.
@@ -245,7 +237,6 @@ mod tests {
         assert!(near(g[499], 0.1), "{}", g[499]);
         assert!(near(g[999], 0.01), "{}", g[999]);
         assert_eq!(shape.at(0.5), 10.0);
-        assert_eq!(shape.peak(), 100.0);
     }
 
     #[test]
