@@ -144,6 +144,22 @@ fn burst_accounting_and_summary() {
     assert_eq!(b.finished_at, Some(NOW));
     assert_eq!(BurstState::percentile(&b.latencies, 0.5), Some(0.6));
     assert_eq!(BurstState::percentile(&b.latencies, 0.95), Some(0.8));
+    assert_eq!(
+        BurstState::percentiles(&b.latencies, [0.5, 0.95]),
+        [Some(0.6), Some(0.8)]
+    );
+    // One copy, several ranks: the same as the nearest rank of the sorted values, each.
+    let shuffled: Vec<f64> = (0..1001).map(|i| ((i * 7919) % 1001) as f64).collect();
+    assert_eq!(
+        BurstState::percentiles(&shuffled, [0.01, 0.5, 0.95, 0.99, 1.0]),
+        [
+            Some(10.0),
+            Some(500.0),
+            Some(950.0),
+            Some(990.0),
+            Some(1000.0)
+        ]
+    );
     assert!((b.cost_usd - 0.003).abs() < 1e-12, "{}", b.cost_usd);
     let text = screen(&app);
     assert!(text.contains("burst done gpt-4o-mini ×4 c4"), "{text}");

@@ -135,14 +135,29 @@ impl BurstState {
 
     /// Exact percentile of recorded values (nearest rank), `None` without values.
     pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
+        Self::percentiles(values, [q])[0]
+    }
+
+    /// Several percentiles (`qs` ascending) from one copy of the values: drawn every frame over
+    /// up to BURST_SAMPLES_KEPT of them, so each rank is selected, never sorted, and each
+    /// selection starts where the previous one left the slice partitioned.
+    pub fn percentiles<const N: usize>(values: &[f64], qs: [f64; N]) -> [Option<f64>; N] {
+        let mut out = [None; N];
         if values.is_empty() {
-            return None;
+            return out;
         }
-        // Drawn every frame over up to BURST_SAMPLES_KEPT values: select the rank, never sort.
         let mut values = values.to_vec();
-        let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
-        let (_, at, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
-        Some(*at)
+        let n = values.len();
+        let mut from = 0;
+        for (slot, q) in out.iter_mut().zip(qs) {
+            let rank = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+            // Everything at or after `from` is ≥ the last rank selected.
+            let start = if rank >= from { from } else { 0 };
+            let (_, at, _) = values[start..].select_nth_unstable_by(rank - start, f64::total_cmp);
+            *slot = Some(*at);
+            from = rank;
+        }
+        out
     }
 }
 

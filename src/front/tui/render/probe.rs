@@ -245,23 +245,27 @@ pub(super) fn burst_lines(
             theme.dim(),
         ),
     ])];
-    let p = |v: &[f64], q| format::seconds(BurstState::percentile(v, q));
+    let [latency_p50, latency_p95] = BurstState::percentiles(&b.latencies, [0.5, 0.95]);
+    let [ttft_p50, ttft_p95] = BurstState::percentiles(&b.ttfts, [0.5, 0.95]);
     let mut summary = vec![
         Span::styled("latency p50 ", theme.dim()),
         Span::styled(
-            format!("{} ", p(&b.latencies, 0.5)),
+            format!("{} ", format::seconds(latency_p50)),
             Style::new().fg(theme.p50),
         ),
         Span::styled("p95 ", theme.dim()),
         Span::styled(
-            format!("{} ", p(&b.latencies, 0.95)),
+            format!("{} ", format::seconds(latency_p95)),
             Style::new().fg(theme.p95),
         ),
         Span::styled("TTFT p50 ", theme.dim()),
-        Span::styled(format!("{} ", p(&b.ttfts, 0.5)), Style::new().fg(theme.p50)),
+        Span::styled(
+            format!("{} ", format::seconds(ttft_p50)),
+            Style::new().fg(theme.p50),
+        ),
         Span::styled("p95 ", theme.dim()),
         Span::styled(
-            format!("{} ", p(&b.ttfts, 0.95)),
+            format!("{} ", format::seconds(ttft_p95)),
             Style::new().fg(theme.p95),
         ),
         Span::styled("cost ", theme.dim()),
