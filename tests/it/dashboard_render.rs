@@ -960,4 +960,18 @@ fn a_firing_alert_is_on_the_status_line_and_the_alerts_overlay_says_since_when()
         "{kv}"
     );
     crate::common::assert_snapshot("dashboard_render__alerts_overlay", &text);
+    // j scrolls the list, a closes it again.
+    let key = |c| {
+        crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::NONE,
+        )
+    };
+    app.modal_key(&key('j'), now);
+    assert_eq!(
+        app.modal,
+        llmtop::front::tui::app::Modal::Alerts { scroll: 1 }
+    );
+    app.modal_key(&key('a'), now);
+    assert_eq!(app.modal, llmtop::front::tui::app::Modal::None);
 }

@@ -6,16 +6,15 @@
 //!
 //! Needs Debian's `prometheus` package (`prometheus` and `promtool`); skipped without it locally,
 //! a failure on CI, where `.ci/run` installs it.
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{PROMETHEUS, PROMTOOL, PrometheusServer, Scratch, on_ci};
 use crate::prometheus_compare::{
-    BASE_RPS, INTERVAL_SECONDS, SEED, Tolerances, WINDOW, llmtop_snapshot, now_rfc3339, parse_le,
+    INTERVAL_SECONDS, Tolerances, WINDOW, llmtop_snapshot, now_rfc3339, parse_le, steady_demo,
 };
-use llmtop::io::demo::{self, DemoConfig, Scenario, ScenarioSet};
+use llmtop::io::demo::{Scenario, ScenarioSet};
 use serde_json::Value;
 
 fn llmtop(args: &[&str]) -> Output {
@@ -194,27 +193,7 @@ fn exported_rules_and_panels_against_a_real_prometheus() {
         return;
     }
     let started = Instant::now();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("an HTTP client");
-    let gateway = rt
-        .block_on(demo::spawn(
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            DemoConfig {
-                seed: Some(SEED),
-                traffic: true,
-                latency_scale: 1.0,
-                requests_per_second: BASE_RPS,
-                capacity: None,
-            },
-        ))
-        .expect("start the demo gateway");
+    let (rt, http, gateway) = steady_demo();
     let metrics_url = format!("{}/metrics", gateway.base_url());
 
     let scratch = Scratch::new("rules-prom");

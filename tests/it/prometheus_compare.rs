@@ -364,6 +364,38 @@ fn number(v: &Value, what: &str, snapshot: &Value) -> f64 {
         .unwrap_or_else(|| panic!("llmtop has no number for {what}: {snapshot:#}"))
 }
 
+/// A runtime, an HTTP client for Prometheus' API and the demo gateway at [`BASE_RPS`] with
+/// [`SEED`]: the steady traffic both comparisons measure.
+pub(crate) fn steady_demo() -> (
+    tokio::runtime::Runtime,
+    reqwest::Client,
+    llmtop::io::demo::DemoGateway,
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client");
+
+    let gateway = rt
+        .block_on(demo::spawn(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            DemoConfig {
+                seed: Some(SEED),
+                traffic: true,
+                latency_scale: 1.0,
+                requests_per_second: BASE_RPS,
+                capacity: None,
+            },
+        ))
+        .expect("start the demo gateway");
+    (rt, http, gateway)
+}
+
 /// One compared figure: both values, the difference and what was allowed.
 struct Row {
     figure: String,
@@ -408,28 +440,7 @@ fn llmtop_matches_prometheus_on_the_same_gateway() {
         return;
     }
     let started = Instant::now();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("an HTTP client");
-
-    let gateway = rt
-        .block_on(demo::spawn(
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            DemoConfig {
-                seed: Some(SEED),
-                traffic: true,
-                latency_scale: 1.0,
-                requests_per_second: BASE_RPS,
-                capacity: None,
-            },
-        ))
-        .expect("start the demo gateway");
+    let (rt, http, gateway) = steady_demo();
     let metrics_url = format!("{}/metrics", gateway.base_url());
 
     let prometheus = rt.block_on(PrometheusServer::start(

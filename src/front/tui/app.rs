@@ -161,6 +161,28 @@ impl BurstState {
     }
 }
 
+/// A scrolled list overlay's keys (the probe history, the alerts): ↑/↓ j/k a row, g/G the
+/// ends; true when Esc, q or the overlay's own key closes it.
+fn scroll_list(
+    scroll: &mut usize,
+    len: usize,
+    code: crossterm::event::KeyCode,
+    own_key: char,
+) -> bool {
+    let max = len.saturating_sub(1);
+    use crossterm::event::KeyCode;
+    match code {
+        KeyCode::Esc | KeyCode::Char('q') => return true,
+        KeyCode::Char(c) if c == own_key => return true,
+        KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => *scroll = (*scroll + 1).min(max),
+        KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+        KeyCode::End | KeyCode::Char('G') => *scroll = max,
+        _ => {}
+    }
+    false
+}
+
 /// The dashboard's panels, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Panel {
@@ -998,30 +1020,14 @@ impl App {
                 }
             }
             Modal::History { scroll } => {
-                let max = history_len.saturating_sub(1);
-                match key.code {
-                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('h') => {
-                        self.modal = Modal::None
-                    }
-                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                    KeyCode::Down | KeyCode::Char('j') => *scroll = (*scroll + 1).min(max),
-                    KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
-                    KeyCode::End | KeyCode::Char('G') => *scroll = max,
-                    _ => {}
+                if scroll_list(scroll, history_len, key.code, 'h') {
+                    self.modal = Modal::None;
                 }
                 Effect::None
             }
             Modal::Alerts { scroll } => {
-                let max = alerts_len.saturating_sub(1);
-                match key.code {
-                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('a') => {
-                        self.modal = Modal::None
-                    }
-                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                    KeyCode::Down | KeyCode::Char('j') => *scroll = (*scroll + 1).min(max),
-                    KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
-                    KeyCode::End | KeyCode::Char('G') => *scroll = max,
-                    _ => {}
+                if scroll_list(scroll, alerts_len, key.code, 'a') {
+                    self.modal = Modal::None;
                 }
                 Effect::None
             }
