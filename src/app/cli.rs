@@ -885,7 +885,7 @@ pub struct BenchArgs {
     pub concurrency: usize,
 
     /// Threads the closed loop runs on, each a single-threaded runtime with its share of the
-    /// -c workers (default: one per CPU, at most -c).
+    /// -c workers (default: one per 128 workers, at most one per CPU).
     #[arg(long, value_name = "N", env = "LLMTOP_BENCH_THREADS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub threads: Option<usize>,
 

@@ -444,10 +444,13 @@ impl Tally {
 }
 
 /// Closed-loop workers one thread serves before another is started (up to one per CPU).
-/// Measured against nginx on 127.0.0.1 with 2 CPUs, 3–4 interleaved rounds of 20 000 requests:
-/// one thread beats two by 10–15 % at -c 10, 20 and 32 (the second thread only takes CPU from
-/// the server and adds wake-ups), the two are level at -c 50 and two win at -c 100.
-const WORKERS_PER_THREAD: u64 = 48;
+/// Measured against nginx on 127.0.0.1 with 2 CPUs, 3–4 interleaved rounds of 50 000 requests
+/// (after the body stopped being copied and re-validated per request): one thread beats two by
+/// 5–20 % at -c 50 and -c 100, a second thread mostly taking CPU from the server and adding
+/// wake-ups; two win at -c 200 and -c 400, where one thread's poll loop over that many
+/// connections gets long. One thread answers about 80 000 small completions a second, more
+/// than any LLM gateway serves, so a second one is only worth its cost for many connections.
+const WORKERS_PER_THREAD: u64 = 128;
 
 /// What the closed loop's workers share.
 #[derive(Clone)]
@@ -536,8 +539,14 @@ impl ClosedLoop {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut connection = self.shared.connection();
+        if *stop.borrow() {
+            return;
+        }
+        // One waiter for the whole run rather than one registered and removed per request.
+        let stop = stopped(&mut stop);
+        tokio::pin!(stop);
         loop {
-            if *stop.borrow() || self.deadline.is_some_and(|d| Instant::now() >= d) {
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
             let index = self.issued.fetch_add(1, Ordering::Relaxed);
@@ -546,12 +555,13 @@ impl ClosedLoop {
             }
             let sent = Instant::now();
             tokio::select! {
+                biased;
+                () = &mut stop => break,
                 sample = self.shared.send(index, sent, connection.as_mut()) => {
                     if !self.shared.finish(worker, index, sample, &tx) {
                         break;
                     }
                 }
-                _ = stopped(&mut stop) => break,
             }
         }
     }

@@ -130,7 +130,9 @@ impl HttpConnection {
         };
         // Small requests and answers: waiting to coalesce them only adds latency (reqwest too).
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|error| self.send_failure(&error))?;
         // The connection's errors reach the request waiting on it; nothing to do with them here.

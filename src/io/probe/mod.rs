@@ -312,13 +312,9 @@ async fn attempt_once<T: Transport>(
         ));
     }
 
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let is_sse = content_type.contains("text/event-stream");
-    let is_json = content_type.contains("json");
+    let content_type = headers.get(CONTENT_TYPE).map_or(&[][..], |v| v.as_bytes());
+    let is_sse = contains_ignoring_case(content_type, b"text/event-stream");
+    let is_json = contains_ignoring_case(content_type, b"json");
     // Some gateways answer a streaming request with one JSON object (and vice versa);
     // read what was sent, not what was asked for.
     if is_sse || (prepared.common.request.stream && !is_json) {
@@ -401,11 +397,13 @@ async fn read_completion(
         ));
     }
     let at = attempt.start.elapsed();
-    let text = String::from_utf8_lossy(&body);
-    let Ok(chunk) = sse::parse_chat_chunk(&text) else {
+    let Ok(chunk) = sse::parse_chat_bytes(&body) else {
         return Err(Failure::new(
             ProbeErrorKind::Decode,
-            format!("response is not a chat completion: {}", snippet(&text)),
+            format!(
+                "response is not a chat completion: {}",
+                snippet(&String::from_utf8_lossy(&body))
+            ),
         ));
     };
     let deltas = attempt.chat.apply_chunk(chunk);
@@ -422,6 +420,13 @@ async fn read_completion(
     // A whole completion is complete by definition, finish_reason or not.
     attempt.chat.done = true;
     Ok(())
+}
+
+/// ASCII case-insensitive substring test, without lowering a copy of the header per request.
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// `--header` pairs as a map whose values are marked sensitive; a bad pair is a config error.
@@ -446,27 +451,96 @@ fn extra_headers(pairs: &[(String, String)]) -> Result<HeaderMap, Failure> {
     Ok(map)
 }
 
-/// Reads at most `limit` bytes of the body; returns them and, if the read broke, why.
-async fn read_capped(response: &mut impl ReplyBody, limit: usize) -> (Vec<u8>, Option<String>) {
-    let mut body = Vec::new();
+/// Reads at most `limit` bytes of the body; returns them and, if the read broke, why. A body
+/// that arrives as one chunk (a small completion, usually) is kept as it came, without a copy.
+async fn read_capped(response: &mut impl ReplyBody, limit: usize) -> (Bytes, Option<String>) {
+    let mut first = Bytes::new();
+    let mut joined: Option<Vec<u8>> = None;
+    let mut broken = None;
     loop {
         match response.chunk().await {
             Ok(Some(bytes)) => {
-                let room = limit.saturating_sub(body.len());
-                body.extend_from_slice(&bytes[..bytes.len().min(room)]);
-                if body.len() >= limit {
-                    return (body, None);
+                let held = joined.as_ref().map_or(first.len(), Vec::len);
+                let room = limit.saturating_sub(held);
+                let kept = bytes.slice(..bytes.len().min(room));
+                let kept_len = kept.len();
+                match &mut joined {
+                    Some(body) => body.extend_from_slice(&kept),
+                    None if first.is_empty() => first = kept,
+                    None => {
+                        let mut body = Vec::with_capacity(first.len() + kept.len());
+                        body.extend_from_slice(&first);
+                        body.extend_from_slice(&kept);
+                        joined = Some(body);
+                    }
+                }
+                if held + kept_len >= limit {
+                    break;
                 }
             }
-            Ok(None) => return (body, None),
-            Err(error) => return (body, Some(error)),
+            Ok(None) => break,
+            Err(error) => {
+                broken = Some(error);
+                break;
+            }
         }
     }
+    (joined.map_or(first, Bytes::from), broken)
 }
 
 #[cfg(test)]
 mod body_tests {
     use super::*;
+
+    /// Hands out fixed chunks, then ends or breaks.
+    struct Chunks(std::collections::VecDeque<Result<Bytes, String>>);
+
+    impl ReplyBody for Chunks {
+        async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+            self.0.pop_front().transpose()
+        }
+    }
+
+    fn read(
+        chunks: &[Result<&'static str, &'static str>],
+        limit: usize,
+    ) -> (String, Option<String>) {
+        let mut body = Chunks(
+            chunks
+                .iter()
+                .map(|c| {
+                    c.map(|s| Bytes::from_static(s.as_bytes()))
+                        .map_err(str::to_string)
+                })
+                .collect(),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (bytes, broken) = runtime.block_on(read_capped(&mut body, limit));
+        (String::from_utf8(bytes.to_vec()).unwrap(), broken)
+    }
+
+    #[test]
+    fn capped_reads_join_chunks_stop_at_the_limit_and_say_why_a_read_broke() {
+        assert_eq!(read(&[], 8), (String::new(), None));
+        assert_eq!(read(&[Ok("abc")], 8), ("abc".into(), None));
+        assert_eq!(
+            read(&[Ok("abc"), Ok("de"), Ok("f")], 8),
+            ("abcdef".into(), None)
+        );
+        assert_eq!(read(&[Ok("abcdefghij")], 4), ("abcd".into(), None));
+        // The chunk after the limit is never asked for.
+        assert_eq!(
+            read(&[Ok("abc"), Ok("defgh"), Err("unread")], 5),
+            ("abcde".into(), None)
+        );
+        assert_eq!(
+            read(&[Ok("ab"), Err("connection reset")], 8),
+            ("ab".into(), Some("connection reset".into()))
+        );
+        assert_eq!(read(&[Ok(""), Ok("xy")], 8), ("xy".into(), None));
+    }
 
     #[test]
     fn token_limit_field_and_temperature_are_configurable() {
