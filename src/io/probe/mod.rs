@@ -424,9 +424,10 @@ async fn read_completion(
 
 /// ASCII case-insensitive substring test, without lowering a copy of the header per request.
 fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle))
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// `--header` pairs as a map whose values are marked sensitive; a bad pair is a config error.
@@ -519,6 +520,18 @@ mod body_tests {
             .unwrap();
         let (bytes, broken) = runtime.block_on(read_capped(&mut body, limit));
         (String::from_utf8(bytes.to_vec()).unwrap(), broken)
+    }
+
+    #[test]
+    fn content_types_match_whatever_their_case() {
+        assert!(contains_ignoring_case(
+            b"Text/Event-Stream; charset=utf-8",
+            b"text/event-stream"
+        ));
+        assert!(contains_ignoring_case(b"APPLICATION/JSON", b"json"));
+        assert!(!contains_ignoring_case(b"text/plain", b"json"));
+        assert!(!contains_ignoring_case(b"", b"json"));
+        assert!(contains_ignoring_case(b"", b""));
     }
 
     #[test]

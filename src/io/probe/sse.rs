@@ -1033,6 +1033,28 @@ mod typed_tests {
     }
 
     #[test]
+    fn a_body_read_as_bytes_reads_as_its_lossy_text_does() {
+        let bodies: [&[u8]; 7] = [
+            br#"{"choices":[{"index":0,"message":{"content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#,
+            b"{\"choices\":[{\"index\":0,\"message\":{\"content\":\"bad \xff byte\"},\"finish_reason\":\"stop\"}]}",
+            b" \n\t{\"choices\":[{\"message\":{\"content\":\"spaced\"}}]}",
+            br#"{"error":{"message":"boom"}}"#,
+            br#"{"object":"err\u006fr","message":"escaped"}"#,
+            br#"[{"choices":[]}]"#,
+            b"\xef\xbb\xbf{\"choices\":[]}",
+        ];
+        for body in bodies {
+            let text = String::from_utf8_lossy(body);
+            assert_eq!(parse_chat_bytes(body), parse_chat_chunk(&text), "{text}");
+        }
+        let replaced = parse_chat_bytes(bodies[1]).unwrap();
+        assert_eq!(
+            replaced.deltas,
+            vec![ProbeEvent::Content("bad \u{fffd} byte".into())]
+        );
+    }
+
+    #[test]
     fn edge_shapes_read_the_same_whichever_reading_takes_them() {
         for data in [
             r#"{"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}"#,
