@@ -226,24 +226,35 @@ impl<'d> FigureQueries<'d> {
     /// 1 when the engine is saturated (KV cache ≥ 95 %, or the queue grew by a request or more
     /// over the range while completions stayed flat), else 0; as `model::saturation` judges it.
     pub fn saturated(&self, range_seconds: f64) -> Option<String> {
-        use crate::model::saturation::{FLAT_THROUGHPUT, KV_SATURATED, QUEUE_GROWTH};
+        use crate::model::saturation::{
+            CHANCE_SIGMAS, FLAT_THROUGHPUT, KV_SATURATED, QUEUE_GROWTH,
+        };
         let range = queries::duration(range_seconds);
-        let half = queries::duration(range_seconds / 2.0);
+        let half_seconds = range_seconds / 2.0;
+        let half = queries::duration(half_seconds);
         let kv = self
             .gauge(Signal::KvCacheUsage)
             .map(|kv| format!("({kv} >= bool {KV_SATURATED})"));
-        // Flat: the later half completes at most FLAT_THROUGHPUT × the earlier half, i.e. the
-        // later half's rate is at most 2·F/(1+F) of the whole range's.
+        // `saturation::completions_flat` on counts: with L the later half's requests and W the
+        // whole range's, the rise is 2L − W and the earlier half W − L.
         let queue = match (
             self.gauge(Signal::Queued),
             self.q.gauge_offset(Signal::Queued, Some(&range)),
             self.requests(Group::Total, &half),
             self.requests(Group::Total, &range),
         ) {
-            (Some(now), Some(before), Some(later), Some(whole)) => Some(format!(
-                "(({now} - {before}) >= bool {QUEUE_GROWTH}) * ({later} <= bool {} * {whole})",
-                2.0 * FLAT_THROUGHPUT / (1.0 + FLAT_THROUGHPUT)
-            )),
+            (Some(now), Some(before), Some(later), Some(whole)) => {
+                let l = format!("({later} * {half_seconds})");
+                let w = format!("({whole} * {range_seconds})");
+                let rise = format!("(2 * {l} - {w})");
+                let flat = format!(
+                    "clamp_max(({rise} <= bool {:.3} * ({w} - {l})) + ({rise} <= bool {CHANCE_SIGMAS} * sqrt({w})), 1)",
+                    FLAT_THROUGHPUT - 1.0
+                );
+                Some(format!(
+                    "(({now} - {before}) >= bool {QUEUE_GROWTH}) * {flat}"
+                ))
+            }
             _ => None,
         };
         match (kv, queue) {

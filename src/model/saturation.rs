@@ -16,8 +16,20 @@ pub const KV_SATURATED: f64 = 0.95;
 /// flat, is saturation.
 pub const QUEUE_GROWTH: f64 = 1.0;
 /// Completions "stay flat" when the second half of the range completes at most this much more
-/// than the first.
+/// than the first, or no more than chance explains ([`CHANCE_SIGMAS`]).
 pub const FLAT_THROUGHPUT: f64 = 1.1;
+/// Completions are counts: the two halves of a steady gateway's range differ by about
+/// √(earlier + later) by chance alone (Poisson), which at a dozen requests a second over 10 s
+/// halves is 13 %. A rise within this many of those is not a rise, so a saturated gateway at low
+/// traffic does not flicker in and out of SATURATED.
+pub const CHANCE_SIGMAS: f64 = 3.0;
+
+/// Whether completions stayed flat from the `earlier` to the `later` half of a range (counts of
+/// requests): they rose by at most [`FLAT_THROUGHPUT`] or by no more than chance explains.
+pub fn completions_flat(earlier: f64, later: f64) -> bool {
+    let rise = later - earlier;
+    rise <= (FLAT_THROUGHPUT - 1.0) * earlier || rise <= CHANCE_SIGMAS * (earlier + later).sqrt()
+}
 /// Decoding is stalled below this share of its recent median throughput.
 pub const STALL_SHARE: f64 = 0.25;
 /// Points of the window the recent median decode throughput is taken over.
@@ -110,7 +122,8 @@ pub fn saturation(store: &TargetStore, eval_t: f64, range: f64, window: f64) -> 
         let half = range / 2.0;
         let earlier = store.sum_rate(Signal::Requests, None, eval_t - half, half);
         let later = store.sum_rate(Signal::Requests, None, eval_t, half);
-        let flat = matches!((earlier, later), (Some(e), Some(l)) if l <= e * FLAT_THROUGHPUT);
+        let flat =
+            matches!((earlier, later), (Some(e), Some(l)) if completions_flat(e * half, l * half));
         if last.1 - first.1 >= QUEUE_GROWTH && flat {
             s.saturated = true;
             s.reasons.push(format!(
@@ -165,12 +178,26 @@ mod tests {
         kv: f64,
         tokens_per_s: impl Fn(usize) -> f64,
     ) -> TargetStore {
+        store_completing(queue, kv, tokens_per_s, |_| 5.0)
+    }
+
+    /// [`store_with`] with requests completing at `completions_per_s(i)` in second `i`.
+    fn store_completing(
+        queue: impl Fn(usize) -> f64,
+        kv: f64,
+        tokens_per_s: impl Fn(usize) -> f64,
+        completions_per_s: impl Fn(usize) -> f64,
+    ) -> TargetStore {
         let mut store = TargetStore::new("gw", StoreLimits::default());
         let mut tokens = 0.0;
+        let mut completed = 0.0;
         for i in 0..60 {
             tokens += tokens_per_s(i);
+            if i > 0 {
+                completed += completions_per_s(i);
+            }
             let samples = vec![
-                scalar(Signal::Requests, 1, 5.0 * i as f64),
+                scalar(Signal::Requests, 1, completed),
                 scalar(Signal::TokensOutput, 2, tokens),
                 scalar(Signal::Queued, 3, queue(i)),
                 scalar(Signal::InFlight, 4, 8.0),
@@ -211,6 +238,39 @@ mod tests {
         );
         assert!(s.saturated, "{s:?}");
         assert_eq!(s.reasons, ["queue 0 → 9 while completions stay flat"]);
+    }
+
+    #[test]
+    fn completions_are_flat_unless_they_rise_beyond_ten_percent_and_chance() {
+        // A dozen a second over 10 s halves: 20 more is within chance (3·√260 ≈ 48), 60 is not.
+        assert!(completions_flat(120.0, 140.0));
+        assert!(!completions_flat(120.0, 180.0));
+        // Ten thousand: chance allows 434, the 10 % allows 1000.
+        assert!(completions_flat(10_000.0, 11_000.0));
+        assert!(!completions_flat(10_000.0, 11_001.0));
+        assert!(completions_flat(0.0, 0.0));
+        assert!(completions_flat(50.0, 10.0), "falling is flat");
+    }
+
+    #[test]
+    fn a_queue_growing_while_completions_rise_beyond_chance_is_not_saturation() {
+        let queue = |i: usize| i.saturating_sub(50) as f64;
+        // 12/s, then 14/s in the range's later half: a rise of 10 in 60, chance.
+        let wobble = saturation(
+            &store_completing(queue, 0.5, |_| 100.0, |i| if i >= 55 { 14.0 } else { 12.0 }),
+            1059.0,
+            10.0,
+            60.0,
+        );
+        assert!(wobble.saturated, "{wobble:?}");
+        // 5/s, then 50/s: the engine is taking more, so the queue is only arrivals ahead of it.
+        let rising = saturation(
+            &store_completing(queue, 0.5, |_| 100.0, |i| if i >= 55 { 50.0 } else { 5.0 }),
+            1059.0,
+            10.0,
+            60.0,
+        );
+        assert!(!rising.saturated && rising.reasons.is_empty(), "{rising:?}");
     }
 
     #[test]

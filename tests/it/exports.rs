@@ -2,7 +2,8 @@
 //! a real Prometheus scraping the demo gateway with the seed rules loaded records the figures
 //! `llmtop snapshot` measures (within `prometheus_compare`'s tolerances), fires the exported
 //! alert when the demo's failover scenario takes an upstream down, and answers every query of
-//! the exported Grafana dashboard with data.
+//! the exported Grafana dashboard with data; on a saturated demo the recorded `saturated` and
+//! `stalled` verdicts are llmtop's own.
 //!
 //! Needs Debian's `prometheus` package (`prometheus` and `promtool`); skipped without it locally,
 //! a failure on CI, where `.ci/run` installs it.
@@ -12,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::{PROMETHEUS, PROMTOOL, PrometheusServer, Scratch, on_ci};
 use crate::prometheus_compare::{
-    INTERVAL_SECONDS, Tolerances, WINDOW, llmtop_snapshot, now_rfc3339, parse_le, steady_demo,
+    INTERVAL_SECONDS, Tolerances, WINDOW, WINDOW_SECONDS, demo_at, llmtop_snapshot, now_rfc3339,
+    parse_le, steady_demo,
 };
 use llmtop::io::demo::{Scenario, ScenarioSet};
 use serde_json::Value;
@@ -477,6 +479,101 @@ expr = "error_rate > 50%"
         queries.len(),
         started.elapsed()
     );
+    drop(prometheus);
+    rt.block_on(gateway.shutdown());
+}
+
+/// Arrivals a second for the saturation test: the scenario serves 12, so the queue grows by
+/// about 8 a second and stays far below its cap of 2000 (where refusals would count as
+/// completions and the throughput would rise again) for the whole test.
+const SATURATED_ARRIVALS: f64 = 20.0;
+
+#[test]
+fn the_recorded_saturation_verdicts_are_llmtops_own() {
+    if !tools_present("the_recorded_saturation_verdicts_are_llmtops_own") {
+        return;
+    }
+    let (rt, http, gateway) = demo_at(SATURATED_ARRIVALS);
+    let started = Instant::now();
+    let metrics_url = format!("{}/metrics", gateway.base_url());
+
+    let scratch = Scratch::new("rules-saturation");
+    let config = scratch.path("config.toml");
+    let rules = scratch.path("rules.yml");
+    let out = llmtop(&[
+        "export",
+        "prometheus-rules",
+        "--dialect",
+        "seed",
+        "--range",
+        WINDOW,
+        "--config",
+        config.to_str().unwrap(),
+        "-o",
+        rules.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prometheus = rt.block_on(PrometheusServer::start_with_rules(
+        &http,
+        "llmtop-demo",
+        &[gateway.addr()],
+        Some(&rules),
+    ));
+    prometheus.wait_for_target(&rt, &http, 3, Duration::from_secs(15));
+    // Saturation sets in on a gateway that was keeping up, as it does in life: from the switch
+    // on, requests start at the capacity's pace while the arrivals go on, so completions settle
+    // at it and the queue grows. The queue's families are born with the scenario; the window
+    // starts after.
+    std::thread::sleep(Duration::from_secs(8).saturating_sub(started.elapsed()));
+    gateway
+        .scenarios()
+        .set(ScenarioSet::from(Scenario::Saturation));
+    let switched = Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+
+    let snapshot = llmtop_snapshot(&metrics_url, &["--config", config.to_str().unwrap()]);
+    let at = snapshot["at"]
+        .as_str()
+        .expect("the snapshot's at")
+        .to_string();
+    let at_unix = chrono::DateTime::parse_from_rfc3339(&at)
+        .expect("at is RFC 3339")
+        .timestamp_millis() as f64
+        / 1000.0;
+    assert!(switched.elapsed().as_secs_f64() > WINDOW_SECONDS);
+    prometheus.wait_past(&rt, &http, at_unix + 1.0, Duration::from_secs(5));
+    // For the record, how flat: the later half's completion rate over the whole window's
+    // (1.0 is flat; "flat" allows a rise of 10 % or three standard deviations of chance).
+    let later_over_whole = prometheus.scalar(
+        &rt,
+        &http,
+        &format!(
+            "sum(rate(deepseek_requests_total[{}s])) / sum(rate(deepseek_requests_total[{WINDOW}]))",
+            WINDOW_SECONDS / 2.0
+        ),
+        &at,
+    );
+    println!("later half / whole window completion rate: {later_over_whole:?}");
+    let verdict = |name: &str| {
+        let ours = snapshot["saturation"][name].as_bool();
+        let rule = prometheus.scalar(&rt, &http, &format!("llmtop:{name}:{WINDOW}"), &at);
+        println!("{name}: llmtop {ours:?}, rule {rule:?}");
+        (ours, rule)
+    };
+    assert_eq!(
+        verdict("saturated"),
+        (Some(true), Some(1.0)),
+        "saturated, llmtop and the rule\nsnapshot: {snapshot:#}\n{}",
+        prometheus.log()
+    );
+    // Tokens still flow at the capacity's rate: not stalled, by either.
+    let (ours, rule) = verdict("stalled");
+    assert_eq!(ours, Some(false), "snapshot: {snapshot:#}");
+    assert_eq!(rule, Some(0.0), "the stalled rule");
     drop(prometheus);
     rt.block_on(gateway.shutdown());
 }

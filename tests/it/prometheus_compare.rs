@@ -371,6 +371,17 @@ pub(crate) fn steady_demo() -> (
     reqwest::Client,
     llmtop::io::demo::DemoGateway,
 ) {
+    demo_at(BASE_RPS)
+}
+
+/// [`steady_demo`] with `requests_per_second` arrivals instead of [`BASE_RPS`].
+pub(crate) fn demo_at(
+    requests_per_second: f64,
+) -> (
+    tokio::runtime::Runtime,
+    reqwest::Client,
+    llmtop::io::demo::DemoGateway,
+) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -388,7 +399,7 @@ pub(crate) fn steady_demo() -> (
                 seed: Some(SEED),
                 traffic: true,
                 latency_scale: 1.0,
-                requests_per_second: BASE_RPS,
+                requests_per_second,
                 capacity: None,
             },
         ))

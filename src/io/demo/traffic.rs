@@ -182,16 +182,15 @@ impl Simulator {
             };
             let wait = self.now - arrived;
             let mut obs = self.synthesize(profile);
+            // The wait is over: the request is served from now, and its client saw both.
+            let done_at = self.now + obs.latency;
             obs.latency += wait;
             obs.ttft = obs.ttft.map(|t| t + wait);
             if saturated {
                 self.start_credit -= 1.0;
             }
             waits.push(wait);
-            self.in_flight.push(Pending {
-                done_at: self.now + obs.latency,
-                obs,
-            });
+            self.in_flight.push(Pending { done_at, obs });
         }
         while self.waiting.len() > MAX_QUEUE {
             if let Some((_, profile)) = self.waiting.pop_back() {
@@ -440,8 +439,26 @@ mod tests {
         assert!(queued > 300.0, "the rest wait: {queued}");
         let mean_wait = sample(&text, "deepseek_queue_time_seconds_sum") / started;
         assert!(mean_wait > 5.0, "waits grow: {mean_wait}");
-        // Without the scenario the queue families are not exported, and the queue drains.
+        // A request leaves the queue to be served: completions run at the capacity, not
+        // slowed by the growing wait (which only its client's latency carries).
         let mut sim = sim;
+        let completed = |m: &Metrics| -> f64 {
+            m.render()
+                .lines()
+                .filter(|l| l.starts_with("deepseek_requests_total{"))
+                .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+                .sum()
+        };
+        let before = completed(&metrics);
+        for _ in 0..300 {
+            sim.step(&metrics, Scenario::Saturation.into());
+        }
+        let per_second = (completed(&metrics) - before) / 30.0;
+        assert!(
+            (11.0..=13.0).contains(&per_second),
+            "completions per second under saturation: {per_second}"
+        );
+        // Without the scenario the queue families are not exported, and the queue drains.
         sim.step(&metrics, ScenarioSet::NONE);
         assert!(sim.waiting.is_empty());
         assert!(!metrics.render().contains("deepseek_queued_requests"));
