@@ -2,8 +2,8 @@
 //! a real Prometheus scraping the demo gateway with the seed rules loaded records the figures
 //! `llmtop snapshot` measures (within `prometheus_compare`'s tolerances), fires the exported
 //! alert when the demo's failover scenario takes an upstream down, and answers every query of
-//! the exported Grafana dashboard with data; on a saturated demo the recorded `saturated` and
-//! `stalled` verdicts are llmtop's own.
+//! the exported Grafana dashboard with data; on a demo that saturates, the recorded `saturated`
+//! and `stalled` verdicts are llmtop's own.
 //!
 //! Needs Debian's `prometheus` package (`prometheus` and `promtool`); skipped without it locally,
 //! a failure on CI, where `.ci/run` installs it.
@@ -189,6 +189,70 @@ fn check_dashboard_model(d: &Value) {
     }
 }
 
+/// Exports the seed dialect's rules at `--range` [`WINDOW`] (plus `extra` export flags, with the
+/// scratch dir's config) and starts a Prometheus that loads them and scrapes `gateway`; returns
+/// once it has scraped it three times.
+fn prometheus_with_seed_rules(
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    gateway: &llmtop::io::demo::DemoGateway,
+    scratch: &Scratch,
+    extra: &[&str],
+) -> PrometheusServer {
+    let config = scratch.path("config.toml");
+    let rules = scratch.path("rules.yml");
+    let mut args = vec![
+        "export",
+        "prometheus-rules",
+        "--dialect",
+        "seed",
+        "--range",
+        WINDOW,
+        "--config",
+        config.to_str().unwrap(),
+        "-o",
+        rules.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = llmtop(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prometheus = rt.block_on(PrometheusServer::start_with_rules(
+        http,
+        "llmtop-demo",
+        &[gateway.addr()],
+        Some(&rules),
+    ));
+    prometheus.wait_for_target(rt, http, 3, Duration::from_secs(15));
+    prometheus
+}
+
+/// An `llmtop snapshot` of `metrics_url` over [`WINDOW`] and its instant (RFC 3339 and unix
+/// seconds), once `prometheus` holds a scrape after it, so a query at that instant sees every
+/// scrape the snapshot saw.
+fn snapshot_seen_by(
+    prometheus: &PrometheusServer,
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    metrics_url: &str,
+    config: &Path,
+) -> (Value, String, f64) {
+    let snapshot = llmtop_snapshot(metrics_url, &["--config", config.to_str().unwrap()]);
+    let at = snapshot["at"]
+        .as_str()
+        .expect("the snapshot's at")
+        .to_string();
+    let at_unix = chrono::DateTime::parse_from_rfc3339(&at)
+        .expect("at is RFC 3339")
+        .timestamp_millis() as f64
+        / 1000.0;
+    prometheus.wait_past(rt, http, at_unix + 1.0, Duration::from_secs(5));
+    (snapshot, at, at_unix)
+}
+
 #[test]
 fn exported_rules_and_panels_against_a_real_prometheus() {
     if !tools_present("exported_rules_and_panels_against_a_real_prometheus") {
@@ -215,45 +279,14 @@ expr = "error_rate > 50%"
 "#,
     )
     .unwrap();
-    let rules = scratch.path("rules.yml");
-    let out = llmtop(&[
-        "export",
-        "prometheus-rules",
-        "--dialect",
-        "seed",
-        "--range",
-        WINDOW,
-        "--config",
-        config.to_str().unwrap(),
-        "--rules",
-        alerts.to_str().unwrap(),
-        "--no-default-rules",
-        "-o",
-        rules.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let prometheus = rt.block_on(PrometheusServer::start_with_rules(
+    let prometheus = prometheus_with_seed_rules(
+        &rt,
         &http,
-        "llmtop-demo",
-        &[gateway.addr()],
-        Some(&rules),
-    ));
-    prometheus.wait_for_target(&rt, &http, 3, Duration::from_secs(15));
-
-    let snapshot = llmtop_snapshot(&metrics_url, &["--config", config.to_str().unwrap()]);
-    let at = snapshot["at"]
-        .as_str()
-        .expect("the snapshot's at")
-        .to_string();
-    let at_unix = chrono::DateTime::parse_from_rfc3339(&at)
-        .expect("at is RFC 3339")
-        .timestamp_millis() as f64
-        / 1000.0;
-    prometheus.wait_past(&rt, &http, at_unix + 1.0, Duration::from_secs(5));
+        &gateway,
+        &scratch,
+        &["--rules", alerts.to_str().unwrap(), "--no-default-rules"],
+    );
+    let (snapshot, at, at_unix) = snapshot_seen_by(&prometheus, &rt, &http, &metrics_url, &config);
     let q = |promql: &str| prometheus.scalar(&rt, &http, promql, &at);
     let recorded = |name: &str| {
         q(&format!("llmtop:{name}:{WINDOW}"))
@@ -499,31 +532,7 @@ fn the_recorded_saturation_verdicts_are_llmtops_own() {
 
     let scratch = Scratch::new("rules-saturation");
     let config = scratch.path("config.toml");
-    let rules = scratch.path("rules.yml");
-    let out = llmtop(&[
-        "export",
-        "prometheus-rules",
-        "--dialect",
-        "seed",
-        "--range",
-        WINDOW,
-        "--config",
-        config.to_str().unwrap(),
-        "-o",
-        rules.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let prometheus = rt.block_on(PrometheusServer::start_with_rules(
-        &http,
-        "llmtop-demo",
-        &[gateway.addr()],
-        Some(&rules),
-    ));
-    prometheus.wait_for_target(&rt, &http, 3, Duration::from_secs(15));
+    let prometheus = prometheus_with_seed_rules(&rt, &http, &gateway, &scratch, &[]);
     // Saturation sets in on a gateway that was keeping up, as it does in life: from the switch
     // on, requests start at the capacity's pace while the arrivals go on, so completions settle
     // at it and the queue grows. The queue's families are born with the scenario; the window
@@ -535,17 +544,8 @@ fn the_recorded_saturation_verdicts_are_llmtops_own() {
     let switched = Instant::now();
     std::thread::sleep(Duration::from_secs(2));
 
-    let snapshot = llmtop_snapshot(&metrics_url, &["--config", config.to_str().unwrap()]);
-    let at = snapshot["at"]
-        .as_str()
-        .expect("the snapshot's at")
-        .to_string();
-    let at_unix = chrono::DateTime::parse_from_rfc3339(&at)
-        .expect("at is RFC 3339")
-        .timestamp_millis() as f64
-        / 1000.0;
+    let (snapshot, at, _) = snapshot_seen_by(&prometheus, &rt, &http, &metrics_url, &config);
     assert!(switched.elapsed().as_secs_f64() > WINDOW_SECONDS);
-    prometheus.wait_past(&rt, &http, at_unix + 1.0, Duration::from_secs(5));
     // For the record, how flat: the later half's completion rate over the whole window's
     // (1.0 is flat; "flat" allows a rise of 10 % or three standard deviations of chance).
     let later_over_whole = prometheus.scalar(
