@@ -224,7 +224,8 @@ impl<'d> FigureQueries<'d> {
     }
 
     /// 1 when the engine is saturated (KV cache ≥ 95 %, or the queue grew by a request or more
-    /// over the range while completions stayed flat), else 0; as `model::saturation` judges it.
+    /// over the range, never emptying in its later half, while completions stayed flat), else 0;
+    /// as `model::saturation` judges it.
     pub fn saturated(&self, range_seconds: f64) -> Option<String> {
         use crate::model::saturation::{
             CHANCE_SIGMAS, FLAT_THROUGHPUT, KV_SATURATED, QUEUE_GROWTH,
@@ -251,8 +252,10 @@ impl<'d> FigureQueries<'d> {
                     "clamp_max(({rise} <= bool {:.3} * ({w} - {l})) + ({rise} <= bool {CHANCE_SIGMAS} * sqrt({w})), 1)",
                     FLAT_THROUGHPUT - 1.0
                 );
+                // Never emptied in the later half: at every step of a subquery over it.
+                let never_empty = format!("(min_over_time(({now})[{half}:]) > bool 0)");
                 Some(format!(
-                    "(({now} - {before}) >= bool {QUEUE_GROWTH}) * {flat}"
+                    "(({now} - {before}) >= bool {QUEUE_GROWTH}) * {never_empty} * {flat}"
                 ))
             }
             _ => None,

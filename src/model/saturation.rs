@@ -47,7 +47,8 @@ pub struct Saturation {
     /// Time requests waited before the engine took them.
     pub queue_time_seconds: Quantiles,
     pub preemptions_per_second: Option<f64>,
-    /// KV cache ≥ 95 %, or the queue grows while completions stay flat.
+    /// KV cache ≥ 95 %, or the queue grows, never emptying in the range's later half, while
+    /// completions stay flat.
     pub saturated: bool,
     /// Decode throughput under a quarter of its recent median while requests run.
     pub stalled: bool,
@@ -124,7 +125,13 @@ pub fn saturation(store: &TargetStore, eval_t: f64, range: f64, window: f64) -> 
         let later = store.sum_rate(Signal::Requests, None, eval_t, half);
         let flat =
             matches!((earlier, later), (Some(e), Some(l)) if completions_flat(e * half, l * half));
-        if last.1 - first.1 >= QUEUE_GROWTH && flat {
+        // A healthy engine's queue comes and goes (0, 2, 0, 1): a reading that happens to end
+        // higher than it began is not saturation. A saturated one never catches up.
+        let never_empty = queue
+            .iter()
+            .filter(|(t, _)| *t >= eval_t - half)
+            .all(|(_, v)| *v > 0.0);
+        if last.1 - first.1 >= QUEUE_GROWTH && never_empty && flat {
             s.saturated = true;
             s.reasons.push(format!(
                 "queue {:.0} → {:.0} while completions stay flat",
@@ -250,6 +257,33 @@ mod tests {
         assert!(!completions_flat(10_000.0, 11_001.0));
         assert!(completions_flat(0.0, 0.0));
         assert!(completions_flat(50.0, 10.0), "falling is flat");
+    }
+
+    #[test]
+    fn a_queue_that_comes_and_goes_is_not_saturation() {
+        // 0, 1, 0, 2, 0, 1, … ending on 3: it grew over the range, but it keeps emptying.
+        let comes_and_goes = |i: usize| match i {
+            59 => 3.0,
+            i if i % 2 == 0 => 0.0,
+            i => (i % 3) as f64,
+        };
+        let s = saturation(
+            &store_with(comes_and_goes, 0.5, |_| 100.0),
+            1059.0,
+            10.0,
+            60.0,
+        );
+        assert!(!s.saturated && s.reasons.is_empty(), "{s:?}");
+        // The same ending on a queue that stayed up through the later half is.
+        let backed_up = |i: usize| {
+            if i >= 54 {
+                (i - 53) as f64
+            } else {
+                comes_and_goes(i)
+            }
+        };
+        let s = saturation(&store_with(backed_up, 0.5, |_| 100.0), 1059.0, 10.0, 60.0);
+        assert!(s.saturated, "{s:?}");
     }
 
     #[test]
