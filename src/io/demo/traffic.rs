@@ -405,16 +405,19 @@ mod tests {
             for _ in 0..10 {
                 sim.step(&metrics, ScenarioSet::NONE);
             }
-            let text = metrics.render();
-            let sum: f64 = text
-                .lines()
-                .filter(|l| l.starts_with("deepseek_requests_total{"))
-                .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-                .sum();
+            let sum = requests_total(&metrics.render());
             assert!(sum >= last);
             last = sum;
         }
         assert!(last > 0.0);
+    }
+
+    /// Every request finished so far: the sum of `deepseek_requests_total` over its series.
+    fn requests_total(text: &str) -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with("deepseek_requests_total{"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
     }
 
     fn run_with(scenario: Scenario, seed: u64, steps: usize) -> (Simulator, Metrics) {
@@ -442,18 +445,11 @@ mod tests {
         // A request leaves the queue to be served: completions run at the capacity, not
         // slowed by the growing wait (which only its client's latency carries).
         let mut sim = sim;
-        let completed = |m: &Metrics| -> f64 {
-            m.render()
-                .lines()
-                .filter(|l| l.starts_with("deepseek_requests_total{"))
-                .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-                .sum()
-        };
-        let before = completed(&metrics);
+        let before = requests_total(&metrics.render());
         for _ in 0..300 {
             sim.step(&metrics, Scenario::Saturation.into());
         }
-        let per_second = (completed(&metrics) - before) / 30.0;
+        let per_second = (requests_total(&metrics.render()) - before) / 30.0;
         assert!(
             (11.0..=13.0).contains(&per_second),
             "completions per second under saturation: {per_second}"
