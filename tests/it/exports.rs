@@ -546,8 +546,8 @@ fn the_recorded_saturation_verdicts_are_llmtops_own() {
 
     let (snapshot, at, _) = snapshot_seen_by(&prometheus, &rt, &http, &metrics_url, &config);
     assert!(switched.elapsed().as_secs_f64() > WINDOW_SECONDS);
-    // For the record, how flat: the later half's completion rate over the whole window's
-    // (1.0 is flat; "flat" allows a rise of 10 % or three standard deviations of chance).
+    // Said with a failure: how flat the window was, the later half's completion rate over the
+    // whole window's (1.0 is flat; "flat" allows a rise of 10 % or 3 standard deviations).
     let later_over_whole = prometheus.scalar(
         &rt,
         &http,
@@ -557,7 +557,6 @@ fn the_recorded_saturation_verdicts_are_llmtops_own() {
         ),
         &at,
     );
-    println!("later half / whole window completion rate: {later_over_whole:?}");
     let verdict = |name: &str| {
         let ours = snapshot["saturation"][name].as_bool();
         let rule = prometheus.scalar(&rt, &http, &format!("llmtop:{name}:{WINDOW}"), &at);
@@ -567,7 +566,8 @@ fn the_recorded_saturation_verdicts_are_llmtops_own() {
     assert_eq!(
         verdict("saturated"),
         (Some(true), Some(1.0)),
-        "saturated, llmtop and the rule\nsnapshot: {snapshot:#}\n{}",
+        "saturated, llmtop and the rule (later half / whole completion rate \
+         {later_over_whole:?})\nsnapshot: {snapshot:#}\n{}",
         prometheus.log()
     );
     // Tokens still flow at the capacity's rate: not stalled, by either.

@@ -539,9 +539,6 @@ impl ClosedLoop {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut connection = self.shared.connection();
-        if *stop.borrow() {
-            return;
-        }
         // One waiter for the whole run rather than one registered and removed per request.
         let stop = stopped(&mut stop);
         tokio::pin!(stop);

@@ -177,14 +177,10 @@ pub struct MalformedChunk;
 /// Interprets one chat-completion JSON object: a streamed `chat.completion.chunk`
 /// (`choices[].delta`) or a whole `chat.completion` (`choices[].message`).
 pub fn parse_chat_chunk(data: &str) -> Result<ChatChunk, MalformedChunk> {
-    if let Some(chunk) = typed_chat_chunk(data) {
-        return Ok(chunk);
+    match typed_chat_chunk(data) {
+        Some(chunk) => Ok(chunk),
+        None => general_chat_chunk(data),
     }
-    let value: Value = serde_json::from_str(data).map_err(|_| MalformedChunk)?;
-    if !value.is_object() {
-        return Err(MalformedChunk);
-    }
-    Ok(interpret_chat_value(&value))
 }
 
 /// [`parse_chat_chunk`] for a body as it arrived: the usual completion is read from the bytes
@@ -194,7 +190,21 @@ pub fn parse_chat_bytes(body: &[u8]) -> Result<ChatChunk, MalformedChunk> {
     if let Some(chunk) = typed_chat_chunk_from(body) {
         return Ok(chunk);
     }
-    parse_chat_chunk(&String::from_utf8_lossy(body))
+    match std::str::from_utf8(body) {
+        // The typed reading already failed on these very bytes.
+        Ok(text) => general_chat_chunk(text),
+        // Invalid UTF-8 may be all that stopped it: the lossy text gets both readings.
+        Err(_) => parse_chat_chunk(&String::from_utf8_lossy(body)),
+    }
+}
+
+/// The reading of any JSON object through a `Value` tree: error objects and unusual shapes.
+fn general_chat_chunk(data: &str) -> Result<ChatChunk, MalformedChunk> {
+    let value: Value = serde_json::from_str(data).map_err(|_| MalformedChunk)?;
+    if !value.is_object() {
+        return Err(MalformedChunk);
+    }
+    Ok(interpret_chat_value(&value))
 }
 
 /// The usual chunk or completion read straight into typed fields, without a `Value` tree (a
